@@ -1,0 +1,38 @@
+#ifndef NETDUMP_PACKET_SOCKET_H
+#define NETDUMP_PACKET_SOCKET_H
+
+#include <stdint.h>
+
+typedef struct {
+	char code[16];     /* errno-like name: EPERM, ENODEV, ENETDOWN, ... */
+	int errnum;        /* the system errno behind it, 0 if none */
+	char message[512]; /* for a person */
+} ps_error;
+
+typedef struct {
+	char name[16];
+	int ifindex;
+	uint8_t mac[6];
+	int mtu;
+	int up;
+	int running;
+	char driver[32]; /* the Linux driver's name, from ethtool; "" if unknown */
+} ps_interface;
+
+typedef struct {
+	const char *ifname;
+	const char *netns;  /* name under /var/run/netns, a path, or NULL */
+	uint16_t ethertype; /* ETH_P_ALL for every EtherType */
+	int allow_down;     /* open even when not UP+RUNNING (for reading facts) */
+} ps_options;
+
+/* Returns a bound AF_PACKET socket, or -1 with err filled in. */
+int ps_open(const ps_options *opts, ps_interface *info, ps_error *err);
+/* Re-reads MTU, flags, MAC and driver of an open interface. */
+int ps_refresh(int fd, ps_interface *info, ps_error *err);
+/* Fills err for a failed send; returns -1. */
+int ps_send_error(ps_error *err, int errnum, const char *ifname);
+/* Busy-waits like the kernel's DELAY(). */
+void ps_delay_us(unsigned int usec);
+
+#endif

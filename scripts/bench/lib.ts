@@ -1,0 +1,35 @@
+/** Shared pieces of the benchmarks: building their C programs and printing tables. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Compiles a benchmark's C program into build/bench/ and returns its path. */
+export function buildBenchProgram(name: string, sources: string[]): string {
+  const output = path.join(PROJECT_ROOT, 'build', 'bench', name);
+  mkdirSync(path.dirname(output), { recursive: true });
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-o', output, ...sources.map((source) => path.join(PROJECT_ROOT, source))], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  } catch {
+    throw new Error(`cannot compile ${name} from ${sources.join(' ')}: is a C compiler (cc) installed?`);
+  }
+  return output;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,42 @@
+// Runs every compiled test with Node's test runner, then checks that the
+// run left no test host (network namespace, and so no veth) behind.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+const suites = ['dist/test/unit', 'dist/test/integration'];
+
+function testFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .filter((name) => name.endsWith('.test.js'))
+    .map((name) => path.join(dir, name))
+    .sort();
+}
+
+function leftoverNamespaces() {
+  try {
+    return readdirSync('/var/run/netns').filter((name) => name.startsWith('ndt-'));
+  } catch {
+    return [];
+  }
+}
+
+const files = suites.flatMap(testFiles);
+if (files.length === 0) {
+  console.error('run-tests: no compiled tests found; run npm run build first');
+  process.exit(1);
+}
+if (process.getuid?.() !== 0) {
+  console.error('run-tests: the integration tests create network namespaces and need root; run npm test as root');
+  process.exit(1);
+}
+const before = new Set(leftoverNamespaces());
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const leaked = leftoverNamespaces().filter((name) => !before.has(name));
+if (leaked.length > 0) {
+  console.error(`run-tests: the tests left network namespaces behind: ${leaked.join(' ')}`);
+  for (const ns of leaked) spawnSync('ip', ['netns', 'del', ns]);
+  process.exit(1);
+}
+process.exit(result.status ?? 1);

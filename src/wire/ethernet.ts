@@ -1,0 +1,56 @@
+/** Ethernet II header (spec §2.1). VLAN tags are reported, not stripped. */
+import { requireLength, requireRoom, requireUint } from './errors.js';
+import { readU16BE, writeU16BE } from './bytes.js';
+import { macEquals, readMac, requireMac, writeMac } from './address.js';
+
+export const ETHERNET_DST_OFFSET = 0;
+export const ETHERNET_SRC_OFFSET = 6;
+export const ETHERNET_ETHERTYPE_OFFSET = 12;
+export const ETHERNET_HEADER_SIZE = 14;
+
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETHERTYPE_ARP = 0x0806;
+export const ETHERTYPE_VLAN = 0x8100;
+
+/**
+ * ff:ff:ff:ff:ff:ff. A typed array cannot be frozen, so treat this as
+ * read-only; use `isBroadcastMac` to test an address.
+ */
+export const BROADCAST_MAC: Readonly<Uint8Array> = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+
+export interface EthernetRepr {
+  dst: Uint8Array;
+  src: Uint8Array;
+  etherType: number;
+}
+
+export interface EthernetFrame extends EthernetRepr {
+  /** Where the payload starts in the parsed buffer (always 14). */
+  payloadOffset: number;
+}
+
+export function isBroadcastMac(mac: Uint8Array): boolean {
+  return macEquals(mac, BROADCAST_MAC);
+}
+
+/** Parses the header of a frame (FCS already removed); MACs are copies. */
+export function parseEthernet(frame: Uint8Array): EthernetFrame {
+  requireLength('ethernet', frame, ETHERNET_HEADER_SIZE);
+  return {
+    dst: readMac(frame, ETHERNET_DST_OFFSET),
+    src: readMac(frame, ETHERNET_SRC_OFFSET),
+    etherType: readU16BE(frame, ETHERNET_ETHERTYPE_OFFSET),
+    payloadOffset: ETHERNET_HEADER_SIZE,
+  };
+}
+
+export function emitEthernet(repr: EthernetRepr, buf: Uint8Array, offset = 0): number {
+  requireMac('ethernet dst', repr.dst);
+  requireMac('ethernet src', repr.src);
+  requireUint('ethernet', 'etherType', repr.etherType, 0xffff);
+  requireRoom('ethernet', buf, offset, ETHERNET_HEADER_SIZE);
+  writeMac(buf, offset + ETHERNET_DST_OFFSET, repr.dst);
+  writeMac(buf, offset + ETHERNET_SRC_OFFSET, repr.src);
+  writeU16BE(buf, offset + ETHERNET_ETHERTYPE_OFFSET, repr.etherType);
+  return ETHERNET_HEADER_SIZE;
+}

@@ -1,0 +1,145 @@
+/** IPv4 header (RFC 791; what the kernel sends: spec §2.3, what it accepts: §3.5). */
+import { WireError, requireLength, requireRoom, requireUint } from './errors.js';
+import { readU16BE, readU8, writeU16BE, writeU8 } from './bytes.js';
+import { readIpv4, requireIpv4, writeIpv4 } from './address.js';
+import { internetChecksum, sumWords, foldSum } from './checksum.js';
+
+export const IPV4_VERSION_IHL_OFFSET = 0;
+export const IPV4_TOS_OFFSET = 1;
+export const IPV4_TOTAL_LENGTH_OFFSET = 2;
+export const IPV4_ID_OFFSET = 4;
+export const IPV4_FLAGS_FRAGMENT_OFFSET = 6;
+export const IPV4_TTL_OFFSET = 8;
+export const IPV4_PROTOCOL_OFFSET = 9;
+export const IPV4_CHECKSUM_OFFSET = 10;
+export const IPV4_SRC_OFFSET = 12;
+export const IPV4_DST_OFFSET = 16;
+/** Header without options: the only size the kernel emits or accepts. */
+export const IPV4_HEADER_SIZE = 20;
+export const IPV4_MAX_TOTAL_LENGTH = 0xffff;
+
+export const IPPROTO_UDP = 17;
+
+const FLAG_DONT_FRAGMENT = 0x4000;
+const FLAG_MORE_FRAGMENTS = 0x2000;
+const FRAGMENT_OFFSET_MASK = 0x1fff;
+
+export interface Ipv4Repr {
+  tos: number;
+  /** Header + payload, from the header's total-length field. */
+  totalLength: number;
+  id: number;
+  dontFragment: boolean;
+  moreFragments: boolean;
+  /** As on the wire: in units of 8 bytes (0..8191). */
+  fragmentOffset: number;
+  ttl: number;
+  protocol: number;
+  src: number;
+  dst: number;
+  /** Bytes, from IHL × 4; > 20 means options are present. Payload starts here. */
+  headerLength: number;
+}
+
+/** What `emitIpv4` needs: the header is always 20 bytes, so headerLength may be left out. */
+export type Ipv4EmitRepr = Omit<Ipv4Repr, 'headerLength'> & { headerLength?: number };
+
+export interface Ipv4ParseOptions {
+  /** Default true. False skips the header checksum (e.g. NIC-verified input). */
+  verifyChecksum?: boolean;
+}
+
+/**
+ * Parses and validates an IPv4 header. Bytes after `totalLength` (Ethernet
+ * padding) are allowed and ignored: the payload is [headerLength, totalLength).
+ * Options are allowed here; the caller decides whether to accept them.
+ */
+export function parseIpv4(packet: Uint8Array, options: Ipv4ParseOptions = {}): Ipv4Repr {
+  requireLength('ipv4', packet, IPV4_HEADER_SIZE);
+  const versionIhl = readU8(packet, IPV4_VERSION_IHL_OFFSET);
+  const version = versionIhl >>> 4;
+  if (version !== 4) {
+    throw new WireError('ipv4', 'malformed', `version is ${version}, expected 4`);
+  }
+  const headerLength = (versionIhl & 0x0f) * 4;
+  if (headerLength < IPV4_HEADER_SIZE) {
+    throw new WireError('ipv4', 'malformed', `header length is ${headerLength} bytes (IHL ${headerLength / 4}), minimum is 20`);
+  }
+  requireLength('ipv4', packet, headerLength);
+  const totalLength = readU16BE(packet, IPV4_TOTAL_LENGTH_OFFSET);
+  if (totalLength < headerLength) {
+    throw new WireError('ipv4', 'malformed', `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
+  }
+  if (totalLength > packet.length) {
+    throw new WireError('ipv4', 'truncated', `total length says ${totalLength} bytes, have ${packet.length}`);
+  }
+  if (options.verifyChecksum !== false) {
+    verifyHeaderChecksum(packet, headerLength);
+  }
+  const flagsFragment = readU16BE(packet, IPV4_FLAGS_FRAGMENT_OFFSET);
+  return {
+    tos: readU8(packet, IPV4_TOS_OFFSET),
+    totalLength,
+    id: readU16BE(packet, IPV4_ID_OFFSET),
+    dontFragment: (flagsFragment & FLAG_DONT_FRAGMENT) !== 0,
+    moreFragments: (flagsFragment & FLAG_MORE_FRAGMENTS) !== 0,
+    fragmentOffset: flagsFragment & FRAGMENT_OFFSET_MASK,
+    ttl: readU8(packet, IPV4_TTL_OFFSET),
+    protocol: readU8(packet, IPV4_PROTOCOL_OFFSET),
+    src: readIpv4(packet, IPV4_SRC_OFFSET),
+    dst: readIpv4(packet, IPV4_DST_OFFSET),
+    headerLength,
+  };
+}
+
+function verifyHeaderChecksum(packet: Uint8Array, headerLength: number): void {
+  // Summing a correct header, checksum field included, gives 0xffff.
+  const sum = foldSum(sumWords(packet, 0, headerLength));
+  if (sum !== 0xffff) {
+    const field = readU16BE(packet, IPV4_CHECKSUM_OFFSET);
+    throw new WireError(
+      'ipv4',
+      'checksum',
+      `header checksum 0x${field.toString(16).padStart(4, '0')} does not verify (sum 0x${sum.toString(16)})`,
+    );
+  }
+}
+
+function validateIpv4(repr: Ipv4EmitRepr): void {
+  if (repr.headerLength !== undefined && repr.headerLength !== IPV4_HEADER_SIZE) {
+    throw new WireError('ipv4', 'range', `headerLength = ${repr.headerLength}: only 20-byte headers (no options) are emitted`);
+  }
+  requireUint('ipv4', 'tos', repr.tos, 0xff);
+  if (!Number.isSafeInteger(repr.totalLength) || repr.totalLength < IPV4_HEADER_SIZE || repr.totalLength > IPV4_MAX_TOTAL_LENGTH) {
+    throw new WireError('ipv4', 'range', `totalLength = ${repr.totalLength} is outside 20..65535`);
+  }
+  requireUint('ipv4', 'id', repr.id, 0xffff);
+  requireUint('ipv4', 'fragmentOffset', repr.fragmentOffset, FRAGMENT_OFFSET_MASK);
+  requireUint('ipv4', 'ttl', repr.ttl, 0xff);
+  requireUint('ipv4', 'protocol', repr.protocol, 0xff);
+  requireIpv4('ipv4 src', repr.src);
+  requireIpv4('ipv4 dst', repr.dst);
+}
+
+/**
+ * Writes a 20-byte header (version 4, IHL 5, no options) with its checksum.
+ * The payload is the caller's business. Returns bytes written (20).
+ */
+export function emitIpv4(repr: Ipv4EmitRepr, buf: Uint8Array, offset = 0): number {
+  validateIpv4(repr);
+  requireRoom('ipv4', buf, offset, IPV4_HEADER_SIZE);
+  const flags = (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) | (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0);
+  writeU8(buf, offset + IPV4_VERSION_IHL_OFFSET, 0x45);
+  writeU8(buf, offset + IPV4_TOS_OFFSET, repr.tos);
+  writeU16BE(buf, offset + IPV4_TOTAL_LENGTH_OFFSET, repr.totalLength);
+  writeU16BE(buf, offset + IPV4_ID_OFFSET, repr.id);
+  writeU16BE(buf, offset + IPV4_FLAGS_FRAGMENT_OFFSET, flags | repr.fragmentOffset);
+  writeU8(buf, offset + IPV4_TTL_OFFSET, repr.ttl);
+  writeU8(buf, offset + IPV4_PROTOCOL_OFFSET, repr.protocol);
+  writeU16BE(buf, offset + IPV4_CHECKSUM_OFFSET, 0);
+  writeIpv4(buf, offset + IPV4_SRC_OFFSET, repr.src);
+  writeIpv4(buf, offset + IPV4_DST_OFFSET, repr.dst);
+  const checksum = internetChecksum(buf, offset, offset + IPV4_HEADER_SIZE);
+  writeU16BE(buf, offset + IPV4_CHECKSUM_OFFSET, checksum);
+  return IPV4_HEADER_SIZE;
+}
