@@ -1,199 +1,24 @@
 /**
- * Typed face of the C addon (native/addon.c). Everything on the dump path
- * that makes a system call goes through here.
+ * Typed face of the C addon (native/*.c). Everything on the dump path that
+ * makes a system call goes through here.
  */
-import { createRequire } from 'node:module';
+import { addon, call } from './addon.js';
 
-import { NetdumpError, type ErrorCode } from '../src/errors.js';
-
-export interface InterfaceInfo {
-  name: string;
-  ifindex: number;
-  mac: Buffer;
-  mtu: number;
-  up: boolean;
-  running: boolean;
-  /** The Linux driver's name as ethtool reports it ("veth", "virtio_net", "e1000e"), or "". */
-  driver: string;
-}
-
-export interface OpenOptions {
-  /** Open the interface inside this network namespace (a name under /var/run/netns, or a path). */
-  netns?: string;
-  /** Receive only this EtherType; every EtherType by default. */
-  ethertype?: number;
-  /** Open even if the interface is not up and running (to read its facts). */
-  allowDown?: boolean;
-  /** Receive slots allocated once; recvBatch returns at most this many frames. Default 256. */
-  rxSlots?: number;
-  /** SO_RCVBUF in bytes. Default 4 MiB. */
-  receiveBuffer?: number;
-}
-
-export interface SocketStats {
-  /** Frames the kernel queued to the socket since the last stats() call. */
-  kernelReceived: number;
-  /** Frames the kernel dropped because the receive buffer was full, since the last call. */
-  kernelDropped: number;
-  /** Frames longer than a receive slot, skipped (cumulative). */
-  truncated: number;
-  /** Our own outgoing frames that AF_PACKET showed and we skipped (cumulative). */
-  outgoingSkipped: number;
-}
-
-interface NativeSocket {
-  readonly rxData: Buffer;
-  readonly rxResults: Buffer;
-  info(): InterfaceInfo;
-  stats(): SocketStats;
-  send(frame: Uint8Array): number;
-  sendBatch(frames: readonly Uint8Array[], count?: number): number;
-  recvBatch(max: number): number;
-  watch(callback: () => void): void;
-  unwatch(): void;
-  close(): void;
-}
-
-interface NativeModule {
-  PacketSocket: new (ifname: string, options: OpenOptions) => NativeSocket;
-  delay(microseconds: number): void;
-}
-
-const ETH_P_ALL = 0x0003;
-
-/**
- * What Linux knows about a received frame beyond its bytes (PACKET_AUXDATA),
- * as bit flags. These are the facts a FreeBSD driver hands netdump in the
- * mbuf's csum_flags and M_VLANTAG.
- */
-export const RxFlag = {
-  /** The checksum was verified below us (a NIC's hardware check). */
-  ChecksumValid: 1,
-  /** The checksum was left to offload and never computed (a local peer over veth): do not verify. */
-  ChecksumNotReady: 2,
-  /** The frame carried an 802.1Q tag, which Linux stripped before showing it. */
-  VlanTagged: 4,
-} as const;
-
-const RESULT_FIELDS = 3; // slot, length, flags
-
-function loadAddon(): NativeModule {
-  const require = createRequire(import.meta.url);
-  try {
-    return require('../../build/Release/netdump_native.node') as NativeModule;
-  } catch (error) {
-    throw new NetdumpError('EIO', `the native addon is not built (${(error as Error).message}); run npm ci or npm run build`);
-  }
-}
-
-const addon = loadAddon();
-
-function asNetdumpError(error: unknown): unknown {
-  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
-    const { code, errno } = error as Error & { code: string; errno?: number };
-    return new NetdumpError(code as ErrorCode, error.message, errno);
-  }
-  return error;
-}
-
-function rethrow(error: unknown): never {
-  throw asNetdumpError(error);
-}
-
-/** An AF_PACKET socket bound to one interface: raw Ethernet frames in and out. */
-export class PacketSocket {
-  private readonly native: NativeSocket;
-  private readonly results: Uint32Array;
-  private readonly slotSize: number;
-  private readonly frames: Buffer[] = [];
-
-  private constructor(native: NativeSocket) {
-    this.native = native;
-    const { rxResults, rxData } = native;
-    this.results = new Uint32Array(rxResults.buffer, rxResults.byteOffset, rxResults.length / 4);
-    this.slotSize = rxData.length / (this.results.length / RESULT_FIELDS);
-  }
-
-  static open(ifname: string, options: OpenOptions = {}): PacketSocket {
-    try {
-      return new PacketSocket(new addon.PacketSocket(ifname, { ethertype: ETH_P_ALL, ...options }));
-    } catch (error) {
-      return rethrow(error);
-    }
-  }
-
-  /** Current facts of the interface (re-read on every call). */
-  info(): InterfaceInfo {
-    try {
-      return this.native.info();
-    } catch (error) {
-      return rethrow(error);
-    }
-  }
-
-  stats(): SocketStats {
-    return this.native.stats();
-  }
-
-  /** Sends one complete Ethernet frame (no FCS). */
-  send(frame: Uint8Array): void {
-    try {
-      this.native.send(frame);
-    } catch (error) {
-      rethrow(error);
-    }
-  }
-
-  /** Sends frames[0..count) with sendmmsg; returns how many were sent. */
-  sendBatch(frames: readonly Uint8Array[], count = frames.length): number {
-    try {
-      return this.native.sendBatch(frames, count);
-    } catch (error) {
-      return rethrow(error);
-    }
-  }
-
-  /**
-   * Receives up to `max` waiting frames without blocking. The returned
-   * buffers are views into receive slots that the next call overwrites:
-   * copy what must outlive it.
-   */
-  recvBatch(max: number): Buffer[] {
-    let count: number;
-    try {
-      count = this.native.recvBatch(max);
-    } catch (error) {
-      return rethrow(error);
-    }
-    const frames = this.frames;
-    frames.length = count;
-    for (let i = 0; i < count; i++) {
-      const start = this.results[RESULT_FIELDS * i]! * this.slotSize;
-      frames[i] = this.native.rxData.subarray(start, start + this.results[RESULT_FIELDS * i + 1]!);
-    }
-    return frames;
-  }
-
-  /** RxFlag bits of frame `index` of the last recvBatch. */
-  rxFlags(index: number): number {
-    return this.results[RESULT_FIELDS * index + 2] ?? 0;
-  }
-
-  /** Calls `callback` from the event loop whenever frames wait to be received. */
-  onReadable(callback: () => void): void {
-    this.native.watch(callback);
-  }
-
-  stopWatching(): void {
-    this.native.unwatch();
-  }
-
-  close(): void {
-    this.native.close();
-  }
-}
+export { PacketSocket, RxFlag, type InterfaceInfo, type OpenOptions, type SocketStats } from './packet-socket.js';
+export { UdpSocket, type UdpSocketOptions } from './udp-socket.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */
 export function delayMicroseconds(microseconds: number): void {
   addon.delay(microseconds);
+}
+
+/** syslog(3) priorities, facility LOG_DAEMON included. */
+export const SyslogPriority = { Err: 3 | (3 << 3), Warning: 4 | (3 << 3), Info: 6 | (3 << 3) } as const;
+
+export function openSyslog(ident: string): void {
+  call(() => addon.openSyslog(ident));
+}
+
+export function syslog(priority: number, message: string): void {
+  call(() => addon.syslog(priority, message));
 }

@@ -15,7 +15,13 @@ export type ErrorCode =
   | 'ENOBUFS'
   | 'EBUSY'
   | 'EBADF'
-  | 'EIO';
+  | 'EIO'
+  | 'ECONNREFUSED'
+  | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL'
+  | 'EACCES'
+  // Any other errno name a system call reported.
+  | (string & {});
 
 export class NetdumpError extends Error {
   override name = 'NetdumpError';

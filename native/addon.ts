@@ -1,0 +1,65 @@
+/** Loads the C addon and turns its errors into NetdumpErrors. */
+import { createRequire } from 'node:module';
+
+import { NetdumpError } from '../src/errors.js';
+import type { InterfaceInfo, OpenOptions, SocketStats } from './packet-socket.js';
+import type { UdpSocketOptions } from './udp-socket.js';
+
+export interface NativePacketSocket {
+  readonly rxData: Buffer;
+  readonly rxResults: Buffer;
+  info(): InterfaceInfo;
+  stats(): SocketStats;
+  send(frame: Uint8Array): number;
+  sendBatch(frames: readonly Uint8Array[], count?: number): number;
+  recvBatch(max: number): number;
+  watch(callback: () => void): void;
+  unwatch(): void;
+  close(): void;
+}
+
+export interface NativeUdpSocket {
+  readonly rxData: Buffer;
+  readonly rxResults: Buffer;
+  bind(address: string, port: number): void;
+  connect(address: string, port: number): void;
+  localAddress(): { address: string; port: number };
+  recvBatch(max: number): number;
+  send(data: Uint8Array, address?: string, port?: number): number;
+  sendBatch(datagrams: readonly Uint8Array[], count?: number): number;
+  watch(callback: () => void): void;
+  unwatch(): void;
+  close(): void;
+}
+
+interface NativeModule {
+  PacketSocket: new (ifname: string, options: OpenOptions) => NativePacketSocket;
+  UdpSocket: new (options: UdpSocketOptions) => NativeUdpSocket;
+  delay(microseconds: number): void;
+  openSyslog(ident: string): void;
+  syslog(priority: number, message: string): void;
+}
+
+function load(): NativeModule {
+  const require = createRequire(import.meta.url);
+  try {
+    return require('../../build/Release/netdump_native.node') as NativeModule;
+  } catch (error) {
+    throw new NetdumpError('EIO', `the native addon is not built (${(error as Error).message}); run npm ci or npm run build`);
+  }
+}
+
+export const addon = load();
+
+/** Calls into the addon, turning its coded errors into NetdumpErrors. */
+export function call<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+      const { code, errno } = error as Error & { code: string; errno?: number };
+      throw new NetdumpError(code, error.message, errno);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,205 @@
+/* Small helpers shared by the addon's classes. */
+#define _GNU_SOURCE
+#include "napi_util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message)
+{
+	napi_value msg, err, code_value, errno_value;
+
+	napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+	napi_create_error(env, NULL, msg, &err);
+	napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+	napi_create_int32(env, errnum, &errno_value);
+	napi_set_named_property(env, err, "code", code_value);
+	napi_set_named_property(env, err, "errno", errno_value);
+	napi_throw(env, err);
+	return NULL;
+}
+
+napi_value nd_throw_errno(napi_env env, int errnum, const char *what)
+{
+	char message[256];
+	const char *name = strerrorname_np(errnum);
+
+	snprintf(message, sizeof(message), "%s: %s", what, strerror(errnum));
+	return nd_throw(env, name != NULL ? name : "EIO", errnum, message);
+}
+
+int nd_get_string(napi_env env, napi_value value, char *out, size_t size)
+{
+	size_t len;
+	napi_valuetype type;
+
+	if (value == NULL || napi_typeof(env, value, &type) != napi_ok || type != napi_string)
+		return -1;
+	if (napi_get_value_string_utf8(env, value, out, size, &len) != napi_ok)
+		return -1;
+	return len + 1 < size ? 0 : -1;
+}
+
+napi_value nd_get_property(napi_env env, napi_value object, const char *name)
+{
+	napi_value value;
+	napi_valuetype type;
+	bool has = false;
+
+	if (object == NULL || napi_typeof(env, object, &type) != napi_ok || type != napi_object)
+		return NULL;
+	if (napi_has_named_property(env, object, name, &has) != napi_ok || !has)
+		return NULL;
+	if (napi_get_named_property(env, object, name, &value) != napi_ok)
+		return NULL;
+	if (napi_typeof(env, value, &type) != napi_ok || type == napi_undefined || type == napi_null)
+		return NULL;
+	return value;
+}
+
+uint32_t nd_get_uint32_option(napi_env env, napi_value options, const char *name, uint32_t fallback)
+{
+	napi_value value = nd_get_property(env, options, name);
+	uint32_t result;
+
+	if (value == NULL || napi_get_value_uint32(env, value, &result) != napi_ok)
+		return fallback;
+	return result;
+}
+
+int nd_get_bool_option(napi_env env, napi_value options, const char *name)
+{
+	napi_value value = nd_get_property(env, options, name);
+	bool result = false;
+
+	if (value != NULL)
+		napi_get_value_bool(env, value, &result);
+	return result;
+}
+
+int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len)
+{
+	bool is_typed = false;
+	napi_typedarray_type type;
+	size_t byte_offset;
+	napi_value arraybuffer;
+
+	if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed)
+		return -1;
+	if (napi_get_typedarray_info(env, value, &type, len, data, &arraybuffer, &byte_offset) != napi_ok ||
+	    type != napi_uint8_array)
+		return -1;
+	return 0;
+}
+
+void *nd_unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
+{
+	napi_value self;
+	void *object = NULL;
+
+	if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok)
+		return NULL;
+	if (napi_unwrap(env, self, &object) != napi_ok || object == NULL) {
+		nd_throw(env, "EINVAL", EINVAL, "not a socket object");
+		return NULL;
+	}
+	return object;
+}
+
+int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx)
+{
+	napi_value data_buffer, results_buffer;
+	void *data, *results;
+
+	if (napi_create_buffer(env, (size_t)rx->slots * rx->slot_size, &data, &data_buffer) != napi_ok ||
+	    napi_create_buffer(env, (size_t)rx->slots * rx->result_fields * sizeof(uint32_t), &results,
+			       &results_buffer) != napi_ok)
+		return -1;
+	rx->data = data;
+	rx->results = results;
+	napi_create_reference(env, data_buffer, 1, &rx->data_ref);
+	napi_create_reference(env, results_buffer, 1, &rx->results_ref);
+	napi_set_named_property(env, self, "rxData", data_buffer);
+	napi_set_named_property(env, self, "rxResults", results_buffer);
+	return 0;
+}
+
+void nd_rx_release(napi_env env, nd_rx_buffers *rx)
+{
+	if (rx->data_ref != NULL)
+		napi_delete_reference(env, rx->data_ref);
+	if (rx->results_ref != NULL)
+		napi_delete_reference(env, rx->results_ref);
+	rx->data_ref = rx->results_ref = NULL;
+}
+
+static void on_poll_closed(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events)
+{
+	nd_watcher *watcher = handle->data;
+	napi_handle_scope scope;
+	napi_value callback, global, result;
+
+	(void)status;
+	(void)events;
+	if (watcher->callback == NULL)
+		return;
+	napi_open_handle_scope(watcher->env, &scope);
+	if (napi_get_reference_value(watcher->env, watcher->callback, &callback) == napi_ok && callback != NULL) {
+		napi_get_global(watcher->env, &global);
+		/* make_callback reports a throw as uncaught and runs microtasks. */
+		napi_make_callback(watcher->env, watcher->context, global, callback, 0, NULL, &result);
+	}
+	napi_close_handle_scope(watcher->env, scope);
+}
+
+napi_value nd_watch(napi_env env, nd_watcher *watcher, int fd, napi_value callback)
+{
+	napi_valuetype type;
+	napi_value resource_name;
+	uv_loop_t *loop;
+
+	if (callback == NULL || napi_typeof(env, callback, &type) != napi_ok || type != napi_function)
+		return nd_throw(env, "EINVAL", EINVAL, "watch needs a callback function");
+	nd_unwatch(watcher);
+	CHECK(env, napi_get_uv_event_loop(env, &loop));
+	watcher->poll = calloc(1, sizeof(*watcher->poll));
+	if (watcher->poll == NULL)
+		return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
+	if (uv_poll_init_socket(loop, watcher->poll, fd) != 0) {
+		free(watcher->poll);
+		watcher->poll = NULL;
+		return nd_throw(env, "EIO", EIO, "cannot watch the socket");
+	}
+	watcher->env = env;
+	watcher->poll->data = watcher;
+	napi_create_reference(env, callback, 1, &watcher->callback);
+	napi_create_string_utf8(env, "netdump:socket", NAPI_AUTO_LENGTH, &resource_name);
+	napi_async_init(env, NULL, resource_name, &watcher->context);
+	uv_poll_start(watcher->poll, UV_READABLE, on_readable);
+	return NULL;
+}
+
+void nd_unwatch(nd_watcher *watcher)
+{
+	if (watcher->poll != NULL) {
+		uv_poll_stop(watcher->poll);
+		uv_close((uv_handle_t *)watcher->poll, on_poll_closed);
+		watcher->poll = NULL;
+	}
+	if (watcher->callback != NULL) {
+		napi_delete_reference(watcher->env, watcher->callback);
+		watcher->callback = NULL;
+	}
+	if (watcher->context != NULL) {
+		napi_async_destroy(watcher->env, watcher->context);
+		watcher->context = NULL;
+	}
+}

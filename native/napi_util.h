@@ -1,0 +1,62 @@
+#ifndef NETDUMP_NAPI_UTIL_H
+#define NETDUMP_NAPI_UTIL_H
+
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define CHECK(env, call)                                                                  \
+	do {                                                                              \
+		if ((call) != napi_ok) {                                                  \
+			napi_throw_error((env), "EIO", "Node-API call failed: " #call);   \
+			return NULL;                                                      \
+		}                                                                         \
+	} while (0)
+
+#define METHOD(name, fn) { (name), NULL, (fn), NULL, NULL, NULL, napi_default_method, NULL }
+
+/* Throws an Error with .code (errno-like name) and .errno; returns NULL. */
+napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message);
+/* Throws for a failed system call: code from errno, message "<what>: <strerror>". */
+napi_value nd_throw_errno(napi_env env, int errnum, const char *what);
+
+int nd_get_string(napi_env env, napi_value value, char *out, size_t size);
+/* The named property, or NULL if absent, undefined or null (or object is not an object). */
+napi_value nd_get_property(napi_env env, napi_value object, const char *name);
+uint32_t nd_get_uint32_option(napi_env env, napi_value options, const char *name, uint32_t fallback);
+int nd_get_bool_option(napi_env env, napi_value options, const char *name);
+/* A Uint8Array's bytes; -1 if the value is not a Uint8Array. */
+int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len);
+/* The wrapped native object, or NULL (with a JS exception pending). */
+void *nd_unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
+
+/* Receive slots allocated once, shared with JS as two Buffers on `self`. */
+typedef struct {
+	uint32_t slots;
+	uint32_t slot_size;
+	uint32_t result_fields; /* u32 values per received message in results */
+	uint8_t *data;
+	uint32_t *results;
+	napi_ref data_ref;
+	napi_ref results_ref;
+} nd_rx_buffers;
+
+int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx);
+void nd_rx_release(napi_env env, nd_rx_buffers *rx);
+
+/* Calls a JS function from the event loop whenever a descriptor is readable. */
+typedef struct {
+	uv_poll_t *poll;
+	napi_env env;
+	napi_ref callback;
+	napi_async_context context;
+} nd_watcher;
+
+napi_value nd_watch(napi_env env, nd_watcher *watcher, int fd, napi_value callback);
+void nd_unwatch(nd_watcher *watcher);
+
+napi_value nd_packet_socket_class(napi_env env);
+napi_value nd_udp_socket_class(napi_env env);
+
+#endif

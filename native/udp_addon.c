@@ -1,0 +1,377 @@
+/*
+ * UdpSocket: a kernel UDP socket with batched, non-blocking receive
+ * (recvmmsg) that reports each datagram's source and destination address
+ * (IP_PKTINFO), and batched send (sendmmsg). The server needs both: the
+ * destination address of a herald decides the reply socket's address, and
+ * one system call per batch instead of per datagram is what keeps up.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "napi_util.h"
+
+#define MAX_RX_SLOTS 1024
+#define DEFAULT_RX_SLOTS 64
+#define DEFAULT_SLOT_SIZE 65536
+#define TX_BATCH 64
+#define RX_CONTROL_SIZE CMSG_SPACE(sizeof(struct in_pktinfo))
+#define RESULT_FIELDS 5 /* slot, length, source address, source port, destination address */
+
+typedef struct {
+	int fd;
+	nd_rx_buffers rx;
+	struct mmsghdr *rx_msgs;
+	struct iovec *rx_iov;
+	struct sockaddr_in *rx_addrs;
+	uint8_t *rx_control;
+	struct mmsghdr tx_msgs[TX_BATCH];
+	struct iovec tx_iov[TX_BATCH];
+	nd_watcher watcher;
+} udp_socket;
+
+static udp_socket *open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
+{
+	udp_socket *us = nd_unwrap(env, info, argc, argv);
+
+	if (us != NULL && us->fd < 0) {
+		nd_throw(env, "EBADF", EBADF, "the UDP socket is closed");
+		return NULL;
+	}
+	return us;
+}
+
+static void close_socket(udp_socket *us)
+{
+	nd_unwatch(&us->watcher);
+	if (us->fd >= 0) {
+		close(us->fd);
+		us->fd = -1;
+	}
+}
+
+static void finalize(napi_env env, void *data, void *hint)
+{
+	udp_socket *us = data;
+	(void)hint;
+	close_socket(us);
+	nd_rx_release(env, &us->rx);
+	free(us->rx_msgs);
+	free(us->rx_iov);
+	free(us->rx_addrs);
+	free(us->rx_control);
+	free(us);
+}
+
+static int allocate_rx(napi_env env, napi_value self, udp_socket *us)
+{
+	if (nd_rx_allocate(env, self, &us->rx) < 0)
+		return -1;
+	us->rx_msgs = calloc(us->rx.slots, sizeof(*us->rx_msgs));
+	us->rx_iov = calloc(us->rx.slots, sizeof(*us->rx_iov));
+	us->rx_addrs = calloc(us->rx.slots, sizeof(*us->rx_addrs));
+	us->rx_control = calloc(us->rx.slots, RX_CONTROL_SIZE);
+	if (us->rx_msgs == NULL || us->rx_iov == NULL || us->rx_addrs == NULL || us->rx_control == NULL)
+		return -1;
+	for (uint32_t i = 0; i < us->rx.slots; i++) {
+		us->rx_iov[i].iov_base = us->rx.data + (size_t)i * us->rx.slot_size;
+		us->rx_iov[i].iov_len = us->rx.slot_size;
+		us->rx_msgs[i].msg_hdr.msg_iov = &us->rx_iov[i];
+		us->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+		us->rx_msgs[i].msg_hdr.msg_name = &us->rx_addrs[i];
+		us->rx_msgs[i].msg_hdr.msg_control = us->rx_control + (size_t)i * RX_CONTROL_SIZE;
+	}
+	return 0;
+}
+
+/* new UdpSocket({ rxSlots, slotSize, receiveBuffer, pktinfo }) */
+static napi_value construct(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1] = { NULL }, self;
+	udp_socket *us;
+	int one = 1, receive_buffer;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+	us = calloc(1, sizeof(*us));
+	if (us == NULL)
+		return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
+	us->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (us->fd < 0) {
+		int saved = errno;
+		free(us);
+		return nd_throw_errno(env, saved, "socket()");
+	}
+	if (nd_get_bool_option(env, argv[0], "pktinfo"))
+		(void)setsockopt(us->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	receive_buffer = (int)nd_get_uint32_option(env, argv[0], "receiveBuffer", 0);
+	if (receive_buffer > 0 && setsockopt(us->fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer)) < 0) {
+		int saved = errno;
+		close(us->fd);
+		free(us);
+		return nd_throw_errno(env, saved, "setsockopt(SO_RCVBUF)");
+	}
+	us->rx.slots = nd_get_uint32_option(env, argv[0], "rxSlots", DEFAULT_RX_SLOTS);
+	if (us->rx.slots < 1 || us->rx.slots > MAX_RX_SLOTS)
+		us->rx.slots = DEFAULT_RX_SLOTS;
+	us->rx.slot_size = nd_get_uint32_option(env, argv[0], "slotSize", DEFAULT_SLOT_SIZE);
+	if (us->rx.slot_size < 1 || us->rx.slot_size > DEFAULT_SLOT_SIZE)
+		us->rx.slot_size = DEFAULT_SLOT_SIZE;
+	us->rx.result_fields = RESULT_FIELDS;
+	if (napi_wrap(env, self, us, finalize, NULL, NULL) != napi_ok) {
+		close(us->fd);
+		free(us);
+		return nd_throw(env, "EIO", EIO, "cannot wrap the UDP socket");
+	}
+	if (allocate_rx(env, self, us) < 0)
+		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
+	return self;
+}
+
+static int get_address(napi_env env, napi_value address, napi_value port, struct sockaddr_in *sin)
+{
+	char text[64];
+	uint32_t port_number;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	if (nd_get_string(env, address, text, sizeof(text)) < 0 || inet_pton(AF_INET, text, &sin->sin_addr) != 1 ||
+	    napi_get_value_uint32(env, port, &port_number) != napi_ok || port_number > 65535) {
+		nd_throw(env, "EINVAL", EINVAL, "expected an IPv4 address in dotted-quad form and a port 0..65535");
+		return -1;
+	}
+	sin->sin_port = htons((uint16_t)port_number);
+	return 0;
+}
+
+static napi_value with_address(napi_env env, napi_callback_info info, int (*call)(int, const struct sockaddr *, socklen_t),
+			       const char *name)
+{
+	size_t argc = 2;
+	napi_value argv[2] = { NULL, NULL };
+	udp_socket *us = open_socket(env, info, &argc, argv);
+	struct sockaddr_in sin;
+	char what[96];
+
+	if (us == NULL || get_address(env, argv[0], argv[1], &sin) < 0)
+		return NULL;
+	if (call(us->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		char text[INET_ADDRSTRLEN];
+		int saved = errno;
+		inet_ntop(AF_INET, &sin.sin_addr, text, sizeof(text));
+		snprintf(what, sizeof(what), "%s(%s:%u)", name, text, ntohs(sin.sin_port));
+		return nd_throw_errno(env, saved, what);
+	}
+	return NULL;
+}
+
+static napi_value bind_method(napi_env env, napi_callback_info info)
+{
+	return with_address(env, info, bind, "bind");
+}
+
+static napi_value connect_method(napi_env env, napi_callback_info info)
+{
+	return with_address(env, info, connect, "connect");
+}
+
+static napi_value local_address(napi_env env, napi_callback_info info)
+{
+	udp_socket *us = open_socket(env, info, NULL, NULL);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char text[INET_ADDRSTRLEN];
+	napi_value result, value;
+
+	if (us == NULL)
+		return NULL;
+	if (getsockname(us->fd, (struct sockaddr *)&sin, &len) < 0)
+		return nd_throw_errno(env, errno, "getsockname()");
+	inet_ntop(AF_INET, &sin.sin_addr, text, sizeof(text));
+	CHECK(env, napi_create_object(env, &result));
+	napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value);
+	napi_set_named_property(env, result, "address", value);
+	napi_create_uint32(env, ntohs(sin.sin_port), &value);
+	napi_set_named_property(env, result, "port", value);
+	return result;
+}
+
+static uint32_t destination_of(struct msghdr *msg)
+{
+	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+		struct in_pktinfo pktinfo;
+		if (cmsg->cmsg_level != IPPROTO_IP || cmsg->cmsg_type != IP_PKTINFO)
+			continue;
+		memcpy(&pktinfo, CMSG_DATA(cmsg), sizeof(pktinfo));
+		return ntohl(pktinfo.ipi_addr.s_addr);
+	}
+	return 0;
+}
+
+/*
+ * recvBatch(max): non-blocking recvmmsg. Writes (slot, length, source
+ * address, source port, destination address) for each datagram to
+ * rxResults; a datagram longer than a slot is cut to the slot, as recv(2)
+ * would. Destination is 0 unless the socket was made with pktinfo.
+ */
+static napi_value recv_batch(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	udp_socket *us = open_socket(env, info, &argc, argv);
+	uint32_t max = 0;
+	int n;
+
+	if (us == NULL)
+		return NULL;
+	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
+		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
+	if (max > us->rx.slots)
+		max = us->rx.slots;
+	for (uint32_t i = 0; i < max; i++) {
+		us->rx_msgs[i].msg_hdr.msg_namelen = sizeof(us->rx_addrs[i]);
+		us->rx_msgs[i].msg_hdr.msg_controllen = RX_CONTROL_SIZE;
+	}
+	do
+		n = recvmmsg(us->fd, us->rx_msgs, max, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		n = 0;
+	if (n < 0)
+		return nd_throw_errno(env, errno, "recv()");
+	for (int i = 0; i < n; i++) {
+		uint32_t *fields = us->rx.results + RESULT_FIELDS * i;
+		fields[0] = (uint32_t)i;
+		fields[1] = us->rx_msgs[i].msg_len;
+		fields[2] = ntohl(us->rx_addrs[i].sin_addr.s_addr);
+		fields[3] = ntohs(us->rx_addrs[i].sin_port);
+		fields[4] = destination_of(&us->rx_msgs[i].msg_hdr);
+	}
+	napi_create_uint32(env, (uint32_t)n, &result);
+	return result;
+}
+
+/* send(data[, address, port]): one datagram, to the connected peer or to address:port. */
+static napi_value send_one(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value argv[3] = { NULL, NULL, NULL }, result;
+	udp_socket *us = open_socket(env, info, &argc, argv);
+	struct sockaddr_in sin;
+	void *data;
+	size_t len;
+	ssize_t sent;
+
+	if (us == NULL)
+		return NULL;
+	if (argc < 1 || nd_get_bytes(env, argv[0], &data, &len) < 0)
+		return nd_throw(env, "EINVAL", EINVAL, "send needs a Uint8Array");
+	if (argc >= 3 && get_address(env, argv[1], argv[2], &sin) < 0)
+		return NULL;
+	do
+		sent = argc >= 3 ? sendto(us->fd, data, len, 0, (struct sockaddr *)&sin, sizeof(sin))
+				 : send(us->fd, data, len, 0);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return nd_throw_errno(env, errno, "send()");
+	napi_create_uint32(env, (uint32_t)sent, &result);
+	return result;
+}
+
+/*
+ * sendBatch(datagrams[, count]) on a connected socket: sendmmsg, 64 a call.
+ * Returns how many were sent; stops early (without throwing) when the socket
+ * buffer is full, as a lost ack is harmless to the protocol.
+ */
+static napi_value send_batch(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2], result;
+	udp_socket *us = open_socket(env, info, &argc, argv);
+	uint32_t total, done = 0;
+	bool is_array;
+
+	if (us == NULL)
+		return NULL;
+	if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array)
+		return nd_throw(env, "EINVAL", EINVAL, "sendBatch needs an array of Uint8Arrays");
+	CHECK(env, napi_get_array_length(env, argv[0], &total));
+	if (argc > 1) {
+		uint32_t count;
+		if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count > total)
+			return nd_throw(env, "EINVAL", EINVAL, "sendBatch count must be at most the array length");
+		total = count;
+	}
+	while (done < total) {
+		uint32_t n = total - done > TX_BATCH ? TX_BATCH : total - done;
+		int rc;
+		for (uint32_t i = 0; i < n; i++) {
+			napi_value element;
+			if (napi_get_element(env, argv[0], done + i, &element) != napi_ok ||
+			    nd_get_bytes(env, element, &us->tx_iov[i].iov_base, &us->tx_iov[i].iov_len) < 0)
+				return nd_throw(env, "EINVAL", EINVAL, "sendBatch needs Uint8Arrays");
+			memset(&us->tx_msgs[i].msg_hdr, 0, sizeof(us->tx_msgs[i].msg_hdr));
+			us->tx_msgs[i].msg_hdr.msg_iov = &us->tx_iov[i];
+			us->tx_msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		do
+			rc = sendmmsg(us->fd, us->tx_msgs, n, 0);
+		while (rc < 0 && errno == EINTR);
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (rc < 0)
+			return nd_throw_errno(env, errno, "send()");
+		done += (uint32_t)rc;
+		if ((uint32_t)rc < n)
+			break;
+	}
+	napi_create_uint32(env, done, &result);
+	return result;
+}
+
+static napi_value watch(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1] = { NULL };
+	udp_socket *us = open_socket(env, info, &argc, argv);
+	return us == NULL ? NULL : nd_watch(env, &us->watcher, us->fd, argv[0]);
+}
+
+static napi_value unwatch(napi_env env, napi_callback_info info)
+{
+	udp_socket *us = open_socket(env, info, NULL, NULL);
+	if (us != NULL)
+		nd_unwatch(&us->watcher);
+	return NULL;
+}
+
+static napi_value close_method(napi_env env, napi_callback_info info)
+{
+	udp_socket *us = nd_unwrap(env, info, NULL, NULL);
+	if (us != NULL)
+		close_socket(us);
+	return NULL;
+}
+
+napi_value nd_udp_socket_class(napi_env env)
+{
+	napi_value klass;
+	napi_property_descriptor methods[] = {
+		METHOD("bind", bind_method),     METHOD("connect", connect_method),
+		METHOD("localAddress", local_address), METHOD("recvBatch", recv_batch),
+		METHOD("send", send_one),        METHOD("sendBatch", send_batch),
+		METHOD("watch", watch),          METHOD("unwatch", unwatch),
+		METHOD("close", close_method),
+	};
+
+	CHECK(env, napi_define_class(env, "UdpSocket", NAPI_AUTO_LENGTH, construct, NULL,
+				     sizeof(methods) / sizeof(methods[0]), methods, &klass));
+	return klass;
+}
