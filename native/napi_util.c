@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message)
 {
@@ -124,16 +125,42 @@ int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx)
 	napi_create_reference(env, results_buffer, 1, &rx->results_ref);
 	napi_set_named_property(env, self, "rxData", data_buffer);
 	napi_set_named_property(env, self, "rxResults", results_buffer);
+
+	rx->msgs = calloc(rx->slots, sizeof(*rx->msgs));
+	rx->iov = calloc(rx->slots, sizeof(*rx->iov));
+	rx->addresses = calloc(rx->slots, rx->address_size);
+	rx->control = calloc(rx->slots, rx->control_size);
+	if (rx->msgs == NULL || rx->iov == NULL || rx->addresses == NULL || rx->control == NULL)
+		return -1;
+	for (uint32_t i = 0; i < rx->slots; i++) {
+		rx->iov[i].iov_base = rx->data + (size_t)i * rx->slot_size;
+		rx->iov[i].iov_len = rx->slot_size;
+		rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
+		rx->msgs[i].msg_hdr.msg_iovlen = 1;
+		rx->msgs[i].msg_hdr.msg_name = rx->addresses + (size_t)i * rx->address_size;
+		rx->msgs[i].msg_hdr.msg_control = rx->control + (size_t)i * rx->control_size;
+	}
 	return 0;
 }
 
-void nd_rx_release(napi_env env, nd_rx_buffers *rx)
+void nd_rx_reset(nd_rx_buffers *rx, uint32_t count)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		rx->msgs[i].msg_hdr.msg_namelen = (socklen_t)rx->address_size;
+		rx->msgs[i].msg_hdr.msg_controllen = rx->control_size;
+	}
+}
+
+static void rx_release(napi_env env, nd_rx_buffers *rx)
 {
 	if (rx->data_ref != NULL)
 		napi_delete_reference(env, rx->data_ref);
 	if (rx->results_ref != NULL)
 		napi_delete_reference(env, rx->results_ref);
-	rx->data_ref = rx->results_ref = NULL;
+	free(rx->msgs);
+	free(rx->iov);
+	free(rx->addresses);
+	free(rx->control);
 }
 
 static void on_poll_closed(uv_handle_t *handle)
@@ -202,4 +229,59 @@ void nd_unwatch(nd_watcher *watcher)
 		napi_async_destroy(watcher->env, watcher->context);
 		watcher->context = NULL;
 	}
+}
+
+void *nd_open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
+{
+	nd_socket *socket = nd_unwrap(env, info, argc, argv);
+	char message[64];
+
+	if (socket != NULL && socket->fd < 0) {
+		snprintf(message, sizeof(message), "the %s is closed", socket->kind);
+		nd_throw(env, "EBADF", EBADF, message);
+		return NULL;
+	}
+	return socket;
+}
+
+void nd_socket_close(nd_socket *socket)
+{
+	nd_unwatch(&socket->watcher);
+	if (socket->fd >= 0) {
+		close(socket->fd);
+		socket->fd = -1;
+	}
+}
+
+void nd_socket_finalize(napi_env env, void *data, void *hint)
+{
+	nd_socket *socket = data;
+	(void)hint;
+	nd_socket_close(socket);
+	rx_release(env, &socket->rx);
+	free(socket);
+}
+
+napi_value nd_socket_close_method(napi_env env, napi_callback_info info)
+{
+	nd_socket *socket = nd_unwrap(env, info, NULL, NULL);
+	if (socket != NULL)
+		nd_socket_close(socket);
+	return NULL;
+}
+
+napi_value nd_socket_watch_method(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1] = { NULL };
+	nd_socket *socket = nd_open_socket(env, info, &argc, argv);
+	return socket == NULL ? NULL : nd_watch(env, &socket->watcher, socket->fd, argv[0]);
+}
+
+napi_value nd_socket_unwatch_method(napi_env env, napi_callback_info info)
+{
+	nd_socket *socket = nd_open_socket(env, info, NULL, NULL);
+	if (socket != NULL)
+		nd_unwatch(&socket->watcher);
+	return NULL;
 }

@@ -4,6 +4,7 @@
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #define CHECK(env, call)                                                                  \
@@ -31,19 +32,30 @@ int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len);
 /* The wrapped native object, or NULL (with a JS exception pending). */
 void *nd_unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
 
-/* Receive slots allocated once, shared with JS as two Buffers on `self`. */
+/*
+ * Receive slots allocated once: the bytes and per-message results are
+ * shared with JS as two Buffers on `self`; the recvmmsg vectors, source
+ * addresses and control buffers are set up to point into them.
+ */
 typedef struct {
 	uint32_t slots;
 	uint32_t slot_size;
 	uint32_t result_fields; /* u32 values per received message in results */
+	size_t address_size;    /* sizeof the sockaddr type received */
+	size_t control_size;    /* CMSG_SPACE of the ancillary data received */
 	uint8_t *data;
 	uint32_t *results;
 	napi_ref data_ref;
 	napi_ref results_ref;
+	struct mmsghdr *msgs;
+	struct iovec *iov;
+	uint8_t *addresses;
+	uint8_t *control;
 } nd_rx_buffers;
 
 int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx);
-void nd_rx_release(napi_env env, nd_rx_buffers *rx);
+/* Resets the lengths recvmmsg overwrites, for the first `count` slots. */
+void nd_rx_reset(nd_rx_buffers *rx, uint32_t count);
 
 /* Calls a JS function from the event loop whenever a descriptor is readable. */
 typedef struct {
@@ -55,6 +67,23 @@ typedef struct {
 
 napi_value nd_watch(napi_env env, nd_watcher *watcher, int fd, napi_value callback);
 void nd_unwatch(nd_watcher *watcher);
+
+/* What every socket class starts with, so the helpers below serve them all. */
+typedef struct {
+	int fd;
+	const char *kind; /* "packet socket", "UDP socket": for messages */
+	nd_rx_buffers rx;
+	nd_watcher watcher;
+} nd_socket;
+
+/* The wrapped socket if it is still open; else NULL with an EBADF pending. */
+void *nd_open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
+void nd_socket_close(nd_socket *socket);
+/* napi_wrap finalizer: closes and frees an nd_socket-based object. */
+void nd_socket_finalize(napi_env env, void *data, void *hint);
+napi_value nd_socket_close_method(napi_env env, napi_callback_info info);
+napi_value nd_socket_watch_method(napi_env env, napi_callback_info info);
+napi_value nd_socket_unwatch_method(napi_env env, napi_callback_info info);
 
 napi_value nd_packet_socket_class(napi_env env);
 napi_value nd_udp_socket_class(napi_env env);

@@ -31,73 +31,13 @@
 #define RX_VLAN_TAGGED 4        /* the frame carried an 802.1Q tag, stripped by Linux */
 
 typedef struct {
-	int fd;
+	nd_socket base; /* first: the shared helpers treat this as an nd_socket */
 	ps_interface info;
-	nd_rx_buffers rx;
-	struct mmsghdr *rx_msgs;
-	struct iovec *rx_iov;
-	struct sockaddr_ll *rx_addrs;
-	uint8_t *rx_control;
 	uint64_t rx_truncated;
 	uint64_t rx_outgoing;
 	struct mmsghdr tx_msgs[TX_BATCH];
 	struct iovec tx_iov[TX_BATCH];
-	nd_watcher watcher;
 } packet_socket;
-
-static packet_socket *open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
-{
-	packet_socket *ps = nd_unwrap(env, info, argc, argv);
-
-	if (ps != NULL && ps->fd < 0) {
-		nd_throw(env, "EBADF", EBADF, "the packet socket is closed");
-		return NULL;
-	}
-	return ps;
-}
-
-static void close_socket(packet_socket *ps)
-{
-	nd_unwatch(&ps->watcher);
-	if (ps->fd >= 0) {
-		close(ps->fd);
-		ps->fd = -1;
-	}
-}
-
-static void finalize(napi_env env, void *data, void *hint)
-{
-	packet_socket *ps = data;
-	(void)hint;
-	close_socket(ps);
-	nd_rx_release(env, &ps->rx);
-	free(ps->rx_msgs);
-	free(ps->rx_iov);
-	free(ps->rx_addrs);
-	free(ps->rx_control);
-	free(ps);
-}
-
-static int allocate_rx(napi_env env, napi_value self, packet_socket *ps)
-{
-	if (nd_rx_allocate(env, self, &ps->rx) < 0)
-		return -1;
-	ps->rx_msgs = calloc(ps->rx.slots, sizeof(*ps->rx_msgs));
-	ps->rx_iov = calloc(ps->rx.slots, sizeof(*ps->rx_iov));
-	ps->rx_addrs = calloc(ps->rx.slots, sizeof(*ps->rx_addrs));
-	ps->rx_control = calloc(ps->rx.slots, RX_CONTROL_SIZE);
-	if (ps->rx_msgs == NULL || ps->rx_iov == NULL || ps->rx_addrs == NULL || ps->rx_control == NULL)
-		return -1;
-	for (uint32_t i = 0; i < ps->rx.slots; i++) {
-		ps->rx_iov[i].iov_base = ps->rx.data + (size_t)i * ps->rx.slot_size;
-		ps->rx_iov[i].iov_len = ps->rx.slot_size;
-		ps->rx_msgs[i].msg_hdr.msg_iov = &ps->rx_iov[i];
-		ps->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-		ps->rx_msgs[i].msg_hdr.msg_name = &ps->rx_addrs[i];
-		ps->rx_msgs[i].msg_hdr.msg_control = ps->rx_control + (size_t)i * RX_CONTROL_SIZE;
-	}
-	return 0;
-}
 
 static void configure_socket(int fd, int receive_buffer)
 {
@@ -118,6 +58,7 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	ps_options opts = { 0 };
 	ps_error err;
 	packet_socket *ps;
+	nd_rx_buffers *rx;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 	if (argc < 1 || nd_get_string(env, argv[0], ifname, sizeof(ifname)) < 0)
@@ -135,36 +76,32 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	ps = calloc(1, sizeof(*ps));
 	if (ps == NULL)
 		return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
-	ps->fd = ps_open(&opts, &ps->info, &err);
-	if (ps->fd < 0) {
+	ps->base.kind = "packet socket";
+	ps->base.fd = ps_open(&opts, &ps->info, &err);
+	if (ps->base.fd < 0) {
 		free(ps);
 		return nd_throw(env, err.code, err.errnum, err.message);
 	}
-	configure_socket(ps->fd, (int)nd_get_uint32_option(env, argv[1], "receiveBuffer", DEFAULT_RCVBUF));
-	ps->rx.slots = nd_get_uint32_option(env, argv[1], "rxSlots", DEFAULT_RX_SLOTS);
-	if (ps->rx.slots < 1 || ps->rx.slots > MAX_RX_SLOTS)
-		ps->rx.slots = DEFAULT_RX_SLOTS;
+	configure_socket(ps->base.fd, (int)nd_get_uint32_option(env, argv[1], "receiveBuffer", DEFAULT_RCVBUF));
+	rx = &ps->base.rx;
+	rx->slots = nd_get_uint32_option(env, argv[1], "rxSlots", DEFAULT_RX_SLOTS);
+	if (rx->slots < 1 || rx->slots > MAX_RX_SLOTS)
+		rx->slots = DEFAULT_RX_SLOTS;
 	/* Room for the MTU, the Ethernet header and one VLAN tag; never below 2 KiB. */
-	ps->rx.slot_size = (uint32_t)ps->info.mtu + ETHER_HEADER_LEN + 4;
-	if (ps->rx.slot_size < 2048)
-		ps->rx.slot_size = 2048;
-	ps->rx.result_fields = RESULT_FIELDS;
-	if (napi_wrap(env, self, ps, finalize, NULL, NULL) != napi_ok) {
-		close(ps->fd);
+	rx->slot_size = (uint32_t)ps->info.mtu + ETHER_HEADER_LEN + 4;
+	if (rx->slot_size < 2048)
+		rx->slot_size = 2048;
+	rx->result_fields = RESULT_FIELDS;
+	rx->address_size = sizeof(struct sockaddr_ll);
+	rx->control_size = RX_CONTROL_SIZE;
+	if (napi_wrap(env, self, ps, nd_socket_finalize, NULL, NULL) != napi_ok) {
+		close(ps->base.fd);
 		free(ps);
 		return nd_throw(env, "EIO", EIO, "cannot wrap the packet socket");
 	}
-	if (allocate_rx(env, self, ps) < 0)
+	if (nd_rx_allocate(env, self, rx) < 0)
 		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
 	return self;
-}
-
-static napi_value close_method(napi_env env, napi_callback_info info)
-{
-	packet_socket *ps = nd_unwrap(env, info, NULL, NULL);
-	if (ps != NULL)
-		close_socket(ps);
-	return NULL;
 }
 
 static void set_named(napi_env env, napi_value object, const char *name, napi_value value)
@@ -174,14 +111,14 @@ static void set_named(napi_env env, napi_value object, const char *name, napi_va
 
 static napi_value interface_info(napi_env env, napi_callback_info info)
 {
-	packet_socket *ps = open_socket(env, info, NULL, NULL);
+	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	napi_value result, value;
 	void *mac;
 	ps_error err;
 
 	if (ps == NULL)
 		return NULL;
-	if (ps_refresh(ps->fd, &ps->info, &err) < 0)
+	if (ps_refresh(ps->base.fd, &ps->info, &err) < 0)
 		return nd_throw(env, err.code, err.errnum, err.message);
 	CHECK(env, napi_create_object(env, &result));
 	napi_create_string_utf8(env, ps->info.name, NAPI_AUTO_LENGTH, &value);
@@ -203,7 +140,7 @@ static napi_value interface_info(napi_env env, napi_callback_info info)
 
 static napi_value socket_stats(napi_env env, napi_callback_info info)
 {
-	packet_socket *ps = open_socket(env, info, NULL, NULL);
+	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	struct tpacket_stats kstats = { 0 };
 	socklen_t len = sizeof(kstats);
 	napi_value result, value;
@@ -211,7 +148,7 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 	if (ps == NULL)
 		return NULL;
 	/* The kernel resets these counters on every read. */
-	(void)getsockopt(ps->fd, SOL_PACKET, PACKET_STATISTICS, &kstats, &len);
+	(void)getsockopt(ps->base.fd, SOL_PACKET, PACKET_STATISTICS, &kstats, &len);
 	CHECK(env, napi_create_object(env, &result));
 	napi_create_uint32(env, kstats.tp_packets, &value);
 	set_named(env, result, "kernelReceived", value);
@@ -253,7 +190,7 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
 	napi_value argv[1], result;
-	packet_socket *ps = open_socket(env, info, &argc, argv);
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
 	void *data;
 	size_t len;
 	ssize_t sent;
@@ -265,7 +202,7 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	if (check_frame_size(env, ps, len) < 0)
 		return NULL;
 	do
-		sent = send(ps->fd, data, len, 0);
+		sent = send(ps->base.fd, data, len, 0);
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return throw_send_error(env, ps, errno);
@@ -300,7 +237,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
 	napi_value argv[2], result;
-	packet_socket *ps = open_socket(env, info, &argc, argv);
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
 	uint32_t total, done = 0;
 	bool is_array;
 
@@ -320,7 +257,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 		if (prepare_chunk(env, ps, argv[0], done, n) < 0)
 			return NULL;
 		for (uint32_t sent = 0; sent < n;) {
-			int rc = sendmmsg(ps->fd, ps->tx_msgs + sent, n - sent, 0);
+			int rc = sendmmsg(ps->base.fd, ps->tx_msgs + sent, n - sent, 0);
 			if (rc < 0 && errno == EINTR)
 				continue;
 			if (rc < 0)
@@ -362,58 +299,43 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
 	napi_value argv[1], result;
-	packet_socket *ps = open_socket(env, info, &argc, argv);
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
 	uint32_t max = 0, kept = 0;
+	nd_rx_buffers *rx;
 	int n;
 
 	if (ps == NULL)
 		return NULL;
 	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
 		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
-	if (max > ps->rx.slots)
-		max = ps->rx.slots;
-	for (uint32_t i = 0; i < max; i++) {
-		ps->rx_msgs[i].msg_hdr.msg_namelen = sizeof(ps->rx_addrs[i]);
-		ps->rx_msgs[i].msg_hdr.msg_controllen = RX_CONTROL_SIZE;
-	}
+	rx = &ps->base.rx;
+	if (max > rx->slots)
+		max = rx->slots;
+	nd_rx_reset(rx, max);
 	do
-		n = recvmmsg(ps->fd, ps->rx_msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
+		n = recvmmsg(ps->base.fd, rx->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		return throw_send_error(env, ps, errno);
 	for (int i = 0; i < n; i++) {
-		uint32_t len = ps->rx_msgs[i].msg_len;
-		if (ps->rx_addrs[i].sll_pkttype == PACKET_OUTGOING) {
+		struct msghdr *msg = &rx->msgs[i].msg_hdr;
+		const struct sockaddr_ll *from = msg->msg_name;
+		uint32_t len = rx->msgs[i].msg_len;
+		if (from->sll_pkttype == PACKET_OUTGOING) {
 			ps->rx_outgoing++;
 			continue;
 		}
-		if (len > ps->rx.slot_size || (ps->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+		if (len > rx->slot_size || (msg->msg_flags & MSG_TRUNC)) {
 			ps->rx_truncated++;
 			continue;
 		}
-		ps->rx.results[RESULT_FIELDS * kept] = (uint32_t)i;
-		ps->rx.results[RESULT_FIELDS * kept + 1] = len;
-		ps->rx.results[RESULT_FIELDS * kept + 2] = frame_flags(&ps->rx_msgs[i].msg_hdr);
+		rx->results[RESULT_FIELDS * kept] = (uint32_t)i;
+		rx->results[RESULT_FIELDS * kept + 1] = len;
+		rx->results[RESULT_FIELDS * kept + 2] = frame_flags(msg);
 		kept++;
 	}
 	napi_create_uint32(env, kept, &result);
 	return result;
-}
-
-static napi_value watch(napi_env env, napi_callback_info info)
-{
-	size_t argc = 1;
-	napi_value argv[1] = { NULL };
-	packet_socket *ps = open_socket(env, info, &argc, argv);
-	return ps == NULL ? NULL : nd_watch(env, &ps->watcher, ps->fd, argv[0]);
-}
-
-static napi_value unwatch(napi_env env, napi_callback_info info)
-{
-	packet_socket *ps = open_socket(env, info, NULL, NULL);
-	if (ps != NULL)
-		nd_unwatch(&ps->watcher);
-	return NULL;
 }
 
 napi_value nd_packet_socket_class(napi_env env)
@@ -422,8 +344,8 @@ napi_value nd_packet_socket_class(napi_env env)
 	napi_property_descriptor methods[] = {
 		METHOD("info", interface_info), METHOD("stats", socket_stats),
 		METHOD("send", send_one),       METHOD("sendBatch", send_batch),
-		METHOD("recvBatch", recv_batch), METHOD("watch", watch),
-		METHOD("unwatch", unwatch),     METHOD("close", close_method),
+		METHOD("recvBatch", recv_batch), METHOD("watch", nd_socket_watch_method),
+		METHOD("unwatch", nd_socket_unwatch_method), METHOD("close", nd_socket_close_method),
 	};
 
 	CHECK(env, napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, construct, NULL,

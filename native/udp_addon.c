@@ -26,70 +26,10 @@
 #define RESULT_FIELDS 5 /* slot, length, source address, source port, destination address */
 
 typedef struct {
-	int fd;
-	nd_rx_buffers rx;
-	struct mmsghdr *rx_msgs;
-	struct iovec *rx_iov;
-	struct sockaddr_in *rx_addrs;
-	uint8_t *rx_control;
+	nd_socket base; /* first: the shared helpers treat this as an nd_socket */
 	struct mmsghdr tx_msgs[TX_BATCH];
 	struct iovec tx_iov[TX_BATCH];
-	nd_watcher watcher;
 } udp_socket;
-
-static udp_socket *open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
-{
-	udp_socket *us = nd_unwrap(env, info, argc, argv);
-
-	if (us != NULL && us->fd < 0) {
-		nd_throw(env, "EBADF", EBADF, "the UDP socket is closed");
-		return NULL;
-	}
-	return us;
-}
-
-static void close_socket(udp_socket *us)
-{
-	nd_unwatch(&us->watcher);
-	if (us->fd >= 0) {
-		close(us->fd);
-		us->fd = -1;
-	}
-}
-
-static void finalize(napi_env env, void *data, void *hint)
-{
-	udp_socket *us = data;
-	(void)hint;
-	close_socket(us);
-	nd_rx_release(env, &us->rx);
-	free(us->rx_msgs);
-	free(us->rx_iov);
-	free(us->rx_addrs);
-	free(us->rx_control);
-	free(us);
-}
-
-static int allocate_rx(napi_env env, napi_value self, udp_socket *us)
-{
-	if (nd_rx_allocate(env, self, &us->rx) < 0)
-		return -1;
-	us->rx_msgs = calloc(us->rx.slots, sizeof(*us->rx_msgs));
-	us->rx_iov = calloc(us->rx.slots, sizeof(*us->rx_iov));
-	us->rx_addrs = calloc(us->rx.slots, sizeof(*us->rx_addrs));
-	us->rx_control = calloc(us->rx.slots, RX_CONTROL_SIZE);
-	if (us->rx_msgs == NULL || us->rx_iov == NULL || us->rx_addrs == NULL || us->rx_control == NULL)
-		return -1;
-	for (uint32_t i = 0; i < us->rx.slots; i++) {
-		us->rx_iov[i].iov_base = us->rx.data + (size_t)i * us->rx.slot_size;
-		us->rx_iov[i].iov_len = us->rx.slot_size;
-		us->rx_msgs[i].msg_hdr.msg_iov = &us->rx_iov[i];
-		us->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-		us->rx_msgs[i].msg_hdr.msg_name = &us->rx_addrs[i];
-		us->rx_msgs[i].msg_hdr.msg_control = us->rx_control + (size_t)i * RX_CONTROL_SIZE;
-	}
-	return 0;
-}
 
 /* new UdpSocket({ rxSlots, slotSize, receiveBuffer, pktinfo }) */
 static napi_value construct(napi_env env, napi_callback_info info)
@@ -97,40 +37,45 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	size_t argc = 1;
 	napi_value argv[1] = { NULL }, self;
 	udp_socket *us;
-	int one = 1, receive_buffer;
+	nd_rx_buffers *rx;
+	int one = 1, receive_buffer, fd;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 	us = calloc(1, sizeof(*us));
 	if (us == NULL)
 		return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
-	us->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-	if (us->fd < 0) {
+	us->base.kind = "UDP socket";
+	fd = us->base.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0) {
 		int saved = errno;
 		free(us);
 		return nd_throw_errno(env, saved, "socket()");
 	}
 	if (nd_get_bool_option(env, argv[0], "pktinfo"))
-		(void)setsockopt(us->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	receive_buffer = (int)nd_get_uint32_option(env, argv[0], "receiveBuffer", 0);
-	if (receive_buffer > 0 && setsockopt(us->fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer)) < 0) {
+	if (receive_buffer > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer)) < 0) {
 		int saved = errno;
-		close(us->fd);
+		close(fd);
 		free(us);
 		return nd_throw_errno(env, saved, "setsockopt(SO_RCVBUF)");
 	}
-	us->rx.slots = nd_get_uint32_option(env, argv[0], "rxSlots", DEFAULT_RX_SLOTS);
-	if (us->rx.slots < 1 || us->rx.slots > MAX_RX_SLOTS)
-		us->rx.slots = DEFAULT_RX_SLOTS;
-	us->rx.slot_size = nd_get_uint32_option(env, argv[0], "slotSize", DEFAULT_SLOT_SIZE);
-	if (us->rx.slot_size < 1 || us->rx.slot_size > DEFAULT_SLOT_SIZE)
-		us->rx.slot_size = DEFAULT_SLOT_SIZE;
-	us->rx.result_fields = RESULT_FIELDS;
-	if (napi_wrap(env, self, us, finalize, NULL, NULL) != napi_ok) {
-		close(us->fd);
+	rx = &us->base.rx;
+	rx->slots = nd_get_uint32_option(env, argv[0], "rxSlots", DEFAULT_RX_SLOTS);
+	if (rx->slots < 1 || rx->slots > MAX_RX_SLOTS)
+		rx->slots = DEFAULT_RX_SLOTS;
+	rx->slot_size = nd_get_uint32_option(env, argv[0], "slotSize", DEFAULT_SLOT_SIZE);
+	if (rx->slot_size < 1 || rx->slot_size > DEFAULT_SLOT_SIZE)
+		rx->slot_size = DEFAULT_SLOT_SIZE;
+	rx->result_fields = RESULT_FIELDS;
+	rx->address_size = sizeof(struct sockaddr_in);
+	rx->control_size = RX_CONTROL_SIZE;
+	if (napi_wrap(env, self, us, nd_socket_finalize, NULL, NULL) != napi_ok) {
+		close(fd);
 		free(us);
 		return nd_throw(env, "EIO", EIO, "cannot wrap the UDP socket");
 	}
-	if (allocate_rx(env, self, us) < 0)
+	if (nd_rx_allocate(env, self, rx) < 0)
 		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
 	return self;
 }
@@ -156,13 +101,13 @@ static napi_value with_address(napi_env env, napi_callback_info info, int (*call
 {
 	size_t argc = 2;
 	napi_value argv[2] = { NULL, NULL };
-	udp_socket *us = open_socket(env, info, &argc, argv);
+	udp_socket *us = nd_open_socket(env, info, &argc, argv);
 	struct sockaddr_in sin;
 	char what[96];
 
 	if (us == NULL || get_address(env, argv[0], argv[1], &sin) < 0)
 		return NULL;
-	if (call(us->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (call(us->base.fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		char text[INET_ADDRSTRLEN];
 		int saved = errno;
 		inet_ntop(AF_INET, &sin.sin_addr, text, sizeof(text));
@@ -184,7 +129,7 @@ static napi_value connect_method(napi_env env, napi_callback_info info)
 
 static napi_value local_address(napi_env env, napi_callback_info info)
 {
-	udp_socket *us = open_socket(env, info, NULL, NULL);
+	udp_socket *us = nd_open_socket(env, info, NULL, NULL);
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 	char text[INET_ADDRSTRLEN];
@@ -192,7 +137,7 @@ static napi_value local_address(napi_env env, napi_callback_info info)
 
 	if (us == NULL)
 		return NULL;
-	if (getsockname(us->fd, (struct sockaddr *)&sin, &len) < 0)
+	if (getsockname(us->base.fd, (struct sockaddr *)&sin, &len) < 0)
 		return nd_throw_errno(env, errno, "getsockname()");
 	inet_ntop(AF_INET, &sin.sin_addr, text, sizeof(text));
 	CHECK(env, napi_create_object(env, &result));
@@ -225,34 +170,34 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
 	napi_value argv[1], result;
-	udp_socket *us = open_socket(env, info, &argc, argv);
+	udp_socket *us = nd_open_socket(env, info, &argc, argv);
 	uint32_t max = 0;
+	nd_rx_buffers *rx;
 	int n;
 
 	if (us == NULL)
 		return NULL;
 	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
 		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
-	if (max > us->rx.slots)
-		max = us->rx.slots;
-	for (uint32_t i = 0; i < max; i++) {
-		us->rx_msgs[i].msg_hdr.msg_namelen = sizeof(us->rx_addrs[i]);
-		us->rx_msgs[i].msg_hdr.msg_controllen = RX_CONTROL_SIZE;
-	}
+	rx = &us->base.rx;
+	if (max > rx->slots)
+		max = rx->slots;
+	nd_rx_reset(rx, max);
 	do
-		n = recvmmsg(us->fd, us->rx_msgs, max, MSG_DONTWAIT, NULL);
+		n = recvmmsg(us->base.fd, rx->msgs, max, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		n = 0;
 	if (n < 0)
 		return nd_throw_errno(env, errno, "recv()");
 	for (int i = 0; i < n; i++) {
-		uint32_t *fields = us->rx.results + RESULT_FIELDS * i;
+		const struct sockaddr_in *from = rx->msgs[i].msg_hdr.msg_name;
+		uint32_t *fields = rx->results + RESULT_FIELDS * i;
 		fields[0] = (uint32_t)i;
-		fields[1] = us->rx_msgs[i].msg_len;
-		fields[2] = ntohl(us->rx_addrs[i].sin_addr.s_addr);
-		fields[3] = ntohs(us->rx_addrs[i].sin_port);
-		fields[4] = destination_of(&us->rx_msgs[i].msg_hdr);
+		fields[1] = rx->msgs[i].msg_len;
+		fields[2] = ntohl(from->sin_addr.s_addr);
+		fields[3] = ntohs(from->sin_port);
+		fields[4] = destination_of(&rx->msgs[i].msg_hdr);
 	}
 	napi_create_uint32(env, (uint32_t)n, &result);
 	return result;
@@ -263,7 +208,7 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
 	napi_value argv[3] = { NULL, NULL, NULL }, result;
-	udp_socket *us = open_socket(env, info, &argc, argv);
+	udp_socket *us = nd_open_socket(env, info, &argc, argv);
 	struct sockaddr_in sin;
 	void *data;
 	size_t len;
@@ -276,8 +221,8 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	if (argc >= 3 && get_address(env, argv[1], argv[2], &sin) < 0)
 		return NULL;
 	do
-		sent = argc >= 3 ? sendto(us->fd, data, len, 0, (struct sockaddr *)&sin, sizeof(sin))
-				 : send(us->fd, data, len, 0);
+		sent = argc >= 3 ? sendto(us->base.fd, data, len, 0, (struct sockaddr *)&sin, sizeof(sin))
+				 : send(us->base.fd, data, len, 0);
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
 		return nd_throw_errno(env, errno, "send()");
@@ -294,7 +239,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
 	napi_value argv[2], result;
-	udp_socket *us = open_socket(env, info, &argc, argv);
+	udp_socket *us = nd_open_socket(env, info, &argc, argv);
 	uint32_t total, done = 0;
 	bool is_array;
 
@@ -322,7 +267,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 			us->tx_msgs[i].msg_hdr.msg_iovlen = 1;
 		}
 		do
-			rc = sendmmsg(us->fd, us->tx_msgs, n, 0);
+			rc = sendmmsg(us->base.fd, us->tx_msgs, n, 0);
 		while (rc < 0 && errno == EINTR);
 		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
@@ -336,30 +281,6 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 	return result;
 }
 
-static napi_value watch(napi_env env, napi_callback_info info)
-{
-	size_t argc = 1;
-	napi_value argv[1] = { NULL };
-	udp_socket *us = open_socket(env, info, &argc, argv);
-	return us == NULL ? NULL : nd_watch(env, &us->watcher, us->fd, argv[0]);
-}
-
-static napi_value unwatch(napi_env env, napi_callback_info info)
-{
-	udp_socket *us = open_socket(env, info, NULL, NULL);
-	if (us != NULL)
-		nd_unwatch(&us->watcher);
-	return NULL;
-}
-
-static napi_value close_method(napi_env env, napi_callback_info info)
-{
-	udp_socket *us = nd_unwrap(env, info, NULL, NULL);
-	if (us != NULL)
-		close_socket(us);
-	return NULL;
-}
-
 napi_value nd_udp_socket_class(napi_env env)
 {
 	napi_value klass;
@@ -367,8 +288,8 @@ napi_value nd_udp_socket_class(napi_env env)
 		METHOD("bind", bind_method),     METHOD("connect", connect_method),
 		METHOD("localAddress", local_address), METHOD("recvBatch", recv_batch),
 		METHOD("send", send_one),        METHOD("sendBatch", send_batch),
-		METHOD("watch", watch),          METHOD("unwatch", unwatch),
-		METHOD("close", close_method),
+		METHOD("watch", nd_socket_watch_method), METHOD("unwatch", nd_socket_unwatch_method),
+		METHOD("close", nd_socket_close_method),
 	};
 
 	CHECK(env, napi_define_class(env, "UdpSocket", NAPI_AUTO_LENGTH, construct, NULL,

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 import { PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median } from './lib.js';
+import { buildBenchProgram, formatTable, median, pinToOneCpu } from './lib.js';
 
 const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BYTES]
   --frames N    frames per measurement (default 400000)
@@ -85,6 +85,7 @@ function parseOptions(): { frames: number; runs: number; size: number } {
 
 function main(): void {
   const { frames, runs, size } = parseOptions();
+  const cpu = pinToOneCpu();
   const blast = buildBenchProgram('blast', ['scripts/bench/blast.c', 'native/packet_socket.c']);
   const hosts = createTestHostPair();
   try {
@@ -99,7 +100,7 @@ function main(): void {
     }
     socket.close();
     const limit = median(rates.get(modes[0]!.name)!);
-    console.log(`bench:driver: ${size}-byte frames over veth, median of ${runs} runs of ${frames} frames each\n`);
+    console.log(`bench:driver: ${size}-byte frames over veth, median of ${runs} runs of ${frames} frames each, all on CPU ${cpu}\n`);
     console.log(
       formatTable(
         ['mode', 'frames/s', 'MB/s', 'ratio to C limit'],

@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: building their C programs and printing tables. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,4 +33,26 @@ export function formatTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) =>
     cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}
+
+const PINNED = 'ND_BENCH_PINNED_CPU';
+
+/**
+ * Re-runs this benchmark pinned to the machine's last CPU (its C programs
+ * inherit the pinning), so that ours and the reference share one core's
+ * conditions instead of whatever the scheduler picks: on this shared 2-core
+ * machine, unpinned ratios drift by ±20 %. Returns the CPU when pinned.
+ */
+export function pinToOneCpu(): number {
+  if (process.env[PINNED] !== undefined) return Number(process.env[PINNED]);
+  const cpu = availableParallelism() - 1;
+  const result = spawnSync('taskset', ['-c', String(cpu), process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [PINNED]: String(cpu) },
+  });
+  if (result.error) {
+    console.error(`cannot pin the benchmark with taskset (${result.error.message}); is util-linux installed?`);
+    process.exit(1);
+  }
+  process.exit(result.status ?? 1);
 }
