@@ -1,0 +1,209 @@
+/**
+ * The netdumpd-compatible server's event loop: heralds on port 20023,
+ * sessions keyed by client IP, idle timeouts (spec §6.2–§6.4, §6.8).
+ *
+ * netdumpd learns a herald's destination address with IP_RECVDSTADDR;
+ * Node's dgram cannot, so the herald socket is the addon's UdpSocket with
+ * IP_PKTINFO, and each client gets a socket bound to that address with a
+ * kernel-chosen port and connected to client-ip:20024, as netdumpd does.
+ */
+import { UdpSocket } from '../../native/index.js';
+import { formatIpv4Address, NETDUMP_ACKPORT, NETDUMP_HEADER_SIZE, NETDUMP_HERALD, NETDUMP_PORT } from '../wire/index.js';
+import { openFilesForHerald } from './client-files.js';
+import { DumpDirectory } from './dumpdir.js';
+import { runHandler } from './handler.js';
+import { clientHostname } from './hostname.js';
+import type { Logger } from './log.js';
+import { Session, type EndReason } from './session.js';
+
+/** netdumpd reads heralds into 24 + MAXPATHLEN bytes. */
+const HERALD_SLOT_SIZE = NETDUMP_HEADER_SIZE + 1024;
+/** netdumpd's client receive buffer: one header and at most 4096 bytes of payload. */
+const CLIENT_SLOT_SIZE = NETDUMP_HEADER_SIZE + 4096;
+/** "approximately twice the chunk size" (spec §6.10). */
+const CLIENT_RECEIVE_BUFFER = 128 * 1024;
+
+export interface ServerOptions {
+  dumpDir: string;
+  /** Address to listen on; all addresses if undefined. */
+  bindAddress?: string;
+  heraldPort?: number;
+  /** Subdirectory of the dump directory for clients that name no usable path. */
+  defaultPath?: string;
+  handlerScript?: string;
+  /** Idle seconds before a dump is abandoned (netdumpd: 600). */
+  clientTimeout?: number;
+  /** Seconds between idle checks (netdumpd: 10). */
+  timeoutCheckInterval?: number;
+  /** Seconds to wait for reverse DNS before using the numeric address. */
+  dnsTimeout?: number;
+  log: Logger;
+}
+
+interface Herald {
+  clientIp: number;
+  serverIp: number;
+  seqno: number;
+  path: string | undefined;
+}
+
+export class NetdumpServer {
+  private readonly heraldSocket = new UdpSocket({ pktinfo: true, slotSize: HERALD_SLOT_SIZE, rxSlots: 16 });
+  private readonly sessions = new Map<number, Session | 'starting'>();
+  private readonly dumpDir: DumpDirectory;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ServerOptions) {
+    this.dumpDir = new DumpDirectory(options.dumpDir);
+    this.log = options.log;
+  }
+
+  /** Binds the herald port and starts serving; throws if the port cannot be bound. */
+  start(): void {
+    this.heraldSocket.bind(this.options.bindAddress ?? '0.0.0.0', this.options.heraldPort ?? NETDUMP_PORT);
+    this.heraldSocket.onReadable(() => this.receiveHeralds());
+    const checkEvery = this.options.timeoutCheckInterval ?? Math.min(10, this.clientTimeout);
+    this.timer = setInterval(() => this.timeOutIdleClients(), checkEvery * 1000);
+    this.log.info('Waiting for clients.\n');
+  }
+
+  /** The herald port actually bound (useful with port 0). */
+  get heraldPort(): number {
+    return this.heraldSocket.localAddress().port;
+  }
+
+  /** Ends every open dump as timed out (so handlers run), then stops listening. */
+  stop(): void {
+    this.log.info('Shutting down...\n');
+    clearInterval(this.timer);
+    for (const session of this.sessions.values()) {
+      if (session !== 'starting') session.timeOut();
+    }
+    this.heraldSocket.close();
+  }
+
+  private get clientTimeout(): number {
+    return this.options.clientTimeout ?? 600;
+  }
+
+  private timeOutIdleClients(): void {
+    const now = Date.now();
+    for (const session of this.sessions.values()) {
+      if (session !== 'starting' && session.lastMessageAt + this.clientTimeout * 1000 < now) session.timeOut();
+    }
+  }
+
+  private receiveHeralds(): void {
+    for (;;) {
+      let count: number;
+      try {
+        count = this.heraldSocket.recvBatch(16);
+      } catch (error) {
+        this.log.error(`${(error as Error).message}\n`);
+        return;
+      }
+      if (count === 0) return;
+      for (let i = 0; i < count; i++) {
+        const herald = this.parseHerald(i);
+        if (herald !== undefined) this.handleHerald(herald);
+      }
+    }
+  }
+
+  /** netdumpd's herald checks (spec §6.3); a bad herald is logged and never acked. */
+  private parseHerald(index: number): Herald | undefined {
+    const socket = this.heraldSocket;
+    const datagram = socket.payload(index);
+    const from = `${formatIpv4Address(socket.sourceAddress(index))}:${socket.sourcePort(index)}`;
+    const refuse = (reason: string) => {
+      this.log.error(`Ignoring herald from ${from}: ${reason}\n`);
+      return undefined;
+    };
+    if (datagram.length < NETDUMP_HEADER_SIZE) return refuse(`runt packet (got ${datagram.length})`);
+    const type = datagram.readUInt32BE(0);
+    const payloadLength = datagram.readUInt32BE(16);
+    if (type !== NETDUMP_HERALD) return refuse(`message type ${type} is not a herald`);
+    if (datagram.length - NETDUMP_HEADER_SIZE !== payloadLength) return refuse(`bad packet size (length ${payloadLength})`);
+    if (socket.destinationAddress(index) === 0) return refuse('no destination address');
+    return {
+      clientIp: socket.sourceAddress(index),
+      serverIp: socket.destinationAddress(index),
+      seqno: datagram.readUInt32BE(4),
+      path: heraldPath(datagram.subarray(NETDUMP_HEADER_SIZE)),
+    };
+  }
+
+  private handleHerald(herald: Herald): void {
+    const existing = this.sessions.get(herald.clientIp);
+    if (existing === 'starting') return; // the first herald's ack is on its way
+    if (existing !== undefined) {
+      if (!existing.anyDataReceived) {
+        existing.ackNow(herald.seqno); // a retransmitted herald
+        return;
+      }
+      existing.timeOut();
+    }
+    this.sessions.set(herald.clientIp, 'starting');
+    this.startSession(herald).then(
+      (session) => {
+        if (session === undefined) this.sessions.delete(herald.clientIp);
+      },
+      (error: unknown) => {
+        this.sessions.delete(herald.clientIp);
+        this.log.error(`new client allocation failure: ${(error as Error).message}\n`);
+      },
+    );
+  }
+
+  private async startSession(herald: Herald): Promise<Session | undefined> {
+    const ip = formatIpv4Address(herald.clientIp);
+    const socket = new UdpSocket({ slotSize: CLIENT_SLOT_SIZE, rxSlots: 64, receiveBuffer: CLIENT_RECEIVE_BUFFER });
+    try {
+      socket.bind(formatIpv4Address(herald.serverIp), 0);
+      socket.connect(ip, NETDUMP_ACKPORT);
+    } catch (error) {
+      socket.close();
+      this.log.error(`${(error as Error).message}\n`);
+      return undefined;
+    }
+    const hostname = await clientHostname(ip, (this.options.dnsTimeout ?? 2) * 1000);
+    const client = { hostname, ip };
+    const files = openFilesForHerald(this.dumpDir, herald.path, this.options.defaultPath ?? '.', client, this.log);
+    if (files === undefined) {
+      socket.close();
+      this.log.error('server_event(): new client allocation failure\n');
+      return undefined;
+    }
+    const session = new Session(ip, hostname, socket, files, {
+      dumpDir: this.dumpDir,
+      log: this.log,
+      runHandler: (reason, ended) => this.runHandler(reason, ended),
+      onEnd: (ended) => {
+        if (this.sessions.get(herald.clientIp) === ended) this.sessions.delete(herald.clientIp);
+      },
+    });
+    this.sessions.set(herald.clientIp, session);
+    session.start();
+    this.log.info(`New dump from client ${hostname} [${ip}] (to ${files.coreFile})\n`);
+    session.ackNow(herald.seqno);
+    return session;
+  }
+
+  private runHandler(reason: EndReason, session: Session): void {
+    if (this.options.handlerScript === undefined) return;
+    runHandler(
+      this.options.handlerScript,
+      this.dumpDir.root,
+      { reason, ip: session.ip, hostname: session.hostname, infoFile: session.infoFile, coreFile: session.coreFile },
+      this.log,
+    );
+  }
+}
+
+/** The herald's path: used only if 1..1024 bytes long and NUL-terminated (spec §6.3). */
+function heraldPath(payload: Buffer): string | undefined {
+  if (payload.length === 0 || payload.length > 1024 || payload[payload.length - 1] !== 0) return undefined;
+  const text = payload.subarray(0, payload.indexOf(0));
+  return text.length > 0 ? text.toString('latin1') : undefined;
+}
