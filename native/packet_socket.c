@@ -64,7 +64,7 @@ static int namespace_path(char *out, size_t size, const char *netns)
  * keeps the namespace it was created in, so the caller can return home
  * right after socket() and still use the interface.
  */
-static int enter_namespace(const char *netns, int *home_fd, ps_error *err)
+int ps_enter_namespace(const char *netns, int *home_fd, ps_error *err)
 {
 	char path[256];
 	int target_fd;
@@ -94,7 +94,7 @@ static int enter_namespace(const char *netns, int *home_fd, ps_error *err)
 	return 0;
 }
 
-static void leave_namespace(int home_fd)
+void ps_leave_namespace(int home_fd)
 {
 	if (home_fd < 0)
 		return;
@@ -189,10 +189,10 @@ int ps_open(const ps_options *opts, ps_interface *info, ps_error *err)
 	if (opts->ifname == NULL || opts->ifname[0] == '\0' || strlen(opts->ifname) >= IFNAMSIZ)
 		return fail(err, "ENODEV", EINVAL, "invalid interface name: '%s' (%s)",
 			    opts->ifname ? opts->ifname : "");
-	if (enter_namespace(opts->netns, &home_fd, err) < 0)
+	if (ps_enter_namespace(opts->netns, &home_fd, err) < 0)
 		return -1;
 	fd = create_socket(err);
-	leave_namespace(home_fd);
+	ps_leave_namespace(home_fd);
 	if (fd < 0)
 		return -1;
 	if (read_interface_facts(fd, opts->ifname, info, err) < 0 ||

@@ -32,6 +32,12 @@ int ps_open(const ps_options *opts, ps_interface *info, ps_error *err);
 int ps_refresh(int fd, ps_interface *info, ps_error *err);
 /* Fills err for a failed send; returns -1. */
 int ps_send_error(ps_error *err, int errnum, const char *ifname);
+/*
+ * Enters a network namespace (a name under /var/run/netns or a path; NULL
+ * or "" for none) on the calling thread only; leave with the returned fd.
+ */
+int ps_enter_namespace(const char *netns, int *home_fd, ps_error *err);
+void ps_leave_namespace(int home_fd);
 /* Busy-waits like the kernel's DELAY(). */
 void ps_delay_us(unsigned int usec);
 

@@ -10,6 +10,8 @@ export interface UdpSocketOptions {
   receiveBuffer?: number;
   /** Report each datagram's destination address (IP_PKTINFO). */
   pktinfo?: boolean;
+  /** Create the socket inside this network namespace (a name under /var/run/netns, or a path). */
+  netns?: string;
 }
 
 const RESULT_FIELDS = 5; // slot, length, source address, source port, destination address

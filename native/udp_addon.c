@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "napi_util.h"
+#include "packet_socket.h"
 
 #define MAX_RX_SLOTS 1024
 #define DEFAULT_RX_SLOTS 64
@@ -31,7 +32,31 @@ typedef struct {
 	struct iovec tx_iov[TX_BATCH];
 } udp_socket;
 
-/* new UdpSocket({ rxSlots, slotSize, receiveBuffer, pktinfo }) */
+/* The socket, created inside the `netns` option's namespace if there is one. */
+static int create_socket(napi_env env, napi_value options)
+{
+	napi_value value = nd_get_property(env, options, "netns");
+	char netns[256] = "";
+	ps_error err;
+	int home_fd, fd, saved;
+
+	if (value != NULL && nd_get_string(env, value, netns, sizeof(netns)) < 0) {
+		nd_throw(env, "EINVAL", EINVAL, "netns must be a namespace name or path");
+		return -1;
+	}
+	if (ps_enter_namespace(netns, &home_fd, &err) < 0) {
+		nd_throw(env, err.code, err.errnum, err.message);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	saved = errno;
+	ps_leave_namespace(home_fd);
+	if (fd < 0)
+		nd_throw_errno(env, saved, "socket()");
+	return fd;
+}
+
+/* new UdpSocket({ rxSlots, slotSize, receiveBuffer, pktinfo, netns }) */
 static napi_value construct(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -45,11 +70,10 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	if (us == NULL)
 		return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
 	us->base.kind = "UDP socket";
-	fd = us->base.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	fd = us->base.fd = create_socket(env, argv[0]);
 	if (fd < 0) {
-		int saved = errno;
 		free(us);
-		return nd_throw_errno(env, saved, "socket()");
+		return NULL;
 	}
 	if (nd_get_bool_option(env, argv[0], "pktinfo"))
 		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));

@@ -1,13 +1,14 @@
 /*
  * A kernel-style netdump sender for benchmarks, over a kernel UDP socket:
  * HERALD to server:20023, then the dump as VMCORE in batches of 64 KiB
- * (46 x 1448-byte packets at MTU 1500) sent back to back, busy-polling for
- * acks between batches; unacked packets are resent after 200 ms. Then
- * FINISHED. Every 8-byte word of the dump holds its own offset, so the
- * receiver's file can be verified.
- *   netdump-sender <client-ip> <server-ip> <bytes> [payload-bytes]
+ * (46 x 1448-byte packets at MTU 1500) sent back to back, then waiting for
+ * the batch's acks, either busy-polling (default) or with -k as the kernel
+ * does: drain the acks that wait, spin 500 us, repeat. Unacked packets are
+ * resent after 200 ms. Then FINISHED. Every 8-byte word of the dump holds
+ * its own offset, so the receiver's file can be verified.
+ *   netdump-sender [-k] <client-ip> <server-ip> <bytes> [payload-bytes]
  * Prints one JSON line: bytes, seconds (first VMCORE to last VMCORE ack),
- * packets, retransmitted packets, batches.
+ * packets, retransmitted packets, batches, polls (ack-draining passes).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +31,15 @@ struct header {
 	uint64_t offset;
 	uint32_t len, aux2;
 } __attribute__((packed));
+
+static void spin_us(double microseconds)
+{
+	struct timespec start, current;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &current);
+	while ((double)(current.tv_sec - start.tv_sec) * 1e6 + (double)(current.tv_nsec - start.tv_nsec) / 1e3 < microseconds);
+}
 
 static double now(void)
 {
@@ -80,13 +90,19 @@ int main(int argc, char **argv)
 	struct iovec iov[MAX_PACKETS];
 	struct sockaddr_in client = { 0 }, server = { 0 };
 	uint64_t total, sent_bytes = 0;
-	uint32_t payload = argc > 4 ? (uint32_t)atoi(argv[4]) : 1448, seq = 2;
-	long retransmits = 0, batches = 0, packet_count = 0;
+	uint32_t payload, seq = 2;
+	long retransmits = 0, batches = 0, packet_count = 0, polls = 0;
 	double start;
-	int fd, port;
+	int fd, port, kernel_wait = 0;
 
+	if (argc > 1 && strcmp(argv[1], "-k") == 0) {
+		kernel_wait = 1;
+		argc--;
+		argv++;
+	}
+	payload = argc > 4 ? (uint32_t)atoi(argv[4]) : 1448;
 	if (argc < 4 || payload < 8 || payload > 4096 || payload % 8 != 0) {
-		fprintf(stderr, "usage: netdump-sender <client-ip> <server-ip> <bytes> [payload-bytes, multiple of 8]\n");
+		fprintf(stderr, "usage: netdump-sender [-k] <client-ip> <server-ip> <bytes> [payload-bytes, multiple of 8]\n");
 		return 2;
 	}
 	total = strtoull(argv[3], NULL, 10);
@@ -130,19 +146,24 @@ int main(int argc, char **argv)
 		sendmmsg(fd, msgs, n, 0);
 		double deadline = now() + RETRY_SECONDS;
 		while (acked < n) {
+			/* One poll: take every ack that waits. */
 			uint8_t ack[64];
-			ssize_t r = recv(fd, ack, sizeof(ack), MSG_DONTWAIT);
-			if (r == 4) {
+			ssize_t r;
+			while ((r = recv(fd, ack, sizeof(ack), MSG_DONTWAIT)) >= 0) {
 				uint32_t a = ntohl(*(uint32_t *)ack);
-				if (a >= seq && a < seq + n && !got[a - seq]) {
+				if (r == 4 && a >= seq && a < seq + n && !got[a - seq]) {
 					got[a - seq] = 1;
 					acked++;
 				}
-			} else if (r < 0 && errno != EAGAIN) {
+			}
+			if (errno != EAGAIN) {
 				perror("netdump-sender: recv");
 				return 1;
 			}
-			if (now() > deadline) {
+			polls++;
+			if (kernel_wait)
+				spin_us(500); /* the kernel's DELAY(500) after every poll */
+			if (acked < n && now() > deadline) {
 				for (uint32_t i = 0; i < n; i++)
 					if (!got[i]) {
 						send(fd, packets[i], iov[i].iov_len, 0);
@@ -169,7 +190,7 @@ int main(int argc, char **argv)
 		if (done)
 			break;
 	}
-	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"packets\":%ld,\"retransmits\":%ld,\"batches\":%ld}\n",
-	       (unsigned long long)total, seconds, packet_count, retransmits, batches);
+	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"packets\":%ld,\"retransmits\":%ld,\"batches\":%ld,\"polls\":%ld}\n",
+	       (unsigned long long)total, seconds, packet_count, retransmits, batches, polls);
 	return 0;
 }

@@ -1,13 +1,314 @@
 #!/usr/bin/env node
-/** The netdump client command. The dump client itself is not built yet. */
+/**
+ * netdump: send a kernel dump to a netdumpd server from a spare interface,
+ * over our own Ethernet/ARP/IPv4/UDP, with the FreeBSD kernel's algorithm.
+ */
+import { parseArgs } from 'node:util';
+
+import { AfPacketBackend } from '../../drivers/afpacket.js';
+import { GenericDriver } from '../../drivers/generic.js';
+import { UdpSocket } from '../../native/index.js';
+import { PROFILES, type Profile } from '../client/profile.js';
+import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
+import { buildDumpHeader } from '../dump/kdh.js';
+import { openFileDumpSource } from '../dump/file-source.js';
+import { SyntheticMinidump } from '../dump/minidump.js';
+import { NetdumpError } from '../errors.js';
+import { parseSize } from './size.js';
+import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
+import { parseIpv4Address } from '../wire/index.js';
+
 const USAGE = `usage: netdump [-s server] [-c client] [-g gateway] [-p path] [options] iface [dumpfile]
 
-The dump client is not implemented in this version: today the project
-provides the raw-frame driver, the wire formats and the test hosts.`;
+Sends a kernel dump to a netdumpd server the way a panicking FreeBSD kernel
+does, from a spare interface that this program owns at the Ethernet level
+(raw frames: run as root). The dump is dumpfile, or a synthetic amd64
+minidump with --synthetic.
 
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  console.log(USAGE);
-  process.exit(0);
+  -s server          the netdumpd server's IPv4 address (required)
+  -c client          our IPv4 address (default: the interface's address)
+  -g gateway         next-hop router to the server (default: the gateway of
+                     the route to the server, if it leaves by iface)
+  -p path            directory on the server, relative to its dump directory
+  --synthetic SIZE   dump a synthetic minidump of SIZE bytes (K, M, G
+                     suffixes; a multiple of 4096) instead of a file
+  --profile NAME     freebsd13 (default) or freebsd12: message order, payload
+                     size, write coalescing, ARP and ack rules of that kernel
+  --polls N          0.5 ms polls per round before retransmitting (2000)
+  --retries N        retransmit rounds before giving up (10)
+  --arp-retries N    ARP requests per target (3)
+  -o NAME=VALUE      the same as sysctls: net.netdump.polls, .retries,
+                     .arp_retries, .path, .debug
+  --hostname NAME    KDH hostname (default: this host's name)
+  --version-string S KDH version string (default: a release of the profile)
+  --panic S          KDH panic string (default: "netdump test dump")
+  --dump-time SECS   KDH dump time, seconds since the epoch (default: now)
+  --ack-bug-compat   reproduce the kernel's 32-bit ack-bitmap aliasing (for
+                     study: a lost packet can become a silent hole)
+  --jumbo-payload    with freebsd13, send MTU-52 bytes per packet even above
+                     4096, as the 13+ kernel does; netdumpd refuses those
+  --netns NAME       open iface inside this network namespace
+  --debug            explain every dropped frame (net.netdump.debug=1)
+  --json             end with the summary as one JSON line instead of text
+  -h, --help         show this help
+
+Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;
+3 ARP failed (no server or gateway MAC); 4 no ack for the herald; 5 the dump
+data could not be sent (timeout or transmit error); 6 the data is complete
+but FINISHED was not acknowledged.`;
+
+const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
+
+function usageError(message: string): never {
+  process.stderr.write(`netdump: ${message}\n\n${USAGE}\n`);
+  process.exit(EXIT.usage);
 }
-console.error(`netdump: not implemented yet\n\n${USAGE}`);
-process.exit(2);
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`netdump: ${message}\n`);
+  process.exit(status);
+}
+
+interface Options {
+  iface: string;
+  dumpFile?: string;
+  syntheticSize?: number;
+  server: string;
+  client?: string;
+  gateway?: string;
+  path?: string;
+  profile: Profile;
+  polls: number;
+  retries: number;
+  arpRetries: number;
+  debug: boolean;
+  hostname?: string;
+  versionString?: string;
+  panic?: string;
+  dumpTime?: number;
+  ackBugCompat: boolean;
+  jumboPayload: boolean;
+  netns?: string;
+  json: boolean;
+}
+
+function syntheticSize(text: string): number {
+  try {
+    return parseSize(text);
+  } catch (error) {
+    usageError(`--synthetic: ${(error as Error).message}`);
+  }
+}
+
+function count(name: string, text: string | undefined, fallback: number, minimum = 0): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum || value > 1_000_000) usageError(`${name} must be an integer from ${minimum} to 1000000, not '${text}'`);
+  return value;
+}
+
+function ipv4(name: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    parseIpv4Address(text);
+  } catch {
+    usageError(`${name}: '${text}' is not an IPv4 address`);
+  }
+  return text;
+}
+
+/** -o net.netdump.NAME=VALUE, as the sysctls of spec §7.3. */
+function applySysctls(settings: string[], values: Record<string, string | boolean | undefined>): void {
+  const names: Record<string, string> = {
+    'net.netdump.polls': 'polls',
+    'net.debugnet.npolls': 'polls',
+    'net.netdump.retries': 'retries',
+    'net.debugnet.nretries': 'retries',
+    'net.netdump.arp_retries': 'arp-retries',
+    'net.debugnet.arp_nretries': 'arp-retries',
+    'net.netdump.path': 'p',
+    'net.netdump.debug': 'debug',
+    'net.debugnet.debug': 'debug',
+  };
+  for (const setting of settings) {
+    const [name, value] = setting.split('=', 2);
+    const option = names[name ?? ''];
+    if (option === undefined || value === undefined) usageError(`-o ${setting}: expected one of ${Object.keys(names).join(', ')} as NAME=VALUE`);
+    values[option] = option === 'debug' ? Number(value) > 0 : value;
+  }
+}
+
+function parseOptions(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        s: { type: 'string', short: 's' },
+        c: { type: 'string', short: 'c' },
+        g: { type: 'string', short: 'g' },
+        p: { type: 'string', short: 'p' },
+        o: { type: 'string', short: 'o', multiple: true },
+        synthetic: { type: 'string' },
+        profile: { type: 'string' },
+        polls: { type: 'string' },
+        retries: { type: 'string' },
+        'arp-retries': { type: 'string' },
+        hostname: { type: 'string' },
+        'version-string': { type: 'string' },
+        panic: { type: 'string' },
+        'dump-time': { type: 'string' },
+        'ack-bug-compat': { type: 'boolean' },
+        'jumbo-payload': { type: 'boolean' },
+        netns: { type: 'string' },
+        debug: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    usageError((error as Error).message.split('\n')[0]!);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined> & { o?: string[] };
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(EXIT.ok);
+  }
+  applySysctls(values.o ?? [], values);
+  const [iface, dumpFile, ...extra] = parsed.positionals;
+  if (iface === undefined) usageError('no interface given');
+  if (extra.length > 0) usageError(`unexpected argument '${extra[0]}'`);
+  if (values.s === undefined) usageError('no server given (-s)');
+  if ((dumpFile === undefined) === (values.synthetic === undefined)) usageError('give either a dumpfile or --synthetic SIZE');
+  const profileName = (values.profile as string | undefined) ?? 'freebsd13';
+  const profile = PROFILES[profileName as Profile['name']];
+  if (profile === undefined) usageError(`--profile must be freebsd12 or freebsd13, not '${profileName}'`);
+  const path = values.p as string | undefined;
+  if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023)) usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
+  return {
+    iface,
+    dumpFile,
+    syntheticSize: values.synthetic === undefined ? undefined : syntheticSize(values.synthetic as string),
+    server: ipv4('-s', values.s as string)!,
+    client: ipv4('-c', values.c as string | undefined),
+    gateway: ipv4('-g', values.g as string | undefined),
+    path,
+    profile,
+    polls: count('--polls', values.polls as string | undefined, 2000, 1),
+    retries: count('--retries', values.retries as string | undefined, 10),
+    arpRetries: count('--arp-retries', values['arp-retries'] as string | undefined, 3, 1),
+    debug: values.debug === true,
+    hostname: values.hostname as string | undefined,
+    versionString: values['version-string'] as string | undefined,
+    panic: values.panic as string | undefined,
+    dumpTime: values['dump-time'] === undefined ? undefined : count('--dump-time', values['dump-time'] as string, 0),
+    ackBugCompat: values['ack-bug-compat'] === true,
+    jumboPayload: values['jumbo-payload'] === true,
+    netns: values.netns as string | undefined,
+    json: values.json === true,
+  };
+}
+
+/** The client address and gateway: given, or inferred from the interface and the route to the server. */
+function addressesOf(options: Options): { client: string; gateway: string | undefined } {
+  const facts = lookUpRouteFacts(options.iface, options.server, options.netns);
+  const client = options.client ?? facts.interfaceAddress;
+  if (client === undefined) {
+    usageError(`no client address: give -c (${options.iface} carries no IPv4 address to infer it from)`);
+  }
+  return { client, gateway: options.gateway ?? facts.gateway };
+}
+
+function dumpContent(options: Options): DumpContent {
+  const source =
+    options.dumpFile !== undefined
+      ? openFileDumpSource(options.dumpFile)
+      : new SyntheticMinidump({ size: options.syntheticSize!, version: options.profile.minidumpVersion });
+  const kdh = buildDumpHeader({
+    dumpLength: source.length,
+    hostname: options.hostname,
+    versionString: options.versionString,
+    panicString: options.panic,
+    dumpTime: options.dumpTime,
+    profile: options.profile.name,
+  });
+  return { source, kdh };
+}
+
+/**
+ * If the client address is also configured in this host's kernel, the kernel
+ * would answer every ack with ICMP port unreachable, and netdumpd drops a
+ * client on such an error: hold the port open for the dump.
+ */
+function holdAckPort(client: string, options: Options, print: (text: string) => void): UdpSocket | undefined {
+  if (!isLocalAddress(client, options.netns)) return undefined;
+  const socket = new UdpSocket({ netns: options.netns, rxSlots: 1, slotSize: 64 });
+  socket.bind(client, 20024);
+  if (options.debug) print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
+  return socket;
+}
+
+/** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
+function noteJumboPayload(options: Options, mtu: number, print: (text: string) => void): void {
+  const kernelPayload = mtu - 52;
+  if (options.profile.name !== 'freebsd13' || kernelPayload <= 4096 || options.jumboPayload) return;
+  print(
+    `netdump: MTU ${mtu} would let FreeBSD 13+ send ${kernelPayload}-byte payloads, which netdumpd refuses; ` +
+      'sending 4096 (--jumbo-payload to send them anyway)\n',
+  );
+}
+
+function summary(report: DumpReport): string {
+  const megabytesPerSecond = report.bytes / 1e6 / report.seconds;
+  return (
+    `netdump: ${report.bytes} bytes in ${report.seconds.toFixed(2)} s (${megabytesPerSecond.toFixed(1)} MB/s); ` +
+    `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
+    `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.polls} polls ` +
+    `(${(report.polls / Math.max(1, report.batches)).toFixed(2)} per batch, ${((report.seconds * 1000) / Math.max(1, report.batches)).toFixed(3)} ms per batch)\n`
+  );
+}
+
+function main(): void {
+  const options = parseOptions(process.argv.slice(2));
+  const print = (text: string) => process.stdout.write(text);
+  const { client, gateway } = addressesOf(options);
+  const content = dumpContent(options);
+  const driver = new GenericDriver(new AfPacketBackend(options.iface, { netns: options.netns }));
+  const facts = driver.facts();
+  const serverIp = parseIpv4Address(options.server);
+  const gatewayIp = gateway !== undefined ? parseIpv4Address(gateway) : options.profile.serverIsDefaultGateway ? serverIp : 0;
+  noteJumboPayload(options, facts.mtu, print);
+  const heldPort = holdAckPort(client, options, print);
+  try {
+    const report = runNetdump(
+      driver,
+      { clientIp: parseIpv4Address(client), serverIp, gatewayIp, mac: facts.mac, mtu: facts.mtu },
+      {
+        profile: options.profile,
+        polls: options.polls,
+        retries: options.retries,
+        arpRetries: options.arpRetries,
+        path: options.path,
+        ackBugCompat: options.ackBugCompat,
+        allowPayloadOver4096: options.jumboPayload,
+        debug: options.debug,
+        print,
+        gatewayGiven: options.gateway !== undefined,
+      },
+      content,
+    );
+    print(options.json ? `${JSON.stringify(report)}\n` : summary(report));
+  } finally {
+    heldPort?.close();
+    driver.close();
+  }
+}
+
+try {
+  main();
+} catch (error) {
+  if (error instanceof DumpFailure) fail(error.message, EXIT[error.stage]);
+  if (error instanceof NetdumpError) fail(error.message, EXIT.system);
+  throw error;
+}

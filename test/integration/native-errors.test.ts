@@ -9,16 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 import { PacketSocket, delayMicroseconds } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { NetdumpError } from '../../src/errors.js';
+import { assertNetdumpError } from '../helpers/assertions.js';
 
-function expectError(action: () => unknown, code: string, message: RegExp): void {
-  assert.throws(action, (error: unknown) => {
-    assert.ok(error instanceof NetdumpError, `expected a NetdumpError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, message);
-    return true;
-  });
-}
 
 describe('native driver errors', () => {
   let hosts: TestHosts;
@@ -32,11 +24,11 @@ describe('native driver errors', () => {
   after(() => hosts?.destroy());
 
   test('a missing interface', () => {
-    expectError(() => PacketSocket.open('nosuch0', { netns: hosts.client.ns }), 'ENODEV', /^no such interface: nosuch0 /);
+    assertNetdumpError(() => PacketSocket.open('nosuch0', { netns: hosts.client.ns }), 'ENODEV', /^no such interface: nosuch0 /);
   });
 
   test('an interface that is down', () => {
-    expectError(() => PacketSocket.open('nddown0', { netns: hosts.client.ns }), 'ENETDOWN', /^interface nddown0 is down/);
+    assertNetdumpError(() => PacketSocket.open('nddown0', { netns: hosts.client.ns }), 'ENETDOWN', /^interface nddown0 is down/);
   });
 
   test('an interface that is down can still be opened to read its facts', () => {
@@ -51,24 +43,24 @@ describe('native driver errors', () => {
   });
 
   test('a missing network namespace', () => {
-    expectError(() => PacketSocket.open('lo', { netns: 'ndt-no-such-namespace' }), 'ENOENT', /cannot open network namespace \/var\/run\/netns\/ndt-no-such-namespace/);
+    assertNetdumpError(() => PacketSocket.open('lo', { netns: 'ndt-no-such-namespace' }), 'ENOENT', /cannot open network namespace \/var\/run\/netns\/ndt-no-such-namespace/);
   });
 
   test('an interface name that cannot exist', () => {
-    expectError(() => PacketSocket.open('x'.repeat(16)), 'ENODEV', /invalid interface name/);
+    assertNetdumpError(() => PacketSocket.open('x'.repeat(16)), 'ENODEV', /invalid interface name/);
   });
 
   test('frames larger than the MTU or shorter than a header', () => {
     const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
     try {
-      expectError(() => socket.send(Buffer.alloc(1515)), 'EMSGSIZE', /frame of 1515 bytes is larger than the MTU of ndc0 \(1500 \+ 14-byte header\)/);
-      expectError(() => socket.sendBatch([Buffer.alloc(60), Buffer.alloc(9000)]), 'EMSGSIZE', /frame of 9000 bytes/);
-      expectError(() => socket.send(Buffer.alloc(13)), 'EINVAL', /shorter than an Ethernet header/);
+      assertNetdumpError(() => socket.send(Buffer.alloc(1515)), 'EMSGSIZE', /frame of 1515 bytes is larger than the MTU of ndc0 \(1500 \+ 14-byte header\)/);
+      assertNetdumpError(() => socket.sendBatch([Buffer.alloc(60), Buffer.alloc(9000)]), 'EMSGSIZE', /frame of 9000 bytes/);
+      assertNetdumpError(() => socket.send(Buffer.alloc(13)), 'EINVAL', /shorter than an Ethernet header/);
       socket.send(Buffer.alloc(1514)); // exactly MTU + header is fine
     } finally {
       socket.close();
     }
-    expectError(() => socket.send(Buffer.alloc(60)), 'EBADF', /closed/);
+    assertNetdumpError(() => socket.send(Buffer.alloc(60)), 'EBADF', /closed/);
   });
 
   test('without root or CAP_NET_RAW', () => {

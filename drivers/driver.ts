@@ -1,0 +1,45 @@
+/**
+ * The NIC-driver interface, as small as FreeBSD's debugnet methods
+ * (spec §8.1): the client reaches the wire through these four calls and
+ * nothing else.
+ */
+
+/** What `init` reports; the client sizes its preallocated buffer pools from it (spec §8.1). */
+export interface DriverInit {
+  rxRings: number;
+  clustersPerRing: number;
+  clusterSize: number;
+}
+
+export type DriverEvent = 'start' | 'end';
+
+/** One received frame; valid only during the call. `flags` are RxFlag bits. */
+export type FrameInput = (frame: Uint8Array, flags: number) => void;
+
+/** Facts about the interface a driver runs, read from Linux. */
+export interface InterfaceFacts {
+  name: string;
+  mac: Uint8Array;
+  mtu: number;
+  up: boolean;
+  running: boolean;
+  /** The Linux driver's name ("veth", "virtio_net", "e1000e", ...). */
+  linuxDriver: string;
+}
+
+export interface NetdumpDriver {
+  /** The shim's name: generic, em, igb, vtnet. */
+  readonly name: string;
+  facts(): InterfaceFacts;
+  init(): DriverInit;
+  event(event: DriverEvent): void;
+  /**
+   * Hands one complete Ethernet frame to the NIC right away; the buffer may
+   * be reused when this returns. Throws NetdumpError EBUSY (ring full) or
+   * ENETDOWN; any failure aborts the dump, as in the kernel.
+   */
+  transmit(frame: Uint8Array): void;
+  /** Reaps completed transmits and at most the driver's budget of received frames. */
+  poll(count: number, input: FrameInput): number;
+  close(): void;
+}

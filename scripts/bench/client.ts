@@ -1,0 +1,143 @@
+/**
+ * npm run bench:client — a synthetic dump over veth to our server, once per
+ * profile, against a C reference client running the kernel's wait loop over
+ * a kernel UDP socket (send the batch; then drain acks, spin 500 µs, repeat),
+ * in the same run, against the same server. The target is our time per
+ * batch within ±10 % of the reference's. The addon's raw-frame blast is
+ * printed for scale.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { parseSize } from '../../src/cli/size.js';
+import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
+import { buildBenchProgram, formatTable, PROJECT_ROOT } from './lib.js';
+
+const USAGE = `usage: npm run bench:client -- [--size SIZE]
+  --size SIZE   dump size per run (default 1G; K, M, G suffixes)`;
+
+const CLIENT_CPU = '0';
+const SERVER_CPU = '1';
+
+interface Row {
+  name: string;
+  bytes: number;
+  seconds: number;
+  batches: number;
+  polls: number;
+  retransmittedPackets: number;
+}
+
+function startServer(hosts: TestHosts, dir: string): Promise<ChildProcess> {
+  const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
+  const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, '.pid')], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('our server did not start')), 10_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('Waiting for clients.')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
+}
+
+/** Deletes received dumps as soon as they are complete, so three 1 GiB dumps need no 3 GiB of disk. */
+function removeDumps(dir: string): void {
+  for (const name of readdirSync(dir)) if (name.startsWith('vmcore.')) unlinkSync(path.join(dir, name));
+}
+
+function ourClient(hosts: TestHosts, profile: string, size: number): Row {
+  const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdump.js');
+  const args = ['-c', CLIENT_CPU, process.execPath, cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
+  args.push('--synthetic', String(size), '--profile', profile, '--json', hosts.client.iface);
+  const output = execFileSync('taskset', args, { encoding: 'utf8' });
+  const report = JSON.parse(output.trim().split('\n').pop()!) as Omit<Row, 'name'>;
+  return { name: `our client, ${profile}`, ...report };
+}
+
+function referenceClient(hosts: TestHosts, sender: string, size: number): Row {
+  const output = hosts.run(hosts.client.ns, 'taskset', ['-c', CLIENT_CPU, sender, '-k', hosts.client.ip, hosts.server.ip, String(size)]);
+  const result = JSON.parse(output) as Omit<Row, 'name' | 'retransmittedPackets'> & { retransmits: number };
+  return { name: 'C reference: kernel wait loop over a UDP socket', ...result, retransmittedPackets: result.retransmits };
+}
+
+function rawBlast(hosts: TestHosts, blast: string): number {
+  const output = hosts.run(hosts.client.ns, 'taskset', ['-c', CLIENT_CPU, blast, hosts.client.ns, hosts.client.iface, hosts.server.mac, '1514', '400000', '64']);
+  const { frames, seconds } = JSON.parse(output) as { frames: number; seconds: number };
+  return (frames * 1514) / seconds;
+}
+
+function parseOptions(): number {
+  try {
+    const { values } = parseArgs({ options: { size: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return parseSize(values.size ?? '1G');
+  } catch (error) {
+    console.error(`bench:client: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const size = parseOptions();
+  const sender = buildBenchProgram('netdump-sender', ['scripts/bench/netdump-sender.c']);
+  const blast = buildBenchProgram('blast', ['scripts/bench/blast.c', 'native/packet_socket.c']);
+  // The client address lives in the client namespace's kernel too: the C reference needs it.
+  const hosts = createTestHostPair({ clientAddressInKernel: true });
+  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-client-'));
+  try {
+    const server = await startServer(hosts, dir);
+    const exited = once(server, 'exit');
+    const rows: Row[] = [];
+    for (const run of [() => referenceClient(hosts, sender, size), () => ourClient(hosts, 'freebsd13', size), () => ourClient(hosts, 'freebsd12', size)]) {
+      rows.push(run());
+      removeDumps(dir);
+    }
+    const blastRate = rawBlast(hosts, blast);
+    server.kill('SIGTERM');
+    await exited;
+    const reference = rows[0]!;
+    const perBatch = (row: Row) => (row.seconds / row.batches) * 1000;
+    console.log(
+      `bench:client: ${(size / 2 ** 20).toFixed(0)} MiB dumps over veth to our server, MTU 1500; client on CPU ${CLIENT_CPU}, server on CPU ${SERVER_CPU}\n`,
+    );
+    console.log(
+      formatTable(
+        ['client', 'MB/s', 'batches/s', 'ms per batch', 'polls per batch', 'resent', 'vs reference'],
+        rows.map((row) => [
+          row.name,
+          (row.bytes / 1e6 / row.seconds).toFixed(1),
+          Math.round(row.batches / row.seconds).toLocaleString('en-US'),
+          perBatch(row).toFixed(3),
+          (row.polls / row.batches).toFixed(2),
+          String(row.retransmittedPackets),
+          `${(((perBatch(row) - perBatch(reference)) / perBatch(reference)) * 100).toFixed(1)} %`,
+        ]),
+      ),
+    );
+    console.log(`\nfor scale: the addon's raw-frame blast (C sendmmsg, 1514-byte frames) reaches ${(blastRate / 1e6).toFixed(0)} MB/s on this link`);
+    for (const row of rows.slice(1)) {
+      const deviation = Math.abs(perBatch(row) - perBatch(reference)) / perBatch(reference);
+      console.log(`target: ${row.name}: time per batch within ±10 % of the reference: ${(deviation * 100).toFixed(1)} % ${deviation <= 0.1 ? 'met' : 'NOT met'}`);
+    }
+  } finally {
+    hosts.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench:client: ${(error as Error).message}`);
+  process.exit(1);
+});

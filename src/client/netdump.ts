@@ -1,0 +1,186 @@
+/**
+ * One whole dump, as the FreeBSD kernel runs it: driver start event, ARP,
+ * HERALD, (13+: EKCD key), VMCORE data through the dumper (12.x: one batch
+ * per dumper call; 13+: contiguous calls coalesced to 64 KiB), KDH, (12.x:
+ * EKCD key), FINISHED, driver end event. Message order per spec §1.2;
+ * console text per the kernel's printfs.
+ */
+import type { NetdumpDriver } from '../../drivers/driver.js';
+import type { DumpSource } from '../dump/source.js';
+import { assertAlignedWrite } from '../dump/source.js';
+import { NetdumpError } from '../errors.js';
+import { resolveNextHop } from '../net/arp-resolver.js';
+import { NetStack, type NetConfig } from '../net/stack.js';
+import { formatIpv4Address, formatMac, NETDUMP_EKCD_KEY, NETDUMP_FINISHED, NETDUMP_HERALD, NETDUMP_KDH, NETDUMP_VMCORE } from '../wire/index.js';
+import { maxPayload, type Profile } from './profile.js';
+import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
+
+export interface ClientSettings {
+  profile: Profile;
+  /** net.netdump.polls (default 2000). */
+  polls: number;
+  /** net.netdump.retries (default 10). */
+  retries: number;
+  /** net.netdump.arp_retries (default 3). */
+  arpRetries: number;
+  /** net.netdump.path: the herald's path, if any. */
+  path?: string;
+  ackBugCompat: boolean;
+  /** Send MTU − 52 bytes per packet under 13+ even above 4096 (netdumpd refuses them). */
+  allowPayloadOver4096: boolean;
+  debug: boolean;
+  /** The kernel's console. */
+  print: (text: string) => void;
+  /** Whether the user gave a gateway (13+ says "searching for gateway MAC" then). */
+  gatewayGiven: boolean;
+}
+
+export interface DumpContent {
+  source: DumpSource;
+  /** The 512-byte kerneldumpheader, sent after the data. */
+  kdh: Uint8Array;
+  /** The padded kerneldumpkey blob of an encrypted dump. */
+  key?: Uint8Array;
+  /** Physical memory in MiB, for "Dumping N out of M MB:". */
+  physicalMemoryMiB?: number;
+}
+
+export type FailureStage = 'arp' | 'herald' | 'data' | 'finished';
+
+/** A dump that failed where the kernel's would; `stage` picks the exit status. */
+export class DumpFailure extends NetdumpError {
+  constructor(
+    readonly stage: FailureStage,
+    cause: NetdumpError,
+  ) {
+    super(cause.code, cause.message, cause.errno);
+  }
+}
+
+export interface DumpReport extends SenderStats {
+  /** Dump bytes sent as VMCORE. */
+  bytes: number;
+  /** From the herald's ack to FINISHED's. */
+  seconds: number;
+  nextHopMac: string;
+  serverPort: number;
+  payloadBytes: number;
+}
+
+const ETIMEDOUT_FREEBSD = 60;
+
+function asNetdumpError(error: unknown): NetdumpError {
+  if (error instanceof NetdumpError) return error;
+  throw error;
+}
+
+export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: ClientSettings, content: DumpContent): DumpReport {
+  const { profile, print } = settings;
+  const payloadBytes = maxPayload(profile, config.mtu, settings.allowPayloadOver4096);
+  const stack = new NetStack(driver, config, { profile, print, debug: settings.debug });
+  const sender = new ReliableSender(stack, {
+    polls: settings.polls,
+    retries: settings.retries,
+    maxPayload: payloadBytes,
+    ackBugCompat: settings.ackBugCompat,
+    ackFunctionName: profile.name === 'freebsd12' ? 'netdump_handle_ip' : 'debugnet_handle_ack',
+    print,
+  });
+  driver.init();
+  driver.event('start');
+  try {
+    connect(stack, sender, settings);
+    const started = process.hrtime.bigint();
+    print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
+    if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
+    const bytes = sendData(sender, settings, content);
+    sendStage('data', () => sender.send(NETDUMP_KDH, 0, content.kdh));
+    if (content.key !== undefined && !profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
+    sendStage('finished', () => sender.send(NETDUMP_FINISHED, 0, new Uint8Array(0)), () => print('failed to close the transaction\n'));
+    print('\nnetdump finished.\n');
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { ...sender.stats, bytes, seconds, nextHopMac: formatMac(stack.nextHopMac!), serverPort: stack.serverPort, payloadBytes };
+  } finally {
+    driver.event('end');
+  }
+}
+
+function sendStage(stage: FailureStage, action: () => void, onFailure: () => void = () => undefined): void {
+  try {
+    action();
+  } catch (error) {
+    onFailure();
+    throw new DumpFailure(stage, asNetdumpError(error));
+  }
+}
+
+/** ARP and HERALD, with each kernel's console messages (spec §3.1). */
+function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettings): void {
+  const { profile, print } = settings;
+  const freebsd12 = profile.name === 'freebsd12';
+  print(freebsd12 ? 'netdump in progress. searching for server...\n' : `debugnet_connect: searching for ${settings.gatewayGiven ? 'gateway' : 'server'} MAC...\n`);
+  sendStage(
+    'arp',
+    () => resolveNextHop(stack, { arpRetries: settings.arpRetries, polls: settings.polls, profile, print }),
+    () => print(freebsd12 ? 'failed to locate server MAC address\n' : 'debugnet_connect: failed to locate MAC address\n'),
+  );
+  const herald = settings.path ? new TextEncoder().encode(`${settings.path}\0`) : new Uint8Array(0);
+  sendStage(
+    'herald',
+    () => sender.send(NETDUMP_HERALD, 0, herald),
+    () => print(freebsd12 ? 'failed to contact netdump server\n' : 'debugnet_connect: failed to herald debugnet server\n'),
+  );
+}
+
+/** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. */
+function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent): number {
+  const { source } = content;
+  const progress = new Progress(source.length, settings.print);
+  settings.print(`Dumping ${Math.floor(source.length / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(source.length / 2 ** 20)} MB:`);
+  const batch = new Uint8Array(MAX_BATCH_BYTES);
+  let batchOffset = 0;
+  let batchLength = 0;
+  let bytes = 0;
+  const flush = () => {
+    if (batchLength > 0) sendStage('data', () => sender.send(NETDUMP_VMCORE, batchOffset, batch.subarray(0, batchLength)), dumpFailed(settings));
+    batchLength = 0;
+  };
+  for (const write of source.writes()) {
+    assertAlignedWrite(write);
+    bytes += write.data.length;
+    if (!settings.profile.coalesceWrites) {
+      sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
+    } else {
+      if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
+      if (batchLength === 0) batchOffset = write.offset;
+      batch.set(write.data, batchLength);
+      batchLength += write.data.length;
+    }
+    progress.report(source.length - bytes);
+  }
+  flush();
+  return bytes;
+}
+
+function dumpFailed(settings: ClientSettings): () => void {
+  return () => settings.print(`\n** DUMP FAILED (ERROR ${ETIMEDOUT_FREEBSD}) **\n`);
+}
+
+/** minidumpsys's report_progress: "..N%" once per tenth, N the share done so far. */
+class Progress {
+  private readonly visited = new Set<number>();
+
+  constructor(
+    private readonly total: number,
+    private readonly print: (text: string) => void,
+  ) {}
+
+  report(remaining: number): void {
+    if (this.total === 0) return;
+    const soFar = 100 - Math.floor((remaining * 100) / this.total);
+    const tenth = Math.min(9, Math.floor(soFar / 10));
+    if (this.visited.has(tenth)) return;
+    this.visited.add(tenth);
+    this.print(`..${soFar}%`);
+  }
+}

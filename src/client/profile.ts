@@ -1,0 +1,77 @@
+/**
+ * Behaviour profiles: every row of spec §9 that a peer can observe, as
+ * data, so that the code paths read the same for both kernels.
+ */
+import { NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE } from '../wire/index.js';
+
+const IP_UDP_HEADERS = 28;
+
+export interface Profile {
+  name: 'freebsd12' | 'freebsd13';
+  /** 13+ dropped the 4096-byte cap; netdumpd still refuses more (spec §2.7). */
+  capPayloadAt4096: boolean;
+  /** 13+ coalesces contiguous dumper writes into 64 KiB batches (spec §3.4). */
+  coalesceWrites: boolean;
+  /** 13+ sends the EKCD key right after the herald, 12.x after the KDH (spec §1.2). */
+  keyBeforeData: boolean;
+  /** 13+ accepts broadcast ARP; 12.x drops every broadcast frame (spec §3.5). */
+  acceptBroadcastArp: boolean;
+  /** 12.x takes an ARP reply at any time and overwrites the MAC; 13+ only the first. */
+  arpRepliesAnyTime: boolean;
+  /** 13+ ignores IP until the next-hop MAC is known. */
+  ipNeedsNextHop: boolean;
+  /** 13+ takes only a UDP payload of exactly 4 bytes as an ack; 12.x anything of 4 or more. */
+  ackExactlyFourBytes: boolean;
+  /** 12.x re-latches the server port while it is still 20023; 13+ latches on the first ack only. */
+  latchPortOnFirstAckOnly: boolean;
+  /** 12.x with no gateway uses the server as gateway; 13+ leaves it unset (spec §3.1). */
+  serverIsDefaultGateway: boolean;
+  /** 12.x skips the gateway fallback when gateway == server; 13+ does not (spec §3.2). */
+  gatewayFallbackNeedsDistinctGateway: boolean;
+  /** 13+ can infer a missing client address and gateway from the route to the server. */
+  infersClientAddress: boolean;
+  minidumpVersion: 2 | 3;
+}
+
+export const FREEBSD12: Profile = {
+  name: 'freebsd12',
+  capPayloadAt4096: true,
+  coalesceWrites: false,
+  keyBeforeData: false,
+  acceptBroadcastArp: false,
+  arpRepliesAnyTime: true,
+  ipNeedsNextHop: false,
+  ackExactlyFourBytes: false,
+  latchPortOnFirstAckOnly: false,
+  serverIsDefaultGateway: true,
+  gatewayFallbackNeedsDistinctGateway: true,
+  infersClientAddress: false,
+  minidumpVersion: 2,
+};
+
+export const FREEBSD13: Profile = {
+  name: 'freebsd13',
+  capPayloadAt4096: false,
+  coalesceWrites: true,
+  keyBeforeData: true,
+  acceptBroadcastArp: true,
+  arpRepliesAnyTime: false,
+  ipNeedsNextHop: true,
+  ackExactlyFourBytes: true,
+  latchPortOnFirstAckOnly: true,
+  serverIsDefaultGateway: false,
+  gatewayFallbackNeedsDistinctGateway: false,
+  infersClientAddress: true,
+  minidumpVersion: 3,
+};
+
+export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };
+
+/**
+ * Payload bytes per packet (spec §2.7). The 13+ kernel would send MTU − 52,
+ * which netdumpd refuses above 4096; we cap it unless asked not to.
+ */
+export function maxPayload(profile: Profile, mtu: number, allowOver4096 = false): number {
+  const byMtu = mtu - IP_UDP_HEADERS - NETDUMP_HEADER_SIZE;
+  return profile.capPayloadAt4096 || !allowOver4096 ? Math.min(NETDUMP_DATASIZE, byMtu) : byMtu;
+}

@@ -1,0 +1,167 @@
+/**
+ * The kernel's reliable send (netdump_send / debugnet_send, spec §3.3):
+ * split a buffer into packets numbered base, base+1, …, transmit them back
+ * to back, then poll and busy-wait 0.5 ms until every ack is in; after
+ * polls+1 fruitless iterations resend only what is unacked; give up after
+ * retries+2 rounds. No pipelining across buffers.
+ */
+import { delayMicroseconds } from '../../native/index.js';
+import { NetdumpError } from '../errors.js';
+import type { NetStack } from '../net/stack.js';
+import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
+import { NETDUMP_HEADER_SIZE } from '../wire/index.js';
+import { AckWindow, WINDOW_SIZE } from './ack-window.js';
+
+export interface SenderSettings {
+  /** net.netdump.polls: poll iterations of 0.5 ms per round. */
+  polls: number;
+  /** net.netdump.retries: retransmit rounds allowed. */
+  retries: number;
+  /** Payload bytes per packet (spec §2.7). */
+  maxPayload: number;
+  /** Reproduce the kernel's 32-bit ack-bit aliasing (spec §3.7). */
+  ackBugCompat: boolean;
+  /** The name the kernel prints in "ACK … too far in future!". */
+  ackFunctionName: string;
+  print: (text: string) => void;
+}
+
+export interface SenderStats {
+  /** Calls of send(): one batch each. */
+  batches: number;
+  /** Packets first transmitted. */
+  packets: number;
+  /** Packets sent again in retransmit rounds. */
+  retransmittedPackets: number;
+  retransmitRounds: number;
+  /** Driver polls in wait loops. */
+  polls: number;
+}
+
+/** Largest buffer one send() takes: the dumper's 64 KiB (MAXDUMPPGS × PAGE_SIZE). */
+export const MAX_BATCH_BYTES = 64 * 1024;
+
+export class ReliableSender {
+  /** The sequence number of the next batch's first packet; starts at 1. */
+  seqno = 1;
+  readonly stats: SenderStats = { batches: 0, packets: 0, retransmittedPackets: 0, retransmitRounds: 0, polls: 0 };
+  private readonly window: AckWindow;
+  private readonly frames: Uint8Array[];
+  /** Per frame, a view of its current length, kept so that transmits allocate nothing. */
+  private readonly views: Uint8Array[] = [];
+  private readonly payloadLengths: Uint32Array;
+
+  constructor(
+    private readonly stack: NetStack,
+    private readonly settings: SenderSettings,
+  ) {
+    this.window = new AckWindow(settings.ackBugCompat);
+    const packetsPerBatch = Math.ceil(MAX_BATCH_BYTES / settings.maxPayload);
+    if (packetsPerBatch > WINDOW_SIZE && !settings.ackBugCompat) {
+      throw new NetdumpError(
+        'EMSGSIZE',
+        `a 64 KiB batch needs ${packetsPerBatch} packets of ${settings.maxPayload} bytes, more than the 64-packet ack window; use an MTU of at least 1076`,
+      );
+    }
+    const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;
+    this.frames = Array.from({ length: Math.max(1, packetsPerBatch) }, () => new Uint8Array(frameSize));
+    this.payloadLengths = new Uint32Array(Math.max(1, packetsPerBatch));
+    stack.onAck = (ackSeqno) => this.recordAck(ackSeqno);
+  }
+
+  /** Sends `data` (at most 64 KiB) as one batch of `type` messages starting at `offset`; throws ETIMEDOUT. */
+  send(type: number, offset: number, data: Uint8Array): void {
+    if (data.length > MAX_BATCH_BYTES) throw new NetdumpError('EINVAL', `a batch holds at most ${MAX_BATCH_BYTES} bytes, not ${data.length}`);
+    const count = this.buildBatch(type, offset, data);
+    this.window.reset();
+    this.stats.batches++;
+    this.stats.packets += count;
+    this.transmit(count, false);
+    if (count > WINDOW_SIZE) {
+      this.settings.print(
+        `Warning: Sent more than ${WINDOW_SIZE} packets (${count}). Acknowledgements will fail unless the size of rcvd_acks/want_acks is increased.\n`,
+      );
+    }
+    this.waitForAcks(count);
+    this.seqno += count;
+  }
+
+  /** Writes every packet's netdump header and payload into its frame; returns the packet count. */
+  private buildBatch(type: number, offset: number, data: Uint8Array): number {
+    const { maxPayload } = this.settings;
+    let index = 0;
+    for (let sent = 0; sent < data.length || (index === 0 && data.length === 0); index++) {
+      const length = Math.min(maxPayload, data.length - sent);
+      const frame = this.frames[index]!;
+      writeMessageHeader(frame, type, (this.seqno + index) >>> 0, offset + sent, length);
+      frame.set(data.subarray(sent, sent + length), UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE);
+      this.payloadLengths[index] = length;
+      sent += length;
+    }
+    return index;
+  }
+
+  /** One transmit pass over the packets not yet acked (all of them the first time). */
+  private transmit(count: number, retransmission: boolean): void {
+    for (let index = 0; index < count; index++) {
+      if (this.window.isAcked(index)) continue;
+      const frame = this.frames[index]!;
+      const length = this.stack.frameMessage(frame, NETDUMP_HEADER_SIZE + this.payloadLengths[index]!);
+      this.stack.transmit(this.viewOf(index, length));
+      this.window.want(index);
+      if (retransmission) this.stats.retransmittedPackets++;
+    }
+  }
+
+  private viewOf(index: number, length: number): Uint8Array {
+    const cached = this.views[index];
+    if (cached !== undefined && cached.length === length) return cached;
+    return (this.views[index] = this.frames[index]!.subarray(0, length));
+  }
+
+  private waitForAcks(count: number): void {
+    let retries = 0;
+    let polls = 0;
+    while (!this.window.complete()) {
+      if (polls++ > this.settings.polls) {
+        if (retries++ > this.settings.retries) {
+          throw new NetdumpError('ETIMEDOUT', `no ack for ${this.window.missing(count)} of ${count} packets after ${retries} rounds`);
+        }
+        this.settings.print('. ');
+        this.stats.retransmitRounds++;
+        this.transmit(count, true);
+        polls = 0;
+        continue;
+      }
+      this.stack.poll();
+      this.stats.polls++;
+      delayMicroseconds(500);
+    }
+  }
+
+  private recordAck(ackSeqno: number): void {
+    if (ackSeqno >= this.seqno + WINDOW_SIZE) {
+      this.settings.print(`${this.settings.ackFunctionName}: ACK ${ackSeqno} too far in future!\n`);
+    } else if (ackSeqno >= this.seqno) {
+      this.window.ack(ackSeqno - this.seqno);
+    }
+  }
+}
+
+/** The 24-byte netdump header (spec §2.5) in front of the payload, written byte by byte: no allocation. */
+function writeMessageHeader(frame: Uint8Array, type: number, seqno: number, offset: number, length: number): void {
+  const at = UDP_PAYLOAD_OFFSET;
+  writeWord(frame, at, type);
+  writeWord(frame, at + 4, seqno);
+  writeWord(frame, at + 8, Math.floor(offset / 2 ** 32));
+  writeWord(frame, at + 12, offset >>> 0);
+  writeWord(frame, at + 16, length);
+  writeWord(frame, at + 20, 0);
+}
+
+function writeWord(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = value >>> 24;
+  buf[at + 1] = (value >>> 16) & 0xff;
+  buf[at + 2] = (value >>> 8) & 0xff;
+  buf[at + 3] = value & 0xff;
+}
