@@ -3,6 +3,7 @@
  * netdump: send a kernel dump to a netdumpd server from a spare interface,
  * over our own Ethernet/ARP/IPv4/UDP, with the FreeBSD kernel's algorithm.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { AfPacketBackend } from '../../drivers/afpacket.js';
@@ -11,12 +12,13 @@ import { UdpSocket } from '../../native/index.js';
 import { PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
 import { buildDumpHeader } from '../dump/kdh.js';
+import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
 import { SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
 import { parseSize } from './size.js';
 import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
-import { parseIpv4Address } from '../wire/index.js';
+import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, parseIpv4Address } from '../wire/index.js';
 
 const USAGE = `usage: netdump [-s server] [-c client] [-g gateway] [-p path] [options] iface [dumpfile]
 
@@ -30,6 +32,9 @@ minidump with --synthetic.
   -g gateway         next-hop router to the server (default: the gateway of
                      the route to the server, if it leaves by iface)
   -p path            directory on the server, relative to its dump directory
+  -k pubkey          encrypt the dump (EKCD) for this RSA public key (PEM);
+                     the server stores the wrapped key as key.<host>.<N>
+  -C cipher          chacha20 (13+ default) or aes256-cbc (12.x: the only one)
   --synthetic SIZE   dump a synthetic minidump of SIZE bytes (K, M, G
                      suffixes; a multiple of 4096) instead of a file
   --profile NAME     freebsd13 (default) or freebsd12: message order, payload
@@ -77,6 +82,8 @@ interface Options {
   client?: string;
   gateway?: string;
   path?: string;
+  publicKeyFile?: string;
+  cipher?: number;
   profile: Profile;
   polls: number;
   retries: number;
@@ -149,6 +156,8 @@ function parseOptions(argv: string[]): Options {
         c: { type: 'string', short: 'c' },
         g: { type: 'string', short: 'g' },
         p: { type: 'string', short: 'p' },
+        k: { type: 'string', short: 'k' },
+        C: { type: 'string', short: 'C' },
         o: { type: 'string', short: 'o', multiple: true },
         synthetic: { type: 'string' },
         profile: { type: 'string' },
@@ -194,6 +203,8 @@ function parseOptions(argv: string[]): Options {
     client: ipv4('-c', values.c as string | undefined),
     gateway: ipv4('-g', values.g as string | undefined),
     path,
+    publicKeyFile: values.k as string | undefined,
+    cipher: cipherOf(values.C as string | undefined, values.k as string | undefined, profile),
     profile,
     polls: count('--polls', values.polls as string | undefined, 2000, 1),
     retries: count('--retries', values.retries as string | undefined, 10),
@@ -210,6 +221,17 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
+const CIPHERS: Record<string, number> = { 'aes256-cbc': KERNELDUMP_ENC_AES_256_CBC, chacha20: KERNELDUMP_ENC_CHACHA20 };
+
+function cipherOf(name: string | undefined, publicKey: string | undefined, profile: Profile): number | undefined {
+  if (name === undefined) return undefined;
+  if (publicKey === undefined) usageError('-C needs -k: a cipher without a key encrypts nothing');
+  const cipher = CIPHERS[name];
+  if (cipher === undefined) usageError(`-C must be chacha20 or aes256-cbc, not '${name}'`);
+  if (cipher === KERNELDUMP_ENC_CHACHA20 && profile.name === 'freebsd12') usageError('-C chacha20 needs --profile freebsd13 (12.x has only aes256-cbc)');
+  return cipher;
+}
+
 /** The client address and gateway: given, or inferred from the interface and the route to the server. */
 function addressesOf(options: Options): { client: string; gateway: string | undefined } {
   const facts = lookUpRouteFacts(options.iface, options.server, options.netns);
@@ -220,20 +242,34 @@ function addressesOf(options: Options): { client: string; gateway: string | unde
   return { client, gateway: options.gateway ?? facts.gateway };
 }
 
+function readPublicKey(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot read the public key ${file}: ${(error as Error).message}`);
+  }
+}
+
 function dumpContent(options: Options): DumpContent {
-  const source =
+  const plain =
     options.dumpFile !== undefined
       ? openFileDumpSource(options.dumpFile)
       : new SyntheticMinidump({ size: options.syntheticSize!, version: options.profile.minidumpVersion });
+  const ekcd =
+    options.publicKeyFile === undefined
+      ? undefined
+      : createEkcdKey({ publicKey: readPublicKey(options.publicKeyFile), profile: options.profile.name, encryption: options.cipher });
+  const source = ekcd === undefined ? plain : new EncryptedDumpSource(plain, ekcd);
   const kdh = buildDumpHeader({
     dumpLength: source.length,
+    dumpKeySize: ekcd?.blob.length ?? 0,
     hostname: options.hostname,
     versionString: options.versionString,
     panicString: options.panic,
     dumpTime: options.dumpTime,
     profile: options.profile.name,
   });
-  return { source, kdh };
+  return { source, kdh, key: ekcd?.blob };
 }
 
 /**
