@@ -7,14 +7,18 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { AfPacketBackend } from '../../drivers/afpacket.js';
+import type { NetdumpDriver } from '../../drivers/driver.js';
 import { GenericDriver } from '../../drivers/generic.js';
+import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
+import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
+import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { UdpSocket } from '../../native/index.js';
 import { PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
 import { buildDumpHeader } from '../dump/kdh.js';
 import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
-import { SyntheticMinidump } from '../dump/minidump.js';
+import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
 import { parseSize } from './size.js';
 import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
@@ -53,6 +57,12 @@ minidump with --synthetic.
   --jumbo-payload    with freebsd13, send MTU-52 bytes per packet even above
                      4096, as the 13+ kernel does; netdumpd refuses those
   --netns NAME       open iface inside this network namespace
+  --inject SPEC      inject faults, e.g. loss=0.05,dup=0.01,reorder=0.02,seed=7:
+                     loss, dup, reorder, delay, corrupt (probabilities, both
+                     directions, or tx.NAME / rx.NAME for one), seed, delay_ms
+  --pcap FILE        write every frame sent and received to a pcap file
+  --trace FILE       write one JSON line per transmit, poll, delay tick, ack
+                     and retransmit round, with monotonic microsecond times
   --debug            explain every dropped frame (net.netdump.debug=1)
   --json             end with the summary as one JSON line instead of text
   -h, --help         show this help
@@ -97,20 +107,27 @@ interface Options {
   jumboPayload: boolean;
   netns?: string;
   json: boolean;
+  faults?: FaultPlan;
+  pcapFile?: string;
+  traceFile?: string;
 }
 
-function syntheticSize(text: string): number {
+function syntheticSize(text: string, profile: Profile): number {
+  let size: number;
   try {
-    return parseSize(text);
+    size = parseSize(text);
   } catch (error) {
     usageError(`--synthetic: ${(error as Error).message}`);
   }
+  const minimum = minimumMinidumpSize({ version: profile.minidumpVersion });
+  if (size < minimum) usageError(`--synthetic: ${text} is smaller than a ${profile.name} minidump's ${minimum} bytes of metadata`);
+  return size;
 }
 
-function count(name: string, text: string | undefined, fallback: number, minimum = 0): number {
+function count(name: string, text: string | undefined, fallback: number, minimum = 0, maximum = 1_000_000): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < minimum || value > 1_000_000) usageError(`${name} must be an integer from ${minimum} to 1000000, not '${text}'`);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) usageError(`${name} must be an integer from ${minimum} to ${maximum}, not '${text}'`);
   return value;
 }
 
@@ -171,6 +188,9 @@ function parseOptions(argv: string[]): Options {
         'ack-bug-compat': { type: 'boolean' },
         'jumbo-payload': { type: 'boolean' },
         netns: { type: 'string' },
+        inject: { type: 'string' },
+        pcap: { type: 'string' },
+        trace: { type: 'string' },
         debug: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -198,7 +218,7 @@ function parseOptions(argv: string[]): Options {
   return {
     iface,
     dumpFile,
-    syntheticSize: values.synthetic === undefined ? undefined : syntheticSize(values.synthetic as string),
+    syntheticSize: values.synthetic === undefined ? undefined : syntheticSize(values.synthetic as string, profile),
     server: ipv4('-s', values.s as string)!,
     client: ipv4('-c', values.c as string | undefined),
     gateway: ipv4('-g', values.g as string | undefined),
@@ -213,12 +233,23 @@ function parseOptions(argv: string[]): Options {
     hostname: values.hostname as string | undefined,
     versionString: values['version-string'] as string | undefined,
     panic: values.panic as string | undefined,
-    dumpTime: values['dump-time'] === undefined ? undefined : count('--dump-time', values['dump-time'] as string, 0),
+    dumpTime: values['dump-time'] === undefined ? undefined : count('--dump-time', values['dump-time'] as string, 0, 0, 8_640_000_000_000),
     ackBugCompat: values['ack-bug-compat'] === true,
     jumboPayload: values['jumbo-payload'] === true,
     netns: values.netns as string | undefined,
     json: values.json === true,
+    faults: values.inject === undefined ? undefined : faultPlan(values.inject as string),
+    pcapFile: values.pcap as string | undefined,
+    traceFile: values.trace as string | undefined,
   };
+}
+
+function faultPlan(text: string): FaultPlan {
+  try {
+    return parseFaultPlan(text);
+  } catch (error) {
+    usageError((error as Error).message);
+  }
 }
 
 const CIPHERS: Record<string, number> = { 'aes256-cbc': KERNELDUMP_ENC_AES_256_CBC, chacha20: KERNELDUMP_ENC_CHACHA20 };
@@ -300,9 +331,19 @@ function summary(report: DumpReport): string {
   return (
     `netdump: ${report.bytes} bytes in ${report.seconds.toFixed(2)} s (${megabytesPerSecond.toFixed(1)} MB/s); ` +
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
-    `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.polls} polls ` +
+    `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls ` +
     `(${(report.polls / Math.max(1, report.batches)).toFixed(2)} per batch, ${((report.seconds * 1000) / Math.max(1, report.batches)).toFixed(3)} ms per batch)\n`
   );
+}
+
+/** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
+function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
+  let driver: NetdumpDriver = new GenericDriver(new AfPacketBackend(options.iface, { netns: options.netns }));
+  if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
+  if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);
+  if (options.traceFile === undefined) return { driver };
+  const tracer = new TracingDriver(driver, options.traceFile);
+  return { driver: tracer, tracer };
 }
 
 function main(): void {
@@ -310,7 +351,7 @@ function main(): void {
   const print = (text: string) => process.stdout.write(text);
   const { client, gateway } = addressesOf(options);
   const content = dumpContent(options);
-  const driver = new GenericDriver(new AfPacketBackend(options.iface, { netns: options.netns }));
+  const { driver, tracer } = driverStack(options);
   const facts = driver.facts();
   const serverIp = parseIpv4Address(options.server);
   const gatewayIp = gateway !== undefined ? parseIpv4Address(gateway) : options.profile.serverIsDefaultGateway ? serverIp : 0;
@@ -331,6 +372,7 @@ function main(): void {
         debug: options.debug,
         print,
         gatewayGiven: options.gateway !== undefined,
+        observer: tracer,
       },
       content,
     );

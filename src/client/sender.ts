@@ -11,6 +11,7 @@ import type { NetStack } from '../net/stack.js';
 import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
 import { NETDUMP_HEADER_SIZE } from '../wire/index.js';
 import { AckWindow, WINDOW_SIZE } from './ack-window.js';
+import type { SendObserver } from './observer.js';
 
 export interface SenderSettings {
   /** net.netdump.polls: poll iterations of 0.5 ms per round. */
@@ -24,6 +25,8 @@ export interface SenderSettings {
   /** The name the kernel prints in "ACK … too far in future!". */
   ackFunctionName: string;
   print: (text: string) => void;
+  /** Told of every delay tick, accepted ack and retransmit round (for tracing). */
+  observer?: SendObserver;
 }
 
 export interface SenderStats {
@@ -36,6 +39,8 @@ export interface SenderStats {
   retransmitRounds: number;
   /** Driver polls in wait loops. */
   polls: number;
+  /** Acks accepted into a batch's window. */
+  acks: number;
 }
 
 /** Largest buffer one send() takes: the dumper's 64 KiB (MAXDUMPPGS × PAGE_SIZE). */
@@ -44,7 +49,7 @@ export const MAX_BATCH_BYTES = 64 * 1024;
 export class ReliableSender {
   /** The sequence number of the next batch's first packet; starts at 1. */
   seqno = 1;
-  readonly stats: SenderStats = { batches: 0, packets: 0, retransmittedPackets: 0, retransmitRounds: 0, polls: 0 };
+  readonly stats: SenderStats = { batches: 0, packets: 0, retransmittedPackets: 0, retransmitRounds: 0, polls: 0, acks: 0 };
   private readonly window: AckWindow;
   private readonly frames: Uint8Array[];
   /** Per frame, a view of its current length, kept so that transmits allocate nothing. */
@@ -129,13 +134,16 @@ export class ReliableSender {
         }
         this.settings.print('. ');
         this.stats.retransmitRounds++;
+        const resentBefore = this.stats.retransmittedPackets;
         this.transmit(count, true);
+        this.settings.observer?.retransmitRound(this.stats.retransmitRounds, this.stats.retransmittedPackets - resentBefore);
         polls = 0;
         continue;
       }
       this.stack.poll();
       this.stats.polls++;
       delayMicroseconds(500);
+      this.settings.observer?.tick();
     }
   }
 
@@ -144,6 +152,8 @@ export class ReliableSender {
       this.settings.print(`${this.settings.ackFunctionName}: ACK ${ackSeqno} too far in future!\n`);
     } else if (ackSeqno >= this.seqno) {
       this.window.ack(ackSeqno - this.seqno);
+      this.stats.acks++;
+      this.settings.observer?.ack(ackSeqno);
     }
   }
 }

@@ -1,0 +1,63 @@
+/**
+ * A classic pcap file writer (LINKTYPE_ETHERNET, microsecond timestamps),
+ * readable by tcpdump and Wireshark. Records are gathered in a buffer
+ * allocated once and written when it fills and on close.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+import { NetdumpError } from '../../src/errors.js';
+
+const MAGIC = 0xa1b2c3d4;
+const LINKTYPE_ETHERNET = 1;
+const SNAPLEN = 65535;
+const GLOBAL_HEADER = 24;
+const RECORD_HEADER = 16;
+const BUFFER_SIZE = 1 << 20;
+
+export class PcapFile {
+  private readonly fd: number;
+  private readonly buffer = Buffer.alloc(BUFFER_SIZE);
+  private used = 0;
+  /** Records written so far. */
+  records = 0;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'w', 0o644);
+    } catch (error) {
+      throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot write the capture ${path}: ${(error as Error).message}`);
+    }
+    const header = this.buffer;
+    header.writeUInt32LE(MAGIC, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeInt32LE(0, 8);
+    header.writeUInt32LE(0, 12);
+    header.writeUInt32LE(SNAPLEN, 16);
+    header.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+    this.used = GLOBAL_HEADER;
+  }
+
+  /** Appends one frame stamped with wall-clock time in microseconds. */
+  write(frame: Uint8Array, timestampMicros: number): void {
+    if (this.used + RECORD_HEADER + frame.length > BUFFER_SIZE) this.flush();
+    const at = this.used;
+    this.buffer.writeUInt32LE(Math.floor(timestampMicros / 1e6), at);
+    this.buffer.writeUInt32LE(Math.floor(timestampMicros % 1e6), at + 4);
+    this.buffer.writeUInt32LE(frame.length, at + 8);
+    this.buffer.writeUInt32LE(frame.length, at + 12);
+    this.buffer.set(frame, at + RECORD_HEADER);
+    this.used += RECORD_HEADER + frame.length;
+    this.records++;
+  }
+
+  flush(): void {
+    for (let written = 0; written < this.used; ) written += writeSync(this.fd, this.buffer, written, this.used - written);
+    this.used = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
