@@ -12,6 +12,7 @@ import { NetdumpError } from '../errors.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
 import { NetStack, type NetConfig } from '../net/stack.js';
 import { formatIpv4Address, formatMac, NETDUMP_EKCD_KEY, NETDUMP_FINISHED, NETDUMP_HERALD, NETDUMP_KDH, NETDUMP_VMCORE } from '../wire/index.js';
+import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
 
@@ -33,6 +34,8 @@ export interface ClientSettings {
   print: (text: string) => void;
   /** Whether the user gave a gateway (13+ says "searching for gateway MAC" then). */
   gatewayGiven: boolean;
+  /** Told of the send loop's ticks, acks and retransmit rounds (the tracer). */
+  observer?: SendObserver;
 }
 
 export interface DumpContent {
@@ -85,6 +88,7 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     ackBugCompat: settings.ackBugCompat,
     ackFunctionName: profile.name === 'freebsd12' ? 'netdump_handle_ip' : 'debugnet_handle_ack',
     print,
+    observer: settings.observer,
   });
   driver.init();
   driver.event('start');
@@ -156,7 +160,8 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
       batch.set(write.data, batchLength);
       batchLength += write.data.length;
     }
-    progress.report(source.length - bytes);
+    // The last write of a file dump is zero-padded to a block: never report more than 100%.
+    progress.report(Math.max(0, source.length - bytes));
   }
   flush();
   return bytes;
