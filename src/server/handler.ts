@@ -5,6 +5,7 @@
  * empty environment. Its exit status is logged.
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 
 import type { Logger } from './log.js';
 
@@ -17,7 +18,9 @@ export interface HandlerRun {
 }
 
 export function runHandler(script: string, dumpDir: string, run: HandlerRun, log: Logger): void {
-  const child = spawn(script, [run.reason, run.ip, run.hostname, run.infoFile, run.coreFile], {
+  // A relative script is the one checked at start-up, relative to our own
+  // working directory, not to the dump directory the handler runs in.
+  const child = spawn(path.resolve(script), [run.reason, run.ip, run.hostname, run.infoFile, run.coreFile], {
     cwd: dumpDir,
     env: {},
     stdio: 'ignore',

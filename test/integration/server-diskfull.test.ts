@@ -1,0 +1,123 @@
+/**
+ * A write error (spec §6.6): with its dump directory on a 192 KiB tmpfs,
+ * a dump that does not fit ends with "Dump unsuccessful: write error …" and
+ * the handler's "error", and the server goes on serving other clients.
+ *
+ * The tmpfs is mounted in a private mount namespace of the server's own
+ * (unshare -m), so it disappears with the server; the test reads files on
+ * it through that namespace (nsenter -m), and the handler copies the info
+ * file to a directory outside it.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import { addClientAddress, assertSameBytes, buildKdh, expectedKdhInfo, NetdumpTestClient } from '../helpers/netdump-test-client.js';
+import { HandlerRecorder, makeTempDir, NETDUMPD, NetdumpdServer } from '../helpers/netdumpd-server.js';
+
+describe('netdumpd: disk full', () => {
+  let hosts: TestHosts;
+  let server: NetdumpdServer;
+  let work: string;
+  let dumpDir: string;
+  let handler: HandlerRecorder;
+  const clients: NetdumpTestClient[] = [];
+
+  before(async () => {
+    hosts = createTestHostPair({ clientAddressInKernel: true });
+    work = makeTempDir('netdumpd-diskfull-');
+    dumpDir = path.join(work, 'dump');
+    mkdirSync(dumpDir);
+    handler = new HandlerRecorder(work);
+    // sh execs node, so the child's pid is the server's.
+    const script = 'mount -t tmpfs -o size=192k,mode=0755 tmpfs "$1" && exec "$2" "$3" -D -d "$1" -P "$4" -i "$5"';
+    server = await NetdumpdServer.spawn(hosts, 'unshare', [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      'netdumpd-on-tmpfs',
+      dumpDir,
+      process.execPath,
+      NETDUMPD,
+      path.join(work, 'netdumpd.pid'),
+      handler.script,
+    ]);
+    assert.match(readFileSync(`/proc/${server.pid}/cmdline`, 'latin1'), /netdumpd\.js/);
+  });
+
+  after(async () => {
+    for (const client of clients) client.stop();
+    await server?.stop();
+    hosts?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Runs a command in the server's mount namespace, where the tmpfs is. */
+  const inServerMounts = (command: string, args: string[]) =>
+    execFileSync('nsenter', ['-t', String(server.pid), '-m', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const readOnTmpfs = (name: string) => inServerMounts('cat', [path.join(dumpDir, name)]);
+
+  test('the tmpfs is the server\'s alone', () => {
+    assert.deepEqual(readdirSync(dumpDir), [], 'the test sees the empty directory under the mount');
+    assert.match(inServerMounts('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', dumpDir]).toString(), /^tmpfs .*size=192k/);
+  });
+
+  test('a write error ends the dump with "Dump unsuccessful" and the handler\'s "error"; the server serves on', async () => {
+    const ip = hosts.client.ip;
+    const client = await NetdumpTestClient.start(hosts, ip);
+    clients.push(client);
+    await client.herald(1);
+    // 320 KiB in order, 1448 bytes a packet, 32 packets a batch. The server
+    // buffers 88 packets (127424 bytes) and writes them when the 89th comes:
+    // the first write (at 0) fits, the second (at 127424 = 0x1f1c0, for the
+    // 177th packet) cannot: 2 × 127424 bytes is more than 192 KiB.
+    const data = randomBytes(320 * 1024);
+    const acked: number[] = [];
+    let seq = 2;
+    sending: for (let offset = 0; offset < data.length; ) {
+      const batch: number[] = [];
+      for (let i = 0; i < 32 && offset < data.length; i++, offset += 1448, seq++) {
+        client.send({ type: 3, seq, offset, payload: data.subarray(offset, offset + 1448) });
+        batch.push(seq);
+      }
+      for (const _ of batch) {
+        const ack = await client.nextAck(500);
+        if (ack === undefined) break sending;
+        acked.push(ack.seq);
+      }
+    }
+    // Packets 1..176 (seq 2..177) acked; the 177th, whose write failed, and nothing after it.
+    assert.deepEqual(acked, Array.from({ length: 176 }, (_, i) => i + 2));
+
+    const expectedInfo = `Dump from ${ip} [${ip}]\nDump unsuccessful: write error @ offset 0001f1c0: No space left on device\n`;
+    const record = await handler.waitFor(['error', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);
+    assert.equal(record.info, expectedInfo);
+    assert.equal(readOnTmpfs(`info.${ip}.0`).toString('latin1'), expectedInfo);
+    await server.waitForLine(`pwrite (for client ${ip} [${ip}]): No space left on device`);
+    // The session is over: its port is closed.
+    client.send({ type: 2, seq: 999 });
+    await client.expectNoAck(300, 'FINISHED after the write error');
+
+    // Make room, then another client dumps.
+    inServerMounts('rm', [path.join(dumpDir, `vmcore.${ip}.0`)]);
+    const other = '198.18.0.11';
+    addClientAddress(hosts, other);
+    const second = await NetdumpTestClient.start(hosts, other);
+    clients.push(second);
+    const vmcore = randomBytes(64 * 1024);
+    await second.dump(vmcore, buildKdh({ dumpLength: vmcore.length }));
+    assertSameBytes(readOnTmpfs(`vmcore.${other}.0`), vmcore, 'vmcore of the second client');
+    const info = `Dump from ${other} [${other}]\n${expectedKdhInfo({ dumpLength: vmcore.length })}Dump complete\n`;
+    assert.equal(readOnTmpfs(`info.${other}.0`).toString('latin1'), info);
+    assert.equal((await handler.waitFor(['success', other, other, `./info.${other}.0`, `./vmcore.${other}.0`])).info, info);
+    assert.equal(handler.records().length, 2);
+    assert.deepEqual(readdirSync(dumpDir), [], 'nothing was written under the mount point outside the server\'s namespace');
+  });
+});
