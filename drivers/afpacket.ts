@@ -55,6 +55,11 @@ export class AfPacketBackend {
     return { name: info.name, mac: info.mac, mtu: info.mtu, up: info.up, running: info.running, linuxDriver: info.driver };
   }
 
+  /** The interface's GRO setting; with an argument, changes it first. */
+  gro(enabled?: boolean): boolean {
+    return this.socket.gro(enabled);
+  }
+
   /** Sends one frame now (a doorbell per frame). */
   send(frame: Uint8Array): void {
     this.socket.send(frame);

@@ -10,6 +10,7 @@ export interface NativePacketSocket {
   readonly rxResults: Buffer;
   info(): InterfaceInfo;
   stats(): SocketStats;
+  gro(enabled?: boolean): boolean;
   send(frame: Uint8Array): number;
   sendBatch(frames: readonly Uint8Array[], count?: number): number;
   recvBatch(max: number): number;

@@ -77,6 +77,11 @@ export class PacketSocket {
     return call(() => this.native.info());
   }
 
+  /** The interface's GRO setting (Linux's LRO); with an argument, changes it first. */
+  gro(enabled?: boolean): boolean {
+    return call(() => (enabled === undefined ? this.native.gro() : this.native.gro(enabled)));
+  }
+
   stats(): SocketStats {
     return this.native.stats();
   }

@@ -161,6 +161,30 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/* gro(): the GRO setting; gro(enabled): change it. */
+static napi_value gro(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
+	ps_error err;
+	int enabled;
+
+	if (ps == NULL)
+		return NULL;
+	if (argc >= 1) {
+		bool wanted;
+		if (napi_get_value_bool(env, argv[0], &wanted) != napi_ok)
+			return nd_throw(env, "EINVAL", EINVAL, "gro takes a boolean");
+		if (ps_set_gro(ps->base.fd, ps->info.name, wanted, &err) < 0)
+			return nd_throw(env, err.code, err.errnum, err.message);
+	}
+	if (ps_get_gro(ps->base.fd, ps->info.name, &enabled, &err) < 0)
+		return nd_throw(env, err.code, err.errnum, err.message);
+	napi_get_boolean(env, enabled, &result);
+	return result;
+}
+
 static int check_frame_size(napi_env env, packet_socket *ps, size_t len)
 {
 	char message[160];
@@ -342,7 +366,7 @@ napi_value nd_packet_socket_class(napi_env env)
 {
 	napi_value klass;
 	napi_property_descriptor methods[] = {
-		METHOD("info", interface_info), METHOD("stats", socket_stats),
+		METHOD("info", interface_info), METHOD("stats", socket_stats), METHOD("gro", gro),
 		METHOD("send", send_one),       METHOD("sendBatch", send_batch),
 		METHOD("recvBatch", recv_batch), METHOD("watch", nd_socket_watch_method),
 		METHOD("unwatch", nd_socket_unwatch_method), METHOD("close", nd_socket_close_method),

@@ -223,3 +223,31 @@ void ps_delay_us(unsigned int usec)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (now.tv_sec < until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec < until.tv_nsec));
 }
+
+/* GRO (Linux's receive offload, the counterpart of FreeBSD's LRO) through ethtool. */
+int ps_get_gro(int fd, const char *ifname, int *enabled, ps_error *err)
+{
+	struct ifreq ifr;
+	struct ethtool_value value = { .cmd = ETHTOOL_GGRO };
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ifr.ifr_data = (void *)&value;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return fail(err, "EIO", errno, "cannot read the GRO setting of %s: %s", ifname);
+	*enabled = value.data != 0;
+	return 0;
+}
+
+int ps_set_gro(int fd, const char *ifname, int enabled, ps_error *err)
+{
+	struct ifreq ifr;
+	struct ethtool_value value = { .cmd = ETHTOOL_SGRO, .data = enabled ? 1 : 0 };
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	ifr.ifr_data = (void *)&value;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		return fail(err, errno == EPERM ? "EPERM" : "EIO", errno, "cannot change the GRO setting of %s: %s", ifname);
+	return 0;
+}

@@ -38,6 +38,9 @@ int ps_send_error(ps_error *err, int errnum, const char *ifname);
  */
 int ps_enter_namespace(const char *netns, int *home_fd, ps_error *err);
 void ps_leave_namespace(int home_fd);
+/* Reads or changes the interface's GRO (generic receive offload) setting. */
+int ps_get_gro(int fd, const char *ifname, int *enabled, ps_error *err);
+int ps_set_gro(int fd, const char *ifname, int enabled, ps_error *err);
 /* Busy-waits like the kernel's DELAY(). */
 void ps_delay_us(unsigned int usec);
 

@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util';
 
 import { AfPacketBackend } from '../../drivers/afpacket.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
-import { GenericDriver } from '../../drivers/generic.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
+import { createDriver, isShimName, SHIMS } from '../../drivers/select.js';
 import { UdpSocket } from '../../native/index.js';
 import { PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
@@ -57,6 +57,9 @@ minidump with --synthetic.
   --jumbo-payload    with freebsd13, send MTU-52 bytes per packet even above
                      4096, as the 13+ kernel does; netdumpd refuses those
   --netns NAME       open iface inside this network namespace
+  --driver NAME      the FreeBSD driver to model: generic, em, igb, vtnet
+                     (default: from the interface's Linux driver: e1000 and
+                     e1000e -> em, igb -> igb, virtio_net -> vtnet, else generic)
   --inject SPEC      inject faults, e.g. loss=0.05,dup=0.01,reorder=0.02,seed=7:
                      loss, dup, reorder, delay, corrupt (probabilities, both
                      directions, or tx.NAME / rx.NAME for one), seed, delay_ms
@@ -108,6 +111,7 @@ interface Options {
   netns?: string;
   json: boolean;
   faults?: FaultPlan;
+  driver?: string;
   pcapFile?: string;
   traceFile?: string;
 }
@@ -188,6 +192,7 @@ function parseOptions(argv: string[]): Options {
         'ack-bug-compat': { type: 'boolean' },
         'jumbo-payload': { type: 'boolean' },
         netns: { type: 'string' },
+        driver: { type: 'string' },
         inject: { type: 'string' },
         pcap: { type: 'string' },
         trace: { type: 'string' },
@@ -239,9 +244,15 @@ function parseOptions(argv: string[]): Options {
     netns: values.netns as string | undefined,
     json: values.json === true,
     faults: values.inject === undefined ? undefined : faultPlan(values.inject as string),
+    driver: shimName(values.driver as string | undefined),
     pcapFile: values.pcap as string | undefined,
     traceFile: values.trace as string | undefined,
   };
+}
+
+function shimName(name: string | undefined): string | undefined {
+  if (name !== undefined && !isShimName(name)) usageError(`--driver must be one of ${SHIMS.join(', ')}, not '${name}'`);
+  return name;
 }
 
 function faultPlan(text: string): FaultPlan {
@@ -338,7 +349,7 @@ function summary(report: DumpReport): string {
 
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
 function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
-  let driver: NetdumpDriver = new GenericDriver(new AfPacketBackend(options.iface, { netns: options.netns }));
+  let driver: NetdumpDriver = createDriver(new AfPacketBackend(options.iface, { netns: options.netns }), options.driver);
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
   if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);
   if (options.traceFile === undefined) return { driver };

@@ -10,6 +10,7 @@ import type { DumpSource } from '../dump/source.js';
 import { assertAlignedWrite } from '../dump/source.js';
 import { NetdumpError } from '../errors.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
+import { DumpZones } from '../net/dump-zones.js';
 import { NetStack, type NetConfig } from '../net/stack.js';
 import { formatIpv4Address, formatMac, NETDUMP_EKCD_KEY, NETDUMP_FINISHED, NETDUMP_HERALD, NETDUMP_KDH, NETDUMP_VMCORE } from '../wire/index.js';
 import type { SendObserver } from './observer.js';
@@ -70,7 +71,8 @@ export interface DumpReport extends SenderStats {
   payloadBytes: number;
 }
 
-const ETIMEDOUT_FREEBSD = 60;
+/** FreeBSD's errno numbers, for "** DUMP FAILED (ERROR n) **". */
+const FREEBSD_ERRNO: Record<string, number> = { ETIMEDOUT: 60, ENOBUFS: 55, EBUSY: 16, ENETDOWN: 50, EMSGSIZE: 40, EINVAL: 22 };
 
 function asNetdumpError(error: unknown): NetdumpError {
   if (error instanceof NetdumpError) return error;
@@ -80,7 +82,7 @@ function asNetdumpError(error: unknown): NetdumpError {
 export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: ClientSettings, content: DumpContent): DumpReport {
   const { profile, print } = settings;
   const payloadBytes = maxPayload(profile, config.mtu, settings.allowPayloadOver4096);
-  const stack = new NetStack(driver, config, { profile, print, debug: settings.debug });
+  const stack = new NetStack(driver, config, { profile, print, debug: settings.debug }, new DumpZones(driver.init()));
   const sender = new ReliableSender(stack, {
     polls: settings.polls,
     retries: settings.retries,
@@ -90,7 +92,6 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     print,
     observer: settings.observer,
   });
-  driver.init();
   driver.event('start');
   try {
     connect(stack, sender, settings);
@@ -109,12 +110,13 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
   }
 }
 
-function sendStage(stage: FailureStage, action: () => void, onFailure: () => void = () => undefined): void {
+function sendStage(stage: FailureStage, action: () => void, onFailure: (error: NetdumpError) => void = () => undefined): void {
   try {
     action();
   } catch (error) {
-    onFailure();
-    throw new DumpFailure(stage, asNetdumpError(error));
+    const failure = asNetdumpError(error);
+    onFailure(failure);
+    throw new DumpFailure(stage, failure);
   }
 }
 
@@ -167,8 +169,8 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   return bytes;
 }
 
-function dumpFailed(settings: ClientSettings): () => void {
-  return () => settings.print(`\n** DUMP FAILED (ERROR ${ETIMEDOUT_FREEBSD}) **\n`);
+function dumpFailed(settings: ClientSettings): (error: NetdumpError) => void {
+  return (error) => settings.print(`\n** DUMP FAILED (ERROR ${FREEBSD_ERRNO[error.code] ?? 5}) **\n`);
 }
 
 /** minidumpsys's report_progress: "..N%" once per tenth, N the share done so far. */

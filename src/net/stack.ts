@@ -28,6 +28,7 @@ import {
   readU32BE,
   WireError,
 } from '../wire/index.js';
+import { DumpZones, MBUFS_PER_PACKET } from './dump-zones.js';
 import { emitUdpFrameHeaders, type UdpFrameAddressing } from './udp-frame.js';
 
 export interface NetConfig {
@@ -69,6 +70,8 @@ export class NetStack {
     private readonly driver: NetdumpDriver,
     readonly config: NetConfig,
     private readonly options: StackOptions,
+    /** The dump's mbuf zones, sized from the driver's init(). */
+    readonly zones: DumpZones = new DumpZones(driver.init()),
   ) {
     this.addressing = {
       srcMac: config.mac,
@@ -82,12 +85,14 @@ export class NetStack {
 
   /** One driver poll, as netdump_network_poll: count 1000, frames go through our input path. */
   poll(): number {
-    return this.driver.poll(1000, this.input);
+    const received = this.driver.poll(1000, this.input);
+    this.zones.reclaimTransmits();
+    return received;
   }
 
   sendArpRequest(targetIp: number): void {
     emitArpRequestFrame({ senderMac: this.config.mac, senderIp: this.config.clientIp, targetIp }, this.arpFrame);
-    this.driver.transmit(this.arpFrame);
+    this.transmitWithMbufs(this.arpFrame, 1);
   }
 
   /**
@@ -106,7 +111,18 @@ export class NetStack {
     return emitUdpFrameHeaders(this.addressing, frame, messageLength);
   }
 
+  /** Transmits a netdump packet, which holds its two mbufs until the next poll. */
   transmit(frame: Uint8Array): void {
+    this.transmitWithMbufs(frame, MBUFS_PER_PACKET);
+  }
+
+  private transmitWithMbufs(frame: Uint8Array, mbufs: number): void {
+    try {
+      this.zones.takeForTransmit(mbufs);
+    } catch (error) {
+      this.options.print(`${this.options.profile.name === 'freebsd12' ? 'netdump_send' : 'debugnet_send'}: Out of mbufs\n`);
+      throw error;
+    }
     this.driver.transmit(frame);
   }
 
@@ -149,7 +165,7 @@ export class NetStack {
       { senderMac: this.config.mac, senderIp: this.config.clientIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
       this.arpFrame,
     );
-    this.driver.transmit(this.arpFrame);
+    this.driver.transmit(this.arpFrame); // the request's own mbuf, turned around in place
   }
 
   private acceptArpReply(senderIp: number, senderMac: Uint8Array): void {

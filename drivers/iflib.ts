@@ -1,0 +1,71 @@
+/**
+ * iflib drivers (em, igb, and alike: ix, ixl, bnxt), as their netdump
+ * methods behave (spec §8.2): init reports the RX queue sets, the free-list
+ * size of queue 0 and its buffer size; transmit uses TX queue 0 with a
+ * doorbell per frame (iflib_no_tx_batch) and fails with EBUSY when the
+ * interface is not running or the ring has no free descriptor; poll reclaims
+ * completed transmits and reaps at most 16 frames per RX queue, whatever
+ * count it is given.
+ */
+import { NetdumpError } from '../src/errors.js';
+import type { AfPacketBackend } from './afpacket.js';
+import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+
+export interface IflibModel {
+  name: 'em' | 'igb';
+  /** RX queue sets (Linux veth and most test links have one). */
+  rxQueues: number;
+  /** Descriptors of TX queue 0 and of each RX free list. */
+  ringDepth: number;
+}
+
+/** iflib_rxeof(rxq, 16) for every RX queue on each poll. */
+export const IFLIB_RX_BUDGET_PER_QUEUE = 16;
+
+export const EM: IflibModel = { name: 'em', rxQueues: 1, ringDepth: 1024 };
+export const IGB: IflibModel = { name: 'igb', rxQueues: 1, ringDepth: 1024 };
+
+export class IflibDriver implements NetdumpDriver {
+  readonly name: string;
+  /** Descriptors handed to the NIC and not yet reclaimed by a poll. */
+  private txInUse = 0;
+
+  constructor(
+    private readonly backend: AfPacketBackend,
+    private readonly model: IflibModel,
+  ) {
+    this.name = model.name;
+  }
+
+  facts(): InterfaceFacts {
+    return this.backend.facts();
+  }
+
+  init(): DriverInit {
+    // The free list's buffer size follows the MTU: 2 KiB clusters, or page/jumbo clusters above.
+    const mtu = this.facts().mtu;
+    const clusterSize = mtu <= 1500 ? 2048 : mtu <= 4096 - 18 ? 4096 : 9216;
+    return { rxRings: this.model.rxQueues, clustersPerRing: this.model.ringDepth, clusterSize };
+  }
+
+  /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
+  event(): void {}
+
+  transmit(frame: Uint8Array): void {
+    if (!this.facts().running) throw new NetdumpError('EBUSY', `${this.name}: interface is not running`);
+    if (this.txInUse >= this.model.ringDepth) {
+      throw new NetdumpError('EBUSY', `${this.name}: TX queue 0 is full (${this.model.ringDepth} descriptors awaiting reclaim)`);
+    }
+    this.backend.send(frame);
+    this.txInUse++;
+  }
+
+  poll(_count: number, input: FrameInput): number {
+    this.txInUse = 0;
+    return this.backend.receive(this.model.rxQueues * IFLIB_RX_BUDGET_PER_QUEUE, input);
+  }
+
+  close(): void {
+    this.backend.close();
+  }
+}

@@ -1,0 +1,38 @@
+/** Which shim models an interface: chosen from its Linux driver, or named by the user. */
+import { NetdumpError } from '../src/errors.js';
+import type { AfPacketBackend } from './afpacket.js';
+import type { NetdumpDriver } from './driver.js';
+import { GenericDriver } from './generic.js';
+import { EM, IflibDriver, IGB } from './iflib.js';
+import { VtnetDriver } from './vtnet.js';
+
+export const SHIMS = ['generic', 'em', 'igb', 'vtnet'] as const;
+export type ShimName = (typeof SHIMS)[number];
+
+/** Linux's driver name → the FreeBSD driver that runs the same hardware. */
+const LINUX_TO_SHIM: Record<string, ShimName> = { e1000: 'em', e1000e: 'em', igb: 'igb', virtio_net: 'vtnet' };
+
+export function shimForLinuxDriver(linuxDriver: string): ShimName {
+  return LINUX_TO_SHIM[linuxDriver] ?? 'generic';
+}
+
+export function isShimName(name: string): name is ShimName {
+  return (SHIMS as readonly string[]).includes(name);
+}
+
+/** The shim over `backend`: `name`, or the one that matches the interface's Linux driver. */
+export function createDriver(backend: AfPacketBackend, name?: string): NetdumpDriver {
+  const shim = name ?? shimForLinuxDriver(backend.facts().linuxDriver);
+  switch (shim) {
+    case 'generic':
+      return new GenericDriver(backend);
+    case 'em':
+      return new IflibDriver(backend, EM);
+    case 'igb':
+      return new IflibDriver(backend, IGB);
+    case 'vtnet':
+      return new VtnetDriver(backend);
+    default:
+      throw new NetdumpError('EINVAL', `unknown driver '${shim}': choose one of ${SHIMS.join(', ')}`);
+  }
+}

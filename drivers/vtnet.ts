@@ -1,0 +1,69 @@
+/**
+ * vtnet (virtio-net), as its netdump/debugnet methods behave (spec §8.2):
+ * init reports the virtqueue pairs, 64 clusters (one per packet in flight)
+ * and the RX cluster size; under 13+ the start event turns software LRO off
+ * and the end event restores it, which Linux mirrors with GRO; transmit
+ * fails with EBUSY when not running or when the TX virtqueue is full; poll
+ * drains every pending frame up to hw.vtnet.rx_process_limit.
+ */
+import { NetdumpError } from '../src/errors.js';
+import type { AfPacketBackend } from './afpacket.js';
+import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+
+/** hw.vtnet.rx_process_limit's default. */
+export const VTNET_RX_PROCESS_LIMIT = 1024;
+const TX_VIRTQUEUE_SIZE = 256;
+const CLUSTERS_IN_FLIGHT = 64;
+
+export interface VtnetOptions {
+  /** Turn GRO off for the dump and restore it after, as 13+ does with LRO. */
+  toggleOffload: boolean;
+}
+
+export class VtnetDriver implements NetdumpDriver {
+  readonly name = 'vtnet';
+  private txInUse = 0;
+  private groBefore: boolean | undefined;
+
+  constructor(
+    private readonly backend: AfPacketBackend,
+    private readonly options: VtnetOptions = { toggleOffload: true },
+  ) {}
+
+  facts(): InterfaceFacts {
+    return this.backend.facts();
+  }
+
+  init(): DriverInit {
+    const mtu = this.facts().mtu;
+    return { rxRings: 1, clustersPerRing: CLUSTERS_IN_FLIGHT, clusterSize: mtu <= 1500 ? 2048 : 4096 };
+  }
+
+  event(event: DriverEvent): void {
+    if (!this.options.toggleOffload) return;
+    if (event === 'start') {
+      this.groBefore = this.backend.gro();
+      if (this.groBefore) this.backend.gro(false);
+    } else if (this.groBefore !== undefined) {
+      if (this.groBefore) this.backend.gro(true);
+      this.groBefore = undefined;
+    }
+  }
+
+  transmit(frame: Uint8Array): void {
+    if (!this.facts().running) throw new NetdumpError('EBUSY', 'vtnet: interface is not running');
+    if (this.txInUse >= TX_VIRTQUEUE_SIZE) throw new NetdumpError('EBUSY', `vtnet: the TX virtqueue is full (${TX_VIRTQUEUE_SIZE} entries)`);
+    this.backend.send(frame);
+    this.txInUse++;
+  }
+
+  poll(_count: number, input: FrameInput): number {
+    this.txInUse = 0;
+    return this.backend.receive(VTNET_RX_PROCESS_LIMIT, input);
+  }
+
+  close(): void {
+    this.event('end');
+    this.backend.close();
+  }
+}
