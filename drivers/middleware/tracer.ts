@@ -6,15 +6,12 @@
  * tick, accepted ack and retransmit round. Lines are buffered and written
  * in blocks.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-
 import type { SendObserver } from '../../src/client/observer.js';
-import { NetdumpError } from '../../src/errors.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
+import { JsonLinesFile } from './json-lines.js';
 import { DriverWrapper } from './wrapper.js';
 
 const NETDUMP_HEADER_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
-const FLUSH_LINES = 4096;
 
 export interface TraceCounts {
   transmits: number;
@@ -25,14 +22,18 @@ export interface TraceCounts {
   retransmitRounds: number;
 }
 
+/** Monotonic microseconds (performance.now() never goes back). */
 function monotonicMicros(): number {
-  return Number(process.hrtime.bigint() / 1000n);
+  return Math.floor(performance.now() * 1000);
+}
+
+function word(frame: Uint8Array, at: number): number {
+  return ((frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!) >>> 0;
 }
 
 export class TracingDriver extends DriverWrapper implements SendObserver {
   readonly counts: TraceCounts = { transmits: 0, polls: 0, framesReceived: 0, ticks: 0, acks: 0, retransmitRounds: 0 };
-  private readonly fd: number;
-  private lines: string[] = [];
+  private readonly file: JsonLinesFile;
   private input: FrameInput = () => undefined;
   private received = 0;
   private readonly count: FrameInput = (frame, flags) => {
@@ -42,22 +43,18 @@ export class TracingDriver extends DriverWrapper implements SendObserver {
 
   constructor(inner: NetdumpDriver, path: string) {
     super(inner);
-    try {
-      this.fd = openSync(path, 'w', 0o644);
-    } catch (error) {
-      throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot write the trace ${path}: ${(error as Error).message}`);
-    }
+    this.file = new JsonLinesFile(path);
   }
 
   override transmit(frame: Uint8Array): void {
     this.inner.transmit(frame);
     this.counts.transmits++;
     const ethertype = (frame[12]! << 8) | frame[13]!;
+    const line = this.file.begin(monotonicMicros()).text('event', 'transmit').number('bytes', frame.length);
     if (ethertype === 0x0800 && frame.length >= NETDUMP_HEADER_AT + 24) {
-      const view = new DataView(frame.buffer, frame.byteOffset + NETDUMP_HEADER_AT);
-      this.line(`"event":"transmit","bytes":${frame.length},"type":${view.getUint32(0)},"seq":${view.getUint32(4)}`);
+      line.number('type', word(frame, NETDUMP_HEADER_AT)).number('seq', word(frame, NETDUMP_HEADER_AT + 4)).end();
     } else {
-      this.line(`"event":"transmit","bytes":${frame.length},"ethertype":${ethertype}`);
+      line.number('ethertype', ethertype).end();
     }
   }
 
@@ -67,39 +64,27 @@ export class TracingDriver extends DriverWrapper implements SendObserver {
     const returned = this.inner.poll(count, this.count);
     this.counts.polls++;
     this.counts.framesReceived += this.received;
-    this.line(`"event":"poll","frames":${this.received}`);
+    this.file.begin(monotonicMicros()).text('event', 'poll').number('frames', this.received).end();
     return returned;
   }
 
   tick(): void {
     this.counts.ticks++;
-    this.line('"event":"tick","us":500');
+    this.file.begin(monotonicMicros()).text('event', 'tick').number('us', 500).end();
   }
 
   ack(seqno: number): void {
     this.counts.acks++;
-    this.line(`"event":"ack","seq":${seqno}`);
+    this.file.begin(monotonicMicros()).text('event', 'ack').number('seq', seqno).end();
   }
 
   retransmitRound(round: number, packets: number): void {
     this.counts.retransmitRounds++;
-    this.line(`"event":"retransmit","round":${round},"packets":${packets}`);
+    this.file.begin(monotonicMicros()).text('event', 'retransmit').number('round', round).number('packets', packets).end();
   }
 
   override close(): void {
-    this.flush();
-    closeSync(this.fd);
+    this.file.close();
     this.inner.close();
-  }
-
-  private line(fields: string): void {
-    this.lines.push(`{"t":${monotonicMicros()},${fields}}\n`);
-    if (this.lines.length >= FLUSH_LINES) this.flush();
-  }
-
-  private flush(): void {
-    if (this.lines.length === 0) return;
-    writeSync(this.fd, this.lines.join(''));
-    this.lines = [];
   }
 }

@@ -3,8 +3,16 @@
  * ratio to a pure C sendmmsg blast measured in the same run.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { AfPacketBackend } from '../../drivers/afpacket.js';
+import type { NetdumpDriver } from '../../drivers/driver.js';
+import { GenericDriver } from '../../drivers/generic.js';
+import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
+import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
 import { buildBenchProgram, formatTable, median, pinToOneCpu } from './lib.js';
@@ -13,6 +21,9 @@ const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BY
   --frames N    frames per measurement (default 400000)
   --runs N      measurements per mode; the median is reported (default 3)
   --size BYTES  frame size including the Ethernet header (default 1514)`;
+
+const BARE_DRIVER = 'generic driver, one transmit per frame';
+const MIDDLEWARE_CHAIN = 'same, through tracer + pcap writer';
 
 interface Measurement {
   frames: number;
@@ -53,6 +64,31 @@ function jsModes(socket: PacketSocket, peerMac: Buffer, size: number, total: num
   ];
 }
 
+/** The generic shim bare, and wrapped in the tracer and the pcap writer (no faults). */
+function driverModes(hosts: TestHosts, peerMac: Buffer, size: number, total: number, scratch: string): Mode[] {
+  const transmitAll = (driver: NetdumpDriver, frame: Uint8Array) =>
+    timed(total, () => {
+      for (let i = 0; i < total; i++) driver.transmit(frame);
+    });
+  const open = () => new GenericDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }));
+  const bare = open();
+  const frame = experimentalFrame(size, peerMac, Buffer.from(bare.facts().mac));
+  return [
+    { name: BARE_DRIVER, run: () => transmitAll(bare, frame) },
+    {
+      name: MIDDLEWARE_CHAIN,
+      run: () => {
+        const chain = new TracingDriver(new PcapWritingDriver(open(), path.join(scratch, 'bench.pcap')), path.join(scratch, 'bench.jsonl'));
+        try {
+          return transmitAll(chain, frame);
+        } finally {
+          chain.close();
+        }
+      },
+    },
+  ];
+}
+
 function cMode(hosts: TestHosts, blast: string, size: number, total: number): Mode {
   return {
     name: 'C sendmmsg blast, 64 a call (limit)',
@@ -88,9 +124,11 @@ function main(): void {
   const cpu = pinToOneCpu();
   const blast = buildBenchProgram('blast', ['scripts/bench/blast.c', 'native/packet_socket.c']);
   const hosts = createTestHostPair();
+  const scratch = mkdtempSync(path.join(tmpdir(), 'netdump-bench-driver-'));
   try {
     const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
-    const modes = [cMode(hosts, blast, size, frames), ...jsModes(socket, Buffer.from(hosts.server.mac.split(':').map((h) => parseInt(h, 16))), size, frames)];
+    const peerMac = Buffer.from(hosts.server.mac.split(':').map((h) => parseInt(h, 16)));
+    const modes = [cMode(hosts, blast, size, frames), ...jsModes(socket, peerMac, size, frames), ...driverModes(hosts, peerMac, size, frames, scratch)];
     const rates = new Map<string, number[]>(modes.map((mode) => [mode.name, []]));
     for (let run = 0; run < runs; run++) {
       for (const mode of modes) {
@@ -112,8 +150,11 @@ function main(): void {
     );
     const batch64 = median(rates.get('JS sendBatch, 64 frames a call')!) / limit;
     console.log(`\ntarget: sendBatch at 64 >= 0.90 of the C limit: ${batch64.toFixed(2)} ${batch64 >= 0.9 ? 'met' : 'NOT met'}`);
+    const chain = median(rates.get(MIDDLEWARE_CHAIN)!) / median(rates.get(BARE_DRIVER)!);
+    console.log(`target: tracer + pcap writer >= 0.80 of the bare driver: ${chain.toFixed(2)} ${chain >= 0.8 ? 'met' : 'NOT met'}`);
   } finally {
     hosts.destroy();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
