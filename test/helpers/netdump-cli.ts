@@ -1,0 +1,209 @@
+/**
+ * Client tests' harness: the netdump CLI run as a real process (it opens
+ * the interface inside the client namespace itself), netdumpd run as a real
+ * process in the server namespace, dump files, and the checks on what
+ * lands in the dump directory.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import { SyntheticMinidump } from '../../src/dump/minidump.js';
+
+export const NETDUMP_CLI = fileURLToPath(new URL('../../src/cli/netdump.js', import.meta.url));
+export const NETDUMPD_CLI = fileURLToPath(new URL('../../src/cli/netdumpd.js', import.meta.url));
+
+export interface ClientResult {
+  /** Exit status, or null if killed by a signal. */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Wall-clock time from spawn to exit. */
+  ms: number;
+}
+
+export interface RunOptions {
+  /** SIGKILL after this long (a hung client must not hang the suite). Default 30 s. */
+  timeoutMs?: number;
+  /** Called with each stdout chunk as it arrives. */
+  onStdout?: (chunk: string) => void;
+}
+
+/** Runs `node netdump.js <args>` and collects its output and exit status. */
+export function runNetdump(args: string[], options: RunOptions = {}): Promise<ClientResult> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [NETDUMP_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    options.onStdout?.(chunk);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+    });
+  });
+}
+
+/** The arguments every client run in a test host pair starts with: namespace, server, client address. */
+export function hostArgs(hosts: TestHosts): string[] {
+  return ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
+}
+
+/** Fails with the client's whole output if the status is not the expected one. */
+export function assertStatus(result: ClientResult, status: number): void {
+  assert.equal(result.status, status, `netdump exited ${result.status ?? result.signal}, expected ${status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+}
+
+/** netdumpd -D as a real process in a namespace (TZ=UTC), its log collected line by line. */
+export class Netdumpd {
+  readonly lines: string[] = [];
+  stderr = '';
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.lines.push(line);
+      for (const waiter of [...this.waiters]) waiter();
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+  }
+
+  static async start(hosts: TestHosts, dumpDir: string, ns = hosts.server.ns): Promise<Netdumpd> {
+    const child = hosts.spawn(ns, process.execPath, [NETDUMPD_CLI, '-D', '-d', dumpDir, '-P', path.join(dumpDir, '.netdumpd.pid')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    const server = new Netdumpd(child);
+    await server.waitForLine(/^Waiting for clients\.$/, 10_000);
+    return server;
+  }
+
+  /** Resolves with the first log line matching `pattern`, waiting up to `timeoutMs`. */
+  waitForLine(pattern: RegExp, timeoutMs = 5000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const line = this.lines.find((candidate) => pattern.test(candidate));
+        if (line === undefined) return false;
+        cleanUp();
+        resolve(line);
+        return true;
+      };
+      const onExit = () => {
+        if (!check()) {
+          cleanUp();
+          reject(new Error(`netdumpd exited before logging ${pattern}; log:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanUp();
+        reject(new Error(`netdumpd did not log ${pattern} within ${timeoutMs} ms; log:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
+      }, timeoutMs);
+      const cleanUp = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        this.child.off('exit', onExit);
+      };
+      this.waiters.add(check);
+      this.child.once('exit', onExit);
+      check();
+    });
+  }
+
+  /** SIGTERM and wait for the exit. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export function makeTempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes `size` random bytes to `dir/name` and returns the path and the bytes. */
+export function writeRandomDump(dir: string, name: string, size: number): { file: string; bytes: Buffer } {
+  const bytes = randomBytes(size);
+  const file = path.join(dir, name);
+  writeFileSync(file, bytes);
+  return { file, bytes };
+}
+
+/** What the server must store for a file dump: the file, zero-padded to a multiple of 4096 (the dumper's block). */
+export function paddedToBlock(bytes: Buffer): Buffer {
+  const padded = Buffer.alloc(Math.ceil(bytes.length / 4096) * 4096);
+  bytes.copy(padded);
+  return padded;
+}
+
+/** The bytes of a synthetic minidump, as the client generates them. */
+export function syntheticBytes(size: number, version: 2 | 3): Buffer {
+  const whole = Buffer.alloc(size);
+  for (const write of new SyntheticMinidump({ size, version }).writes()) whole.set(write.data, write.offset);
+  return whole;
+}
+
+/** Asserts the file holds exactly `expected`, naming the first differing offset if not. */
+export function assertFileBytes(file: string, expected: Buffer): void {
+  const actual = readFileSync(file);
+  if (actual.equals(expected)) return;
+  let at = 0;
+  while (at < Math.min(actual.length, expected.length) && actual[at] === expected[at]) at++;
+  assert.fail(`${file}: ${actual.length} bytes, expected ${expected.length}; first difference at offset ${at}`);
+}
+
+export interface InfoExpectation {
+  dumpLength: number;
+  hostname: string;
+  panic: string;
+  /** ctime(3) in UTC of the --dump-time given. */
+  dumptime: string;
+  versionString?: string;
+}
+
+/** ctime(3) in UTC: "Tue Nov 14 22:13:20 2023". */
+export function ctimeUtc(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][date.getUTCDay()];
+  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][date.getUTCMonth()];
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${weekday} ${month} ${String(date.getUTCDate()).padStart(2, ' ')} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} ${date.getUTCFullYear()}`;
+}
+
+/** Checks the lines of a netdumpd info file that the client controls. */
+export function assertInfoFile(file: string, expected: InfoExpectation): void {
+  const info = readFileSync(file, 'utf8');
+  const lines = [
+    `  Dump Length: ${expected.dumpLength}B (${expected.dumpLength >> 20} MB)\n`,
+    '  Blocksize: 4096\n',
+    `  Dumptime: ${expected.dumptime}\n`,
+    `  Hostname: ${expected.hostname}\n`,
+    `  Panic String: ${expected.panic}\n`,
+    '  Header Parity Check: Pass\n',
+    ...(expected.versionString === undefined ? [] : [`  Version String: ${expected.versionString}`]),
+  ];
+  for (const line of lines) assert.ok(info.includes(line), `${file} lacks ${JSON.stringify(line)}:\n${info}`);
+  assert.ok(info.endsWith('Dump complete\n'), `${file} does not end in "Dump complete":\n${info}`);
+}

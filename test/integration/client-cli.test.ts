@@ -1,0 +1,126 @@
+/**
+ * The netdump command line when it is wrong: one clear line on stderr
+ * (followed, for usage errors, by the usage text), the documented exit
+ * status (2 bad usage, 1 system error), never a stack trace.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import { runNetdump, type ClientResult } from '../helpers/netdump-cli.js';
+
+const EXIT_SYSTEM = 1;
+const EXIT_USAGE = 2;
+
+function assertNoStackTrace(result: ClientResult): void {
+  assert.ok(!result.stderr.includes('    at '), `a stack trace on stderr:\n${result.stderr}`);
+  assert.ok(!/\b(TypeError|ReferenceError|NetdumpError|Error):/.test(result.stderr), `an exception on stderr:\n${result.stderr}`);
+}
+
+/** A usage error: the message, a blank line, the usage; exit 2; nothing on stdout. */
+function assertUsageError(result: ClientResult, message: string | RegExp): void {
+  assert.equal(result.status, EXIT_USAGE, `exit ${result.status}, stderr:\n${result.stderr}`);
+  const [first, blank, usage] = result.stderr.split('\n');
+  if (typeof message === 'string') assert.equal(first, `netdump: ${message}`);
+  else assert.match(first!, message);
+  assert.equal(blank, '');
+  assert.match(usage!, /^usage: netdump /);
+  assert.ok(result.stderr.includes('\nExit status: 0 dump complete;'), 'the whole usage follows');
+  assert.equal(result.stdout, '');
+  assertNoStackTrace(result);
+}
+
+/** A system error: exactly one line on stderr, exit 1, nothing on stdout. */
+function assertSystemError(result: ClientResult, message: string | RegExp): void {
+  assert.equal(result.status, EXIT_SYSTEM, `exit ${result.status}, stderr:\n${result.stderr}`);
+  assert.ok(result.stderr.endsWith('\n') && result.stderr.indexOf('\n') === result.stderr.length - 1, `not one line:\n${result.stderr}`);
+  const line = result.stderr.slice(0, -1);
+  if (typeof message === 'string') assert.equal(line, `netdump: ${message}`);
+  else assert.match(line, message);
+  assert.equal(result.stdout, '');
+  assertNoStackTrace(result);
+}
+
+describe('netdump command line errors', () => {
+  let hosts: TestHosts;
+  let base: string[];
+
+  before(() => {
+    hosts = createTestHostPair();
+    base = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
+  });
+
+  after(() => hosts?.destroy());
+
+  const usageCases: Array<{ name: string; args: () => string[]; message: string | RegExp }> = [
+    { name: 'no interface', args: () => [...base, '--synthetic', '9M'], message: 'no interface given' },
+    { name: 'no -s', args: () => ['--netns', hosts.client.ns, '-c', hosts.client.ip, '--synthetic', '9M', 'ndc0'], message: 'no server given (-s)' },
+    {
+      name: 'a bad IP in -s',
+      args: () => ['--netns', hosts.client.ns, '-s', '198.18.0.256', '-c', hosts.client.ip, '--synthetic', '9M', 'ndc0'],
+      message: "-s: '198.18.0.256' is not an IPv4 address",
+    },
+    {
+      name: 'a bad IP in -c',
+      args: () => ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', 'client', '--synthetic', '9M', 'ndc0'],
+      message: "-c: 'client' is not an IPv4 address",
+    },
+    { name: 'a bad IP in -g', args: () => [...base, '-g', '198.18.0', '--synthetic', '9M', 'ndc0'], message: "-g: '198.18.0' is not an IPv4 address" },
+    { name: 'an unknown flag', args: () => [...base, '--bogus', '--synthetic', '9M', 'ndc0'], message: /^netdump: Unknown option '--bogus'/ },
+    { name: 'both a dumpfile and --synthetic', args: () => [...base, '--synthetic', '9M', 'ndc0', '/etc/hostname'], message: 'give either a dumpfile or --synthetic SIZE' },
+    { name: 'neither a dumpfile nor --synthetic', args: () => [...base, 'ndc0'], message: 'give either a dumpfile or --synthetic SIZE' },
+    { name: '--synthetic 1000 (not a multiple of 4096)', args: () => [...base, '--synthetic', '1000', 'ndc0'], message: '--synthetic: 1000 is not a positive multiple of 4096 bytes' },
+    {
+      name: '--synthetic 1M (smaller than a minidump can be)',
+      args: () => [...base, '--synthetic', '1M', 'ndc0'],
+      message: "--synthetic: 1M is smaller than a freebsd13 minidump's 8499200 bytes of metadata",
+    },
+    {
+      name: '--profile freebsd11',
+      args: () => [...base, '--profile', 'freebsd11', '--synthetic', '9M', 'ndc0'],
+      message: "--profile must be freebsd12 or freebsd13, not 'freebsd11'",
+    },
+    {
+      name: '-o net.netdump.bogus=1',
+      args: () => [...base, '-o', 'net.netdump.bogus=1', '--synthetic', '9M', 'ndc0'],
+      message: /^netdump: -o net\.netdump\.bogus=1: expected one of net\.netdump\.polls, .* as NAME=VALUE$/,
+    },
+    { name: '--polls 0', args: () => [...base, '--polls', '0', '--synthetic', '9M', 'ndc0'], message: "--polls must be an integer from 1 to 1000000, not '0'" },
+    { name: 'an extra argument', args: () => [...base, 'ndc0', '/etc/hostname', 'extra'], message: "unexpected argument 'extra'" },
+    {
+      name: 'no -c, and the interface has no address',
+      args: () => ['--netns', hosts.client.ns, '-s', hosts.server.ip, '--synthetic', '9M', 'ndc0'],
+      message: 'no client address: give -c (ndc0 carries no IPv4 address to infer it from)',
+    },
+  ];
+  for (const { name, args, message } of usageCases) {
+    test(`usage error, exit 2: ${name}`, async () => {
+      assertUsageError(await runNetdump(args()), message);
+    });
+  }
+
+  test('system error, exit 1: a dumpfile that does not exist', async () => {
+    assertSystemError(await runNetdump([...base, 'ndc0', '/nonexistent/vmcore.0']), 'dump file /nonexistent/vmcore.0 does not exist');
+  });
+
+  test('system error, exit 1: a directory as the dumpfile', async () => {
+    assertSystemError(await runNetdump([...base, 'ndc0', '/tmp']), 'dump file /tmp is a directory, not a regular file');
+  });
+
+  test('system error, exit 1: an interface that does not exist', async () => {
+    assertSystemError(await runNetdump([...base, '--synthetic', '9M', 'nosuch0']), /^netdump: no such interface: nosuch0\b/);
+  });
+
+  test('system error, exit 1: a network namespace that does not exist', async () => {
+    const result = await runNetdump(['--netns', 'ndt-no-such-namespace', '-s', '198.18.0.2', '-c', '198.18.0.1', '--synthetic', '9M', 'ndc0']);
+    assertSystemError(result, /^netdump: cannot open network namespace .*ndt-no-such-namespace/);
+  });
+
+  test('--help: the usage on stdout, exit 0', async () => {
+    const result = await runNetdump(['--help']);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /^usage: netdump \[-s server\] \[-c client\] \[-g gateway\] \[-p path\] \[options\] iface \[dumpfile\]\n/);
+    assert.ok(result.stdout.includes('Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;'));
+    assert.equal(result.stderr, '');
+  });
+});

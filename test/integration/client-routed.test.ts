@@ -1,0 +1,101 @@
+/**
+ * The netdump client through a Linux router: the server is on another
+ * subnet, so ARP for it fails, the client says so, falls back to the
+ * gateway (-g), and the dump goes through the router to netdumpd.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { createRoutedTestHosts, type TestHosts } from '../../scripts/lib/testhosts.js';
+import {
+  assertFileBytes,
+  assertInfoFile,
+  assertStatus,
+  ctimeUtc,
+  makeTempDir,
+  Netdumpd,
+  paddedToBlock,
+  removeDir,
+  runNetdump,
+  writeRandomDump,
+} from '../helpers/netdump-cli.js';
+
+const DUMP_TIME = 1_700_000_000;
+
+describe('netdump client → Linux router → netdumpd', () => {
+  let hosts: TestHosts;
+  let dir: string;
+
+  before(() => {
+    hosts = createRoutedTestHosts();
+    // netdumpd looks the client up by reverse DNS before it acks the herald
+    // (bounded at 2 s). Here the server's default route leads to the router,
+    // which answers a query for an unreachable name server with ICMP net
+    // unreachable, but rate-limited: a second dump's lookup would then wait
+    // out the bound, longer than the client's herald retries. No rate limit,
+    // no wait.
+    hosts.run(hosts.router!.ns, 'sysctl', ['-q', '-w', 'net.ipv4.icmp_ratelimit=0']);
+    dir = makeTempDir('netdump-client-routed-');
+  });
+
+  after(() => {
+    hosts?.destroy();
+    removeDir(dir);
+  });
+
+  const cases = [
+    {
+      profile: 'freebsd13',
+      opening: (mac: string) =>
+        'debugnet_connect: searching for gateway MAC...\n(ARP retry)\nFailed to ARP server, trying to reach gateway...\n' +
+        `netdumping to 198.18.2.1 (${mac})\n`,
+    },
+    {
+      profile: 'freebsd12',
+      opening: (mac: string) =>
+        'netdump in progress. searching for server...\n(ARP retry)Failed to ARP server, trying to reach gateway...\n' + `netdumping to 198.18.2.1 (${mac})\n`,
+    },
+  ];
+  for (const { profile, opening } of cases) {
+    test(`${profile}, -g 198.18.1.254: ARP for the server fails, the gateway answers, the dump lands`, async () => {
+      const router = hosts.router!;
+      assert.equal(hosts.client.ip, '198.18.1.1');
+      assert.equal(router.clientSide.ip, '198.18.1.254');
+      assert.equal(hosts.server.ip, '198.18.2.1');
+      const dumpDir = path.join(dir, profile);
+      mkdirSync(dumpDir);
+      const server = await Netdumpd.start(hosts, dumpDir);
+      try {
+        const { file, bytes } = writeRandomDump(dir, `${profile}.bin`, 400 * 1024 + 11);
+        const args = ['--netns', hosts.client.ns, '-s', '198.18.2.1', '-c', '198.18.1.1', '-g', '198.18.1.254', '--profile', profile];
+        const result = await runNetdump([
+          ...args,
+          '--arp-retries', '1',
+          '--polls', '200',
+          '--hostname', `routed-${profile}`,
+          '--panic', 'routed dump',
+          '--dump-time', String(DUMP_TIME),
+          hosts.client.iface,
+          file,
+        ]);
+        assertStatus(result, 0);
+        assert.ok(result.stdout.startsWith(`${opening(router.clientSide.mac)}Dumping 0 out of 1 MB:`), result.stdout);
+        assert.equal(result.stdout.split('(ARP retry)').length - 1, 1, 'one attempt for the server');
+        assert.match(result.stdout, /\nnetdump finished\.\n/);
+        assert.equal(result.stderr, '');
+        await server.waitForLine(/^Completed dump from client 198\.18\.1\.1 \[198\.18\.1\.1\]$/);
+        assertFileBytes(path.join(dumpDir, 'vmcore.198.18.1.1.0'), paddedToBlock(bytes));
+        assertInfoFile(path.join(dumpDir, 'info.198.18.1.1.0'), {
+          dumpLength: bytes.length,
+          hostname: `routed-${profile}`,
+          panic: 'routed dump',
+          dumptime: ctimeUtc(DUMP_TIME),
+        });
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
