@@ -14,9 +14,26 @@ function testFiles(dir) {
     .sort();
 }
 
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+/**
+ * Test namespaces whose creating process (its pid is in the name) is gone:
+ * after our run every test process has exited, so anything of ours left is
+ * here, while a concurrent run's namespaces (live pids) are not.
+ */
 function leftoverNamespaces() {
   try {
-    return readdirSync('/var/run/netns').filter((name) => name.startsWith('ndt-'));
+    return readdirSync('/var/run/netns').filter((name) => {
+      const match = /^ndt-(\d+)-/.exec(name);
+      return match !== null && !isAlive(Number(match[1]));
+    });
   } catch {
     return [];
   }

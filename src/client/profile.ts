@@ -28,8 +28,6 @@ export interface Profile {
   serverIsDefaultGateway: boolean;
   /** 12.x skips the gateway fallback when gateway == server; 13+ does not (spec §3.2). */
   gatewayFallbackNeedsDistinctGateway: boolean;
-  /** 13+ can infer a missing client address and gateway from the route to the server. */
-  infersClientAddress: boolean;
   minidumpVersion: 2 | 3;
 }
 
@@ -45,7 +43,6 @@ export const FREEBSD12: Profile = {
   latchPortOnFirstAckOnly: false,
   serverIsDefaultGateway: true,
   gatewayFallbackNeedsDistinctGateway: true,
-  infersClientAddress: false,
   minidumpVersion: 2,
 };
 
@@ -61,7 +58,6 @@ export const FREEBSD13: Profile = {
   latchPortOnFirstAckOnly: true,
   serverIsDefaultGateway: false,
   gatewayFallbackNeedsDistinctGateway: false,
-  infersClientAddress: true,
   minidumpVersion: 3,
 };
 

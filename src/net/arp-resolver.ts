@@ -32,7 +32,7 @@ export function resolveNextHop(stack: NetStack, settings: ArpSettings): void {
   const { serverIp, gatewayIp } = stack.config;
   if (tryTarget(stack, serverIp, settings)) return;
   if (settings.profile.name === 'freebsd12') {
-    if (serverIp !== gatewayIp && gatewayIp !== 0) {
+    if (gatewayIp !== 0 && (serverIp !== gatewayIp || !settings.profile.gatewayFallbackNeedsDistinctGateway)) {
       settings.print('Failed to ARP server, trying to reach gateway...\n');
       if (tryTarget(stack, gatewayIp, settings)) return;
     }
