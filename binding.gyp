@@ -1,9 +1,19 @@
 {
+  "variables": {
+    "have_libpcap%": "<!(node scripts/has-libpcap.mjs)"
+  },
   "targets": [
     {
       "target_name": "netdump_native",
       "sources": ["native/addon.c", "native/napi_util.c", "native/packet_addon.c", "native/packet_socket.c", "native/udp_addon.c"],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [
+        ["have_libpcap==1", {
+          "sources": ["native/pcap_addon.c"],
+          "defines": ["HAVE_LIBPCAP=1"],
+          "libraries": ["-lpcap"]
+        }]
+      ]
     }
   ]
 }

@@ -3,7 +3,7 @@
  * at once, as iflib and vtnet do during a dump; its poll drains everything
  * pending, up to the caller's count.
  */
-import type { AfPacketBackend } from './afpacket.js';
+import type { FrameBackend } from './backend.js';
 import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
 
 const TX_RING_DEPTH = 256;
@@ -11,7 +11,7 @@ const TX_RING_DEPTH = 256;
 export class GenericDriver implements NetdumpDriver {
   readonly name: string = 'generic';
 
-  constructor(protected readonly backend: AfPacketBackend) {}
+  constructor(protected readonly backend: FrameBackend) {}
 
   facts(): InterfaceFacts {
     return this.backend.facts();

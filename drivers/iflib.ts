@@ -8,7 +8,7 @@
  * count it is given.
  */
 import { NetdumpError } from '../src/errors.js';
-import type { AfPacketBackend } from './afpacket.js';
+import type { FrameBackend } from './backend.js';
 import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
 
 export interface IflibModel {
@@ -31,7 +31,7 @@ export class IflibDriver implements NetdumpDriver {
   private txInUse = 0;
 
   constructor(
-    private readonly backend: AfPacketBackend,
+    private readonly backend: FrameBackend,
     private readonly model: IflibModel,
   ) {
     this.name = model.name;

@@ -1,10 +1,36 @@
-/** Which shim models an interface: chosen from its Linux driver, or named by the user. */
+/**
+ * Which backend reaches the wire (afpacket or pcap, named by the user) and
+ * which shim models the interface: chosen from its Linux driver, or named
+ * by the user.
+ */
 import { NetdumpError } from '../src/errors.js';
-import type { AfPacketBackend } from './afpacket.js';
+import { AfPacketBackend } from './afpacket.js';
+import type { FrameBackend } from './backend.js';
 import type { NetdumpDriver } from './driver.js';
 import { GenericDriver } from './generic.js';
 import { EM, IflibDriver, IGB } from './iflib.js';
+import { PcapBackend } from './pcap-backend.js';
 import { VtnetDriver } from './vtnet.js';
+
+export const BACKENDS = ['afpacket', 'pcap'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export const DEFAULT_BACKEND: BackendName = 'afpacket';
+
+export function isBackendName(name: string): name is BackendName {
+  return (BACKENDS as readonly string[]).includes(name);
+}
+
+/** Opens `iface` (inside `netns`, if given) with the named backend. */
+export function openBackend(name: BackendName, iface: string, options: { netns?: string } = {}): FrameBackend {
+  switch (name) {
+    case 'afpacket':
+      return new AfPacketBackend(iface, options);
+    case 'pcap':
+      return new PcapBackend(iface, options);
+    default:
+      throw new NetdumpError('EINVAL', `unknown backend '${String(name)}': choose one of ${BACKENDS.join(', ')}`);
+  }
+}
 
 export const SHIMS = ['generic', 'em', 'igb', 'vtnet'] as const;
 export type ShimName = (typeof SHIMS)[number];
@@ -21,7 +47,7 @@ export function isShimName(name: string): name is ShimName {
 }
 
 /** The shim over `backend`: `name`, or the one that matches the interface's Linux driver. */
-export function createDriver(backend: AfPacketBackend, name?: string): NetdumpDriver {
+export function createDriver(backend: FrameBackend, name?: string): NetdumpDriver {
   const shim = name ?? shimForLinuxDriver(backend.facts().linuxDriver);
   switch (shim) {
     case 'generic':

@@ -7,7 +7,7 @@
  * drains every pending frame up to hw.vtnet.rx_process_limit.
  */
 import { NetdumpError } from '../src/errors.js';
-import type { AfPacketBackend } from './afpacket.js';
+import type { FrameBackend } from './backend.js';
 import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
 
 /** hw.vtnet.rx_process_limit's default. */
@@ -26,7 +26,7 @@ export class VtnetDriver implements NetdumpDriver {
   private groBefore: boolean | undefined;
 
   constructor(
-    private readonly backend: AfPacketBackend,
+    private readonly backend: FrameBackend,
     private readonly options: VtnetOptions = { toggleOffload: true },
   ) {}
 

@@ -1,6 +1,7 @@
 /*
- * The addon's module: the socket classes, the kernel's busy-wait DELAY(),
- * and syslog(3) for the daemonized server.
+ * The addon's module: the socket classes (PcapSocket only throws ENOSYS
+ * when built without libpcap), the kernel's busy-wait DELAY(), and
+ * syslog(3) for the daemonized server.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +22,30 @@ static napi_value delay_us(napi_env env, napi_callback_info info)
 	ps_delay_us(usec);
 	return NULL;
 }
+
+#ifndef HAVE_LIBPCAP
+/* Built without libpcap's headers: the class exists, and says how to get it. */
+static napi_value pcap_not_built(napi_env env, napi_callback_info info)
+{
+	(void)info;
+	return nd_throw(env, "ENOSYS", ENOSYS,
+			"the pcap backend is not built: install libpcap-dev and run npm run build");
+}
+
+napi_value nd_pcap_socket_class(napi_env env)
+{
+	napi_value klass;
+	CHECK(env, napi_define_class(env, "PcapSocket", NAPI_AUTO_LENGTH, pcap_not_built, NULL, 0, NULL, &klass));
+	return klass;
+}
+
+napi_value nd_pcap_version(napi_env env)
+{
+	napi_value value;
+	CHECK(env, napi_get_null(env, &value));
+	return value;
+}
+#endif
 
 static char syslog_ident[64];
 
@@ -63,6 +88,12 @@ static napi_value init(napi_env env, napi_value exports)
 	if ((value = nd_udp_socket_class(env)) == NULL)
 		return NULL;
 	CHECK(env, napi_set_named_property(env, exports, "UdpSocket", value));
+	if ((value = nd_pcap_socket_class(env)) == NULL)
+		return NULL;
+	CHECK(env, napi_set_named_property(env, exports, "PcapSocket", value));
+	if ((value = nd_pcap_version(env)) == NULL)
+		return NULL;
+	CHECK(env, napi_set_named_property(env, exports, "pcapVersion", value));
 	CHECK(env, napi_create_function(env, "delay", NAPI_AUTO_LENGTH, delay_us, NULL, &value));
 	CHECK(env, napi_set_named_property(env, exports, "delay", value));
 	CHECK(env, napi_create_function(env, "openSyslog", NAPI_AUTO_LENGTH, open_syslog, NULL, &value));

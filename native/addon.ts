@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 
 import { NetdumpError } from '../src/errors.js';
 import type { InterfaceInfo, OpenOptions, SocketStats } from './packet-socket.js';
+import type { PcapOpenOptions } from './pcap-socket.js';
 import type { UdpSocketOptions } from './udp-socket.js';
 
 export interface NativePacketSocket {
@@ -13,6 +14,20 @@ export interface NativePacketSocket {
   gro(enabled?: boolean): boolean;
   send(frame: Uint8Array): number;
   sendBatch(frames: readonly Uint8Array[], count?: number): number;
+  recvBatch(max: number): number;
+  watch(callback: () => void): void;
+  unwatch(): void;
+  close(): void;
+}
+
+/** PacketSocket's surface, through libpcap (native/pcap_addon.c). */
+export interface NativePcapSocket {
+  readonly rxData: Buffer;
+  readonly rxResults: Buffer;
+  info(): InterfaceInfo;
+  stats(): SocketStats;
+  gro(enabled?: boolean): boolean;
+  send(frame: Uint8Array): number;
   recvBatch(max: number): number;
   watch(callback: () => void): void;
   unwatch(): void;
@@ -36,6 +51,10 @@ export interface NativeUdpSocket {
 interface NativeModule {
   PacketSocket: new (ifname: string, options: OpenOptions) => NativePacketSocket;
   UdpSocket: new (options: UdpSocketOptions) => NativeUdpSocket;
+  /** Throws ENOSYS when the addon was built without libpcap. */
+  PcapSocket: new (ifname: string, options: PcapOpenOptions) => NativePcapSocket;
+  /** pcap_lib_version(), or null when the addon was built without libpcap. */
+  pcapVersion: string | null;
   delay(microseconds: number): void;
   openSyslog(ident: string): void;
   syslog(priority: number, message: string): void;

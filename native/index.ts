@@ -5,6 +5,7 @@
 import { addon, call } from './addon.js';
 
 export { PacketSocket, RxFlag, type InterfaceInfo, type OpenOptions, type SocketStats } from './packet-socket.js';
+export { PcapSocket, pcapVersion, type PcapOpenOptions } from './pcap-socket.js';
 export { UdpSocket, type UdpSocketOptions } from './udp-socket.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */

@@ -128,17 +128,20 @@ int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx)
 
 	rx->msgs = calloc(rx->slots, sizeof(*rx->msgs));
 	rx->iov = calloc(rx->slots, sizeof(*rx->iov));
-	rx->addresses = calloc(rx->slots, rx->address_size);
-	rx->control = calloc(rx->slots, rx->control_size);
-	if (rx->msgs == NULL || rx->iov == NULL || rx->addresses == NULL || rx->control == NULL)
+	rx->addresses = rx->address_size > 0 ? calloc(rx->slots, rx->address_size) : NULL;
+	rx->control = rx->control_size > 0 ? calloc(rx->slots, rx->control_size) : NULL;
+	if (rx->msgs == NULL || rx->iov == NULL || (rx->address_size > 0 && rx->addresses == NULL) ||
+	    (rx->control_size > 0 && rx->control == NULL))
 		return -1;
 	for (uint32_t i = 0; i < rx->slots; i++) {
 		rx->iov[i].iov_base = rx->data + (size_t)i * rx->slot_size;
 		rx->iov[i].iov_len = rx->slot_size;
 		rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
 		rx->msgs[i].msg_hdr.msg_iovlen = 1;
-		rx->msgs[i].msg_hdr.msg_name = rx->addresses + (size_t)i * rx->address_size;
-		rx->msgs[i].msg_hdr.msg_control = rx->control + (size_t)i * rx->control_size;
+		if (rx->addresses != NULL)
+			rx->msgs[i].msg_hdr.msg_name = rx->addresses + (size_t)i * rx->address_size;
+		if (rx->control != NULL)
+			rx->msgs[i].msg_hdr.msg_control = rx->control + (size_t)i * rx->control_size;
 	}
 	return 0;
 }
@@ -248,7 +251,10 @@ void nd_socket_close(nd_socket *socket)
 {
 	nd_unwatch(&socket->watcher);
 	if (socket->fd >= 0) {
-		close(socket->fd);
+		if (socket->release != NULL)
+			socket->release(socket);
+		else
+			close(socket->fd);
 		socket->fd = -1;
 	}
 }

@@ -53,6 +53,7 @@ typedef struct {
 	uint8_t *control;
 } nd_rx_buffers;
 
+/* address_size and control_size may be 0 (receive paths that fill the slots themselves). */
 int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx);
 /* Resets the lengths recvmmsg overwrites, for the first `count` slots. */
 void nd_rx_reset(nd_rx_buffers *rx, uint32_t count);
@@ -69,11 +70,16 @@ napi_value nd_watch(napi_env env, nd_watcher *watcher, int fd, napi_value callba
 void nd_unwatch(nd_watcher *watcher);
 
 /* What every socket class starts with, so the helpers below serve them all. */
-typedef struct {
+typedef struct nd_socket {
 	int fd;
 	const char *kind; /* "packet socket", "UDP socket": for messages */
 	nd_rx_buffers rx;
 	nd_watcher watcher;
+	/*
+	 * Closes fd and what owns it, for a descriptor that is not the
+	 * object's own (pcap's); NULL for a plain close(fd).
+	 */
+	void (*release)(struct nd_socket *socket);
 } nd_socket;
 
 /* The wrapped socket if it is still open; else NULL with an EBADF pending. */
@@ -87,5 +93,12 @@ napi_value nd_socket_unwatch_method(napi_env env, napi_callback_info info);
 
 napi_value nd_packet_socket_class(napi_env env);
 napi_value nd_udp_socket_class(napi_env env);
+/*
+ * PcapSocket (native/pcap_addon.c) when built with libpcap (HAVE_LIBPCAP);
+ * otherwise a class whose constructor throws ENOSYS. pcapVersion is
+ * pcap_lib_version(), or null without libpcap.
+ */
+napi_value nd_pcap_socket_class(napi_env env);
+napi_value nd_pcap_version(napi_env env);
 
 #endif

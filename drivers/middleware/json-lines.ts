@@ -10,11 +10,27 @@ import { NetdumpError } from '../../src/errors.js';
 const BUFFER_SIZE = 1 << 20;
 /** Room one line may need at most. */
 const LINE_MAX = 256;
+const LINE_START = Buffer.from('{"t":');
+const LINE_END = Buffer.from('}\n');
+
+/** `before + key + after` as ASCII bytes, encoded the first time and then taken from `cache`. */
+function encodedOnce(cache: Map<string, Uint8Array>, key: string, before: string, after: string): Uint8Array {
+  let bytes = cache.get(key);
+  if (bytes === undefined) {
+    bytes = Buffer.from(before + key + after, 'latin1');
+    cache.set(key, bytes);
+  }
+  return bytes;
+}
 
 export class JsonLinesFile {
   private readonly fd: number;
   private readonly buffer = Buffer.alloc(BUFFER_SIZE);
   private used = 0;
+  /** Encoded `,"name":` / `,"name":"` and `value"`: the same few recur on every line. */
+  private readonly numberFields = new Map<string, Uint8Array>();
+  private readonly textFields = new Map<string, Uint8Array>();
+  private readonly textValues = new Map<string, Uint8Array>();
 
   constructor(readonly path: string) {
     try {
@@ -27,32 +43,27 @@ export class JsonLinesFile {
   /** Starts a line: `{"t":<micros>` — add fields, then end(). */
   begin(micros: number): this {
     if (this.used + LINE_MAX > BUFFER_SIZE) this.flush();
-    this.ascii('{"t":');
+    this.copy(LINE_START);
     this.integer(micros);
     return this;
   }
 
   /** `,"name":` followed by a non-negative integer. */
   number(name: string, value: number): this {
-    this.ascii(',"');
-    this.ascii(name);
-    this.ascii('":');
+    this.copy(encodedOnce(this.numberFields, name, ',"', '":'));
     this.integer(value);
     return this;
   }
 
-  /** `,"name":"value"` for a value that needs no escaping. */
+  /** `,"name":"value"` for a name and value that need no escaping. */
   text(name: string, value: string): this {
-    this.ascii(',"');
-    this.ascii(name);
-    this.ascii('":"');
-    this.ascii(value);
-    this.ascii('"');
+    this.copy(encodedOnce(this.textFields, name, ',"', '":"'));
+    this.copy(encodedOnce(this.textValues, value, '', '"'));
     return this;
   }
 
   end(): void {
-    this.ascii('}\n');
+    this.copy(LINE_END);
   }
 
   flush(): void {
@@ -65,21 +76,20 @@ export class JsonLinesFile {
     closeSync(this.fd);
   }
 
-  private ascii(text: string): void {
-    for (let i = 0; i < text.length; i++) this.buffer[this.used++] = text.charCodeAt(i);
+  private copy(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.buffer[this.used + i] = bytes[i]!;
+    this.used += bytes.length;
   }
 
+  /** A non-negative integer in decimal, written from its last digit back. */
   private integer(value: number): void {
     let n = Math.floor(value);
-    if (n === 0) {
-      this.buffer[this.used++] = 0x30;
-      return;
-    }
-    const start = this.used;
-    while (n > 0) {
-      this.buffer[this.used++] = 0x30 + (n % 10);
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.used += digits;
+    for (let at = this.used - 1; at >= this.used - digits; at--) {
+      this.buffer[at] = 0x30 + (n % 10);
       n = Math.floor(n / 10);
     }
-    this.buffer.subarray(start, this.used).reverse();
   }
 }

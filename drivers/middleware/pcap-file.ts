@@ -17,6 +17,7 @@ const BUFFER_SIZE = 1 << 20;
 export class PcapFile {
   private readonly fd: number;
   private readonly buffer = Buffer.alloc(BUFFER_SIZE);
+  private readonly view = new DataView(this.buffer.buffer, this.buffer.byteOffset, BUFFER_SIZE);
   private used = 0;
   /** Records written so far. */
   records = 0;
@@ -42,10 +43,11 @@ export class PcapFile {
   write(frame: Uint8Array, timestampMicros: number): void {
     if (this.used + RECORD_HEADER + frame.length > BUFFER_SIZE) this.flush();
     const at = this.used;
-    this.buffer.writeUInt32LE(Math.floor(timestampMicros / 1e6), at);
-    this.buffer.writeUInt32LE(Math.floor(timestampMicros % 1e6), at + 4);
-    this.buffer.writeUInt32LE(frame.length, at + 8);
-    this.buffer.writeUInt32LE(frame.length, at + 12);
+    const seconds = Math.floor(timestampMicros / 1e6);
+    this.view.setUint32(at, seconds, true);
+    this.view.setUint32(at + 4, Math.floor(timestampMicros - seconds * 1e6), true);
+    this.view.setUint32(at + 8, frame.length, true);
+    this.view.setUint32(at + 12, frame.length, true);
     this.buffer.set(frame, at + RECORD_HEADER);
     this.used += RECORD_HEADER + frame.length;
     this.records++;

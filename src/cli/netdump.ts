@@ -6,12 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { AfPacketBackend } from '../../drivers/afpacket.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
-import { createDriver, isShimName, SHIMS } from '../../drivers/select.js';
+import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
 import { UdpSocket } from '../../native/index.js';
 import { PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
@@ -57,6 +56,9 @@ minidump with --synthetic.
   --jumbo-payload    with freebsd13, send MTU-52 bytes per packet even above
                      4096, as the 13+ kernel does; netdumpd refuses those
   --netns NAME       open iface inside this network namespace
+  --backend NAME     how frames reach iface: afpacket (default: an AF_PACKET
+                     socket) or pcap (libpcap, not promiscuous; needs the
+                     addon built with libpcap-dev installed)
   --driver NAME      the FreeBSD driver to model: generic, em, igb, vtnet
                      (default: from the interface's Linux driver: e1000 and
                      e1000e -> em, igb -> igb, virtio_net -> vtnet, else generic)
@@ -109,6 +111,7 @@ interface Options {
   ackBugCompat: boolean;
   jumboPayload: boolean;
   netns?: string;
+  backend: BackendName;
   json: boolean;
   faults?: FaultPlan;
   driver?: string;
@@ -192,6 +195,7 @@ function parseOptions(argv: string[]): Options {
         'ack-bug-compat': { type: 'boolean' },
         'jumbo-payload': { type: 'boolean' },
         netns: { type: 'string' },
+        backend: { type: 'string' },
         driver: { type: 'string' },
         inject: { type: 'string' },
         pcap: { type: 'string' },
@@ -242,6 +246,7 @@ function parseOptions(argv: string[]): Options {
     ackBugCompat: values['ack-bug-compat'] === true,
     jumboPayload: values['jumbo-payload'] === true,
     netns: values.netns as string | undefined,
+    backend: backendName(values.backend as string | undefined),
     json: values.json === true,
     faults: values.inject === undefined ? undefined : faultPlan(values.inject as string),
     driver: shimName(values.driver as string | undefined),
@@ -252,6 +257,12 @@ function parseOptions(argv: string[]): Options {
 
 function shimName(name: string | undefined): string | undefined {
   if (name !== undefined && !isShimName(name)) usageError(`--driver must be one of ${SHIMS.join(', ')}, not '${name}'`);
+  return name;
+}
+
+function backendName(name: string | undefined): BackendName {
+  if (name === undefined) return DEFAULT_BACKEND;
+  if (!isBackendName(name)) usageError(`--backend must be one of ${BACKENDS.join(', ')}, not '${name}'`);
   return name;
 }
 
@@ -349,7 +360,7 @@ function summary(report: DumpReport): string {
 
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
 function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
-  let driver: NetdumpDriver = createDriver(new AfPacketBackend(options.iface, { netns: options.netns }), options.driver);
+  let driver: NetdumpDriver = createDriver(openBackend(options.backend, options.iface, { netns: options.netns }), options.driver);
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
   if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);
   if (options.traceFile === undefined) return { driver };

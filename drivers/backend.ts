@@ -1,0 +1,19 @@
+/**
+ * What a driver shim needs from the layer below it: frames in and out of
+ * one Linux interface. AfPacketBackend (drivers/afpacket.ts) and
+ * PcapBackend (drivers/pcap-backend.ts) implement it; the shims (generic,
+ * em/igb, vtnet) take any of them.
+ */
+import type { FrameInput, InterfaceFacts } from './driver.js';
+
+export interface FrameBackend {
+  /** Facts of the interface, re-read from Linux on every call. */
+  facts(): InterfaceFacts;
+  /** The interface's GRO setting; with an argument, changes it first. */
+  gro(enabled?: boolean): boolean;
+  /** Sends one complete Ethernet frame now. */
+  send(frame: Uint8Array): void;
+  /** Receives up to `max` waiting frames without blocking, handing each to `input`; returns how many. */
+  receive(max: number, input: FrameInput): number;
+  close(): void;
+}
