@@ -1,9 +1,11 @@
 /** The AF_PACKET backend: frames in and out of a Linux interface through the native addon. */
 import { PacketSocket, type OpenOptions } from '../native/index.js';
 import { NetdumpError } from '../src/errors.js';
+import { MAX_POLL_FRAMES } from './backend.js';
 import type { FrameInput, InterfaceFacts } from './driver.js';
 
 const ETHERNET_HEADER = 14;
+
 
 /**
  * Transmit descriptors allocated once: a frame is copied into a slot when
@@ -47,7 +49,8 @@ export class AfPacketBackend {
   private ring: TxRing | undefined;
 
   constructor(iface: string, options: Pick<OpenOptions, 'netns'> = {}) {
-    this.socket = PacketSocket.open(iface, options);
+    // As many receive slots as any shim's poll may reap (vtnet's rx_process_limit).
+    this.socket = PacketSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES });
   }
 
   facts(): InterfaceFacts {

@@ -17,3 +17,6 @@ export interface FrameBackend {
   receive(max: number, input: FrameInput): number;
   close(): void;
 }
+
+/** The most frames one poll may hand up: vtnet's rx_process_limit, above the kernel's count of 1000. */
+export const MAX_POLL_FRAMES = 1024;

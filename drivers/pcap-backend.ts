@@ -5,7 +5,7 @@
  * where libpcap is the sanctioned way onto the wire.
  */
 import { PcapSocket, type PcapOpenOptions } from '../native/index.js';
-import type { FrameBackend } from './backend.js';
+import { MAX_POLL_FRAMES, type FrameBackend } from './backend.js';
 import type { FrameInput, InterfaceFacts } from './driver.js';
 
 export class PcapBackend implements FrameBackend {
@@ -13,7 +13,7 @@ export class PcapBackend implements FrameBackend {
 
   /** Throws NetdumpError ENOSYS if the addon was built without libpcap. */
   constructor(iface: string, options: Pick<PcapOpenOptions, 'netns'> = {}) {
-    this.socket = PcapSocket.open(iface, options);
+    this.socket = PcapSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES });
   }
 
   facts(): InterfaceFacts {

@@ -1,0 +1,285 @@
+/**
+ * The driver shims (generic, em, igb, vtnet) over the AF_PACKET backend on
+ * a veth link, as spec §8.2 says their FreeBSD counterparts behave: a poll
+ * reaps at most 16 frames per RX queue under iflib and everything pending
+ * under generic and vtnet; a TX ring without a reclaiming poll fills up and
+ * refuses with EBUSY; vtnet turns the interface's GRO (Linux's LRO) off at
+ * the start event and puts it back at the end, in process and around a
+ * whole CLI dump.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { AfPacketBackend } from '../../drivers/afpacket.js';
+import type { NetdumpDriver } from '../../drivers/driver.js';
+import { IflibDriver } from '../../drivers/iflib.js';
+import { createDriver } from '../../drivers/select.js';
+import { VtnetDriver } from '../../drivers/vtnet.js';
+import { PacketSocket } from '../../native/index.js';
+import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import { parseMac } from '../../src/wire/index.js';
+import { assertNetdumpError } from '../helpers/assertions.js';
+import { collectTestFrames, drainTestFrames, ethtoolGro, ETHERTYPE_TEST, setGro, settle, testFrame, testIndexOf } from '../helpers/drivers.js';
+import { FakeServer } from '../helpers/fake-server.js';
+import { assertFileBytes, assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump, writeRandomDump } from '../helpers/netdump-cli.js';
+
+const WAITING = 40;
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => from + index);
+
+describe('driver shims on a veth link', () => {
+  let hosts: TestHosts;
+  let clientMac: Uint8Array;
+  let serverMac: Uint8Array;
+  /** Sends test frames from the server side, and sees those the client sends. */
+  let serverSocket: PacketSocket;
+  /** Sees the test frames that reach the client's interface, alongside the driver's own socket. */
+  let clientWatch: PacketSocket;
+
+  before(() => {
+    hosts = createTestHostPair();
+    clientMac = parseMac(hosts.client.mac);
+    serverMac = parseMac(hosts.server.mac);
+    serverSocket = PacketSocket.open(hosts.server.iface, { netns: hosts.server.ns, ethertype: ETHERTYPE_TEST });
+    clientWatch = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns, ethertype: ETHERTYPE_TEST });
+  });
+
+  after(() => {
+    serverSocket?.close();
+    clientWatch?.close();
+    hosts?.destroy();
+  });
+
+  const open = (shim: string): NetdumpDriver => createDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), shim);
+
+  /** Puts `count` test frames (indexes 0..count-1) in the driver's receive queue, and waits until all have arrived. */
+  async function queueFramesFromServer(count: number): Promise<void> {
+    drainTestFrames(clientWatch);
+    for (let index = 0; index < count; index++) serverSocket.send(testFrame(clientMac, serverMac, index));
+    assert.deepEqual(await collectTestFrames(clientWatch, count, 2000), range(0, count), 'the watch socket saw every frame, in order');
+    // The driver's socket is handed each frame in the same softirq pass as the watch socket.
+    await settle(20);
+  }
+
+  /** Polls `times` times; returns what each poll returned, and the test-frame indexes handed to input, in order. */
+  function pollTimes(driver: NetdumpDriver, times: number): { returned: number[]; handed: number[]; inputCalls: number } {
+    const returned: number[] = [];
+    const handed: number[] = [];
+    let inputCalls = 0;
+    for (let poll = 0; poll < times; poll++) {
+      returned.push(
+        driver.poll(1000, (frame) => {
+          inputCalls++;
+          const index = testIndexOf(frame);
+          if (index !== undefined) handed.push(index);
+        }),
+      );
+    }
+    return { returned, handed, inputCalls };
+  }
+
+  const budgets = [
+    { shim: 'igb', polls: [16, 16, 8, 0] },
+    { shim: 'em', polls: [16, 16, 8, 0] },
+    { shim: 'generic', polls: [40, 0] },
+    { shim: 'vtnet', polls: [40, 0] },
+  ];
+  for (const { shim, polls } of budgets) {
+    test(`${shim}: with ${WAITING} frames waiting, polls return ${polls.join(', ')} (count 1000 given each time)`, async () => {
+      const driver = open(shim);
+      try {
+        assert.equal(driver.name, shim);
+        assert.equal(driver.facts().linuxDriver, 'veth');
+        await queueFramesFromServer(WAITING);
+        const { returned, handed, inputCalls } = pollTimes(driver, polls.length);
+        assert.deepEqual(returned, polls);
+        assert.equal(inputCalls, WAITING, 'input is called once per returned frame');
+        assert.deepEqual(handed, range(0, WAITING), 'every frame handed up once, in arrival order');
+      } finally {
+        driver.close();
+      }
+    });
+  }
+
+  test('igb with 2 RX queues: 16 per queue per poll, 32 a poll', async () => {
+    const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name: 'igb', rxQueues: 2, ringDepth: 1024 });
+    try {
+      await queueFramesFromServer(WAITING);
+      const { returned, handed } = pollTimes(driver, 3);
+      assert.deepEqual(returned, [32, 8, 0]);
+      assert.deepEqual(handed, range(0, WAITING));
+    } finally {
+      driver.close();
+    }
+  });
+
+  test('igb/em: a TX ring of 32 takes 32 frames, refuses the 33rd with EBUSY until a poll reclaims, then takes 32 again', async () => {
+    for (const name of ['igb', 'em'] as const) {
+      drainTestFrames(serverSocket);
+      const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name, rxQueues: 1, ringDepth: 32 });
+      try {
+        for (let index = 0; index < 32; index++) driver.transmit(testFrame(serverMac, clientMac, index));
+        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`);
+        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', 'TX queue 0 is full');
+        assert.deepEqual(await collectTestFrames(serverSocket, 32, 2000), range(0, 32), `${name}: the 32 accepted frames reached the peer`);
+        assert.equal(driver.poll(1000, () => undefined), 0, 'nothing to receive; the poll reclaims the ring');
+        for (let index = 32; index < 64; index++) driver.transmit(testFrame(serverMac, clientMac, index));
+        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`);
+        assert.deepEqual(await collectTestFrames(serverSocket, 32, 2000), range(32, 64));
+        await settle(20);
+        assert.deepEqual(drainTestFrames(serverSocket), [], 'no refused frame reached the wire');
+      } finally {
+        driver.close();
+      }
+    }
+  });
+
+  test('vtnet: the TX virtqueue takes 256 frames and refuses the 257th with EBUSY; generic takes 300 without a poll', async () => {
+    drainTestFrames(serverSocket);
+    const vtnet = open('vtnet');
+    try {
+      for (let index = 0; index < 256; index++) vtnet.transmit(testFrame(serverMac, clientMac, index));
+      assertNetdumpError(() => vtnet.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', 'vtnet: the TX virtqueue is full (256 entries)');
+      assert.deepEqual(await collectTestFrames(serverSocket, 256, 2000), range(0, 256));
+      vtnet.poll(1000, () => undefined);
+      vtnet.transmit(testFrame(serverMac, clientMac, 256));
+      assert.deepEqual(await collectTestFrames(serverSocket, 1, 2000), [256]);
+    } finally {
+      vtnet.close();
+    }
+    const generic = open('generic');
+    try {
+      for (let index = 0; index < 300; index++) generic.transmit(testFrame(serverMac, clientMac, index));
+      assert.deepEqual(await collectTestFrames(serverSocket, 300, 2000), range(0, 300));
+    } finally {
+      generic.close();
+    }
+  });
+
+  test('vtnet: GRO on → start turns it off → end turns it back on (ethtool -k in the namespace)', () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+    assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+    const driver = open('vtnet');
+    try {
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on', 'opening changes nothing');
+      driver.event('start');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
+      driver.event('end');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+      driver.event('end');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on', 'a second end changes nothing');
+    } finally {
+      driver.close();
+    }
+    assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+  });
+
+  test('vtnet: GRO off stays off through start and end', () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+    const driver = open('vtnet');
+    try {
+      driver.event('start');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
+      driver.event('end');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
+    } finally {
+      driver.close();
+    }
+    assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
+  });
+
+  test('vtnet: close() after start without end restores GRO; without toggleOffload (12.x) GRO is never touched', () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+    const driver = open('vtnet');
+    driver.event('start');
+    assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
+    driver.close();
+    assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+
+    const untouched = new VtnetDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { toggleOffload: false });
+    try {
+      untouched.event('start');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+      untouched.event('end');
+      assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
+    } finally {
+      untouched.close();
+    }
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+  });
+
+  test('the other shims never touch GRO', () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+    for (const shim of ['generic', 'em', 'igb']) {
+      const driver = open(shim);
+      try {
+        driver.event('start');
+        assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on', shim);
+        driver.event('end');
+      } finally {
+        driver.close();
+      }
+    }
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+  });
+});
+
+describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
+  let hosts: TestHosts;
+  let dir: string;
+
+  before(() => {
+    hosts = createTestHostPair();
+    dir = makeTempDir('netdump-drivers-gro-');
+  });
+
+  after(() => {
+    hosts?.destroy();
+    removeDir(dir);
+  });
+
+  const gro = () => ethtoolGro(hosts, hosts.client.ns, hosts.client.iface);
+
+  test('a complete dump: GRO on before, on after, and the vmcore lands byte for byte; GRO off before, off after', async () => {
+    const dumpDir = path.join(dir, 'dumps');
+    mkdirSync(dumpDir);
+    const server = await Netdumpd.start(hosts, dumpDir);
+    try {
+      const { file, bytes } = writeRandomDump(dir, 'dump.bin', 3 * 65536 + 100);
+      for (const [index, state] of (['on', 'off'] as const).entries()) {
+        setGro(hosts, hosts.client.ns, hosts.client.iface, state);
+        const result = await runNetdump([...hostArgs(hosts), '--driver', 'vtnet', hosts.client.iface, file]);
+        assertStatus(result, 0);
+        assert.match(result.stdout, /\nnetdump finished\.\n/);
+        assert.equal(gro(), state, `GRO was ${state} before the dump`);
+        assertFileBytes(path.join(dumpDir, `vmcore.198.18.0.1.${index}`), paddedToBlock(bytes));
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a dump that fails in the data stage: GRO is off while it runs and on again after (exit 5)', async () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+    const server = await FakeServer.start(hosts); // acks the herald only
+    try {
+      const { file } = writeRandomDump(dir, 'stuck.bin', 65536);
+      let sampled: 'on' | 'off' | undefined;
+      const result = await runNetdump([...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', hosts.client.iface, file], {
+        onStdout: (chunk) => {
+          // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
+          if (sampled === undefined && chunk.includes('Dumping')) sampled = gro();
+        },
+      });
+      assertStatus(result, 5);
+      assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\n'), result.stdout);
+      assert.ok(sampled !== undefined, `no "Dumping" on the console: ${result.stdout}`);
+      assert.equal(sampled, 'off', 'GRO while the dump ran');
+      assert.equal(gro(), 'on', 'GRO after the dump');
+    } finally {
+      server.stop();
+      setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+    }
+  });
+});
