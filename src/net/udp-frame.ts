@@ -4,9 +4,6 @@
  * checksums computed in software, no IP options, no VLAN tag.
  */
 import {
-  emitEthernet,
-  emitIpv4,
-  emitUdp,
   ETHERNET_HEADER_SIZE,
   ETHERTYPE_IPV4,
   IPPROTO_UDP,
@@ -14,6 +11,10 @@ import {
   parseEthernet,
   parseIpv4,
   parseUdp,
+  finishChecksum,
+  internetChecksum,
+  ipv4PseudoHeaderSum,
+  sumWords,
   UDP_HEADER_SIZE,
   WireError,
   type EthernetFrame,
@@ -23,6 +24,7 @@ import {
 
 export const UDP_PAYLOAD_OFFSET = ETHERNET_HEADER_SIZE + IPV4_HEADER_SIZE + UDP_HEADER_SIZE;
 const KERNEL_TTL = 255;
+const IP_DONT_FRAGMENT = 0x4000;
 
 export interface UdpFrameAddressing {
   srcMac: Uint8Array;
@@ -36,34 +38,51 @@ export interface UdpFrameAddressing {
 /**
  * Writes the three headers in front of a payload the caller already placed
  * at UDP_PAYLOAD_OFFSET, so a hot path never copies the payload; returns
- * the frame's length.
+ * the frame's length. Fields are written in place, without the validating
+ * reprs of src/wire (the addressing is ours, checked once), since this runs
+ * for every packet of a dump.
  */
 export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8Array, payloadLength: number): number {
   const udpLength = UDP_HEADER_SIZE + payloadLength;
-  emitEthernet({ dst: addressing.dstMac, src: addressing.srcMac, etherType: ETHERTYPE_IPV4 }, frame, 0);
-  emitUdp(
-    { srcPort: addressing.srcPort, dstPort: addressing.dstPort, length: udpLength },
-    frame,
-    ETHERNET_HEADER_SIZE + IPV4_HEADER_SIZE,
-    { src: addressing.srcIp, dst: addressing.dstIp },
-  );
-  emitIpv4(
-    {
-      tos: 0,
-      totalLength: IPV4_HEADER_SIZE + udpLength,
-      id: 0,
-      dontFragment: true,
-      moreFragments: false,
-      fragmentOffset: 0,
-      ttl: KERNEL_TTL,
-      protocol: IPPROTO_UDP,
-      src: addressing.srcIp,
-      dst: addressing.dstIp,
-    },
-    frame,
-    ETHERNET_HEADER_SIZE,
-  );
-  return UDP_PAYLOAD_OFFSET + payloadLength;
+  const frameLength = UDP_PAYLOAD_OFFSET + payloadLength;
+  if (frame.length < frameLength || udpLength > 0xffff - IPV4_HEADER_SIZE) {
+    throw new WireError('udp', 'range', `a ${payloadLength}-byte payload does not fit a ${frame.length}-byte frame or an IPv4 packet`);
+  }
+  frame.set(addressing.dstMac, 0);
+  frame.set(addressing.srcMac, 6);
+  put16(frame, 12, ETHERTYPE_IPV4);
+
+  const ip = ETHERNET_HEADER_SIZE;
+  put16(frame, ip, 0x4500); // version 4, 20-byte header, TOS 0
+  put16(frame, ip + 2, IPV4_HEADER_SIZE + udpLength);
+  put16(frame, ip + 4, 0); // ID 0
+  put16(frame, ip + 6, IP_DONT_FRAGMENT);
+  frame[ip + 8] = KERNEL_TTL;
+  frame[ip + 9] = IPPROTO_UDP;
+  put16(frame, ip + 10, 0);
+  put32(frame, ip + 12, addressing.srcIp);
+  put32(frame, ip + 16, addressing.dstIp);
+  put16(frame, ip + 10, internetChecksum(frame, ip, ip + IPV4_HEADER_SIZE));
+
+  const udp = ip + IPV4_HEADER_SIZE;
+  put16(frame, udp, addressing.srcPort);
+  put16(frame, udp + 2, addressing.dstPort);
+  put16(frame, udp + 4, udpLength);
+  put16(frame, udp + 6, 0);
+  const pseudo = ipv4PseudoHeaderSum(addressing.srcIp, addressing.dstIp, IPPROTO_UDP, udpLength);
+  const checksum = finishChecksum(sumWords(frame, udp, udp + udpLength, pseudo));
+  put16(frame, udp + 6, checksum === 0 ? 0xffff : checksum); // spec §2.4: a computed 0 goes out as 0xFFFF
+  return frameLength;
+}
+
+function put16(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = value >>> 8;
+  buf[at + 1] = value & 0xff;
+}
+
+function put32(buf: Uint8Array, at: number, value: number): void {
+  put16(buf, at, value >>> 16);
+  put16(buf, at + 2, value & 0xffff);
 }
 
 /** Copies the payload into the frame and writes the headers; returns the frame's length. */
