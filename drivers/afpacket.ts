@@ -2,7 +2,7 @@
 import { PacketSocket, type OpenOptions } from '../native/index.js';
 import { NetdumpError } from '../src/errors.js';
 import { MAX_POLL_FRAMES } from './backend.js';
-import type { FrameInput, InterfaceFacts } from './driver.js';
+import { SocketBackend } from './socket-backend.js';
 
 const ETHERNET_HEADER = 14;
 
@@ -44,28 +44,12 @@ class TxRing {
   }
 }
 
-export class AfPacketBackend {
-  private readonly socket: PacketSocket;
+export class AfPacketBackend extends SocketBackend<PacketSocket> {
   private ring: TxRing | undefined;
 
   constructor(iface: string, options: Pick<OpenOptions, 'netns'> = {}) {
     // As many receive slots as any shim's poll may reap (vtnet's rx_process_limit).
-    this.socket = PacketSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES });
-  }
-
-  facts(): InterfaceFacts {
-    const info = this.socket.info();
-    return { name: info.name, mac: info.mac, mtu: info.mtu, up: info.up, running: info.running, linuxDriver: info.driver };
-  }
-
-  /** The interface's GRO setting; with an argument, changes it first. */
-  gro(enabled?: boolean): boolean {
-    return this.socket.gro(enabled);
-  }
-
-  /** Sends one frame now (a doorbell per frame). */
-  send(frame: Uint8Array): void {
-    this.socket.send(frame);
+    super(PacketSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES }));
   }
 
   /** Gives the backend a transmit ring of `depth` descriptors, for queue() and ringDoorbell(). */
@@ -90,16 +74,5 @@ export class AfPacketBackend {
     const count = ring.queued;
     ring.queued = 0;
     this.socket.sendBatch(ring.frames, count);
-  }
-
-  /** Receives up to `max` waiting frames without blocking, handing each to `input`. */
-  receive(max: number, input: FrameInput): number {
-    const frames = this.socket.recvBatch(max);
-    for (let i = 0; i < frames.length; i++) input(frames[i]!, this.socket.rxFlags(i));
-    return frames.length;
-  }
-
-  close(): void {
-    this.socket.close();
   }
 }

@@ -6,33 +6,26 @@ import type { InterfaceInfo, OpenOptions, SocketStats } from './packet-socket.js
 import type { PcapOpenOptions } from './pcap-socket.js';
 import type { UdpSocketOptions } from './udp-socket.js';
 
-export interface NativePacketSocket {
+/** Raw Ethernet frames on one interface: what PacketSocket and PcapSocket both offer. */
+export interface NativeFrameSocket {
   readonly rxData: Buffer;
   readonly rxResults: Buffer;
   info(): InterfaceInfo;
   stats(): SocketStats;
   gro(enabled?: boolean): boolean;
   send(frame: Uint8Array): number;
-  sendBatch(frames: readonly Uint8Array[], count?: number): number;
   recvBatch(max: number): number;
   watch(callback: () => void): void;
   unwatch(): void;
   close(): void;
 }
 
-/** PacketSocket's surface, through libpcap (native/pcap_addon.c). */
-export interface NativePcapSocket {
-  readonly rxData: Buffer;
-  readonly rxResults: Buffer;
-  info(): InterfaceInfo;
-  stats(): SocketStats;
-  gro(enabled?: boolean): boolean;
-  send(frame: Uint8Array): number;
-  recvBatch(max: number): number;
-  watch(callback: () => void): void;
-  unwatch(): void;
-  close(): void;
+export interface NativePacketSocket extends NativeFrameSocket {
+  sendBatch(frames: readonly Uint8Array[], count?: number): number;
 }
+
+/** PacketSocket's surface but sendBatch, through libpcap (native/pcap_addon.c). */
+export type NativePcapSocket = NativeFrameSocket;
 
 export interface NativeUdpSocket {
   readonly rxData: Buffer;

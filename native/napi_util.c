@@ -71,6 +71,21 @@ uint32_t nd_get_uint32_option(napi_env env, napi_value options, const char *name
 	return result;
 }
 
+int nd_get_netns_option(napi_env env, napi_value options, char *out, size_t size, const char **netns)
+{
+	napi_value value = nd_get_property(env, options, "netns");
+
+	*netns = NULL;
+	if (value == NULL)
+		return 0;
+	if (nd_get_string(env, value, out, size) < 0) {
+		nd_throw(env, "EINVAL", EINVAL, "netns must be a namespace name or path");
+		return -1;
+	}
+	*netns = out;
+	return 0;
+}
+
 int nd_get_bool_option(napi_env env, napi_value options, const char *name)
 {
 	napi_value value = nd_get_property(env, options, name);
@@ -143,6 +158,17 @@ int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx)
 		if (rx->control != NULL)
 			rx->msgs[i].msg_hdr.msg_control = rx->control + (size_t)i * rx->control_size;
 	}
+	return 0;
+}
+
+int nd_get_batch_max(napi_env env, size_t argc, napi_value *argv, const nd_rx_buffers *rx, uint32_t *max)
+{
+	if (argc < 1 || napi_get_value_uint32(env, argv[0], max) != napi_ok || *max == 0) {
+		nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
+		return -1;
+	}
+	if (*max > rx->slots)
+		*max = rx->slots;
 	return 0;
 }
 
@@ -266,6 +292,21 @@ void nd_socket_finalize(napi_env env, void *data, void *hint)
 	nd_socket_close(socket);
 	rx_release(env, &socket->rx);
 	free(socket);
+}
+
+napi_value nd_socket_wrap(napi_env env, napi_value self, nd_socket *socket)
+{
+	char message[64];
+
+	if (napi_wrap(env, self, socket, nd_socket_finalize, NULL, NULL) != napi_ok) {
+		snprintf(message, sizeof(message), "cannot wrap the %s", socket->kind);
+		nd_socket_close(socket);
+		free(socket);
+		return nd_throw(env, "EIO", EIO, message);
+	}
+	if (nd_rx_allocate(env, self, &socket->rx) < 0)
+		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
+	return self;
 }
 
 napi_value nd_socket_close_method(napi_env env, napi_callback_info info)

@@ -26,6 +26,11 @@ int nd_get_string(napi_env env, napi_value value, char *out, size_t size);
 /* The named property, or NULL if absent, undefined or null (or object is not an object). */
 napi_value nd_get_property(napi_env env, napi_value object, const char *name);
 uint32_t nd_get_uint32_option(napi_env env, napi_value options, const char *name, uint32_t fallback);
+/*
+ * The `netns` option copied into out: *netns points at it, or is NULL
+ * without the option. -1 with EINVAL pending if it is not a string.
+ */
+int nd_get_netns_option(napi_env env, napi_value options, char *out, size_t size, const char **netns);
 int nd_get_bool_option(napi_env env, napi_value options, const char *name);
 /* A Uint8Array's bytes; -1 if the value is not a Uint8Array. */
 int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len);
@@ -55,6 +60,8 @@ typedef struct {
 
 /* address_size and control_size may be 0 (receive paths that fill the slots themselves). */
 int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx);
+/* recvBatch(max)'s count, at most rx->slots; -1 with EINVAL pending if it is not a positive count. */
+int nd_get_batch_max(napi_env env, size_t argc, napi_value *argv, const nd_rx_buffers *rx, uint32_t *max);
 /* Resets the lengths recvmmsg overwrites, for the first `count` slots. */
 void nd_rx_reset(nd_rx_buffers *rx, uint32_t count);
 
@@ -85,6 +92,12 @@ typedef struct nd_socket {
 /* The wrapped socket if it is still open; else NULL with an EBADF pending. */
 void *nd_open_socket(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
 void nd_socket_close(nd_socket *socket);
+/*
+ * Wraps socket in self and allocates its receive buffers (rx sized first).
+ * Returns self, or NULL with an exception pending; a socket that cannot be
+ * wrapped is closed and freed, a wrapped one belongs to the finalizer.
+ */
+napi_value nd_socket_wrap(napi_env env, napi_value self, nd_socket *socket);
 /* napi_wrap finalizer: closes and frees an nd_socket-based object. */
 void nd_socket_finalize(napi_env env, void *data, void *hint);
 napi_value nd_socket_close_method(napi_env env, napi_callback_info info);

@@ -1,5 +1,6 @@
 /** PacketSocket: raw Ethernet frames in and out of one interface (AF_PACKET). */
 import { addon, call, type NativePacketSocket } from './addon.js';
+import { FrameSocket } from './frame-socket.js';
 
 export interface InterfaceInfo {
   name: string;
@@ -52,69 +53,23 @@ export const RxFlag = {
   VlanTagged: 4,
 } as const;
 
-const RESULT_FIELDS = 3; // slot, length, flags
-
 /** An AF_PACKET socket bound to one interface: raw Ethernet frames in and out. */
-export class PacketSocket {
-  private readonly native: NativePacketSocket;
-  private readonly results: Uint32Array;
-  private readonly slotSize: number;
-  private readonly frames: Buffer[] = [];
-
+export class PacketSocket extends FrameSocket<NativePacketSocket> {
   private constructor(native: NativePacketSocket) {
-    this.native = native;
-    const { rxResults, rxData } = native;
-    this.results = new Uint32Array(rxResults.buffer, rxResults.byteOffset, rxResults.length / 4);
-    this.slotSize = rxData.length / (this.results.length / RESULT_FIELDS);
+    super(native);
   }
 
   static open(ifname: string, options: OpenOptions = {}): PacketSocket {
     return new PacketSocket(call(() => new addon.PacketSocket(ifname, { ethertype: ETH_P_ALL, ...options })));
   }
 
-  /** Current facts of the interface (re-read on every call). */
-  info(): InterfaceInfo {
-    return call(() => this.native.info());
-  }
-
-  /** The interface's GRO setting (Linux's LRO); with an argument, changes it first. */
-  gro(enabled?: boolean): boolean {
-    return call(() => (enabled === undefined ? this.native.gro() : this.native.gro(enabled)));
-  }
-
   stats(): SocketStats {
     return this.native.stats();
-  }
-
-  /** Sends one complete Ethernet frame (no FCS). */
-  send(frame: Uint8Array): void {
-    call(() => this.native.send(frame));
   }
 
   /** Sends frames[0..count) with sendmmsg; returns how many were sent. */
   sendBatch(frames: readonly Uint8Array[], count = frames.length): number {
     return call(() => this.native.sendBatch(frames, count));
-  }
-
-  /**
-   * Receives up to `max` waiting frames without blocking. The returned
-   * buffers are views into receive slots that the next call overwrites:
-   * copy what must outlive it.
-   */
-  recvBatch(max: number): Buffer[] {
-    const count = call(() => this.native.recvBatch(max));
-    const frames = this.frames;
-    frames.length = count;
-    for (let i = 0; i < count; i++) {
-      const start = this.results[RESULT_FIELDS * i]! * this.slotSize;
-      frames[i] = this.native.rxData.subarray(start, start + this.results[RESULT_FIELDS * i + 1]!);
-    }
-    return frames;
-  }
-
-  /** RxFlag bits of frame `index` of the last recvBatch. */
-  rxFlags(index: number): number {
-    return this.results[RESULT_FIELDS * index + 2] ?? 0;
   }
 
   /** Calls `callback` from the event loop whenever frames wait to be received. */
@@ -124,9 +79,5 @@ export class PacketSocket {
 
   stopWatching(): void {
     this.native.unwatch();
-  }
-
-  close(): void {
-    this.native.close();
   }
 }

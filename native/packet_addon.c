@@ -8,22 +8,15 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "napi_util.h"
-#include "packet_socket.h"
+#include "interface_napi.h"
 
-#define MAX_RX_SLOTS 1024
-#define DEFAULT_RX_SLOTS 256
 #define DEFAULT_RCVBUF (4 * 1024 * 1024)
 #define TX_BATCH 64
-#define ETHER_HEADER_LEN 14
 #define RX_CONTROL_SIZE CMSG_SPACE(sizeof(struct tpacket_auxdata))
-#define RESULT_FIELDS 3 /* slot, length, flags */
 
 /* Per-frame flags reported to JS (see RxFlag in native/index.ts). */
 #define RX_CHECKSUM_VALID 1     /* the NIC (or the peer kernel) verified the checksum */
@@ -53,7 +46,7 @@ static void configure_socket(int fd, int receive_buffer)
 static napi_value construct(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2] = { NULL, NULL }, self, value;
+	napi_value argv[2] = { NULL, NULL }, self;
 	char ifname[64], netns[256];
 	ps_options opts = { 0 };
 	ps_error err;
@@ -66,12 +59,8 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	opts.ifname = ifname;
 	opts.ethertype = (uint16_t)nd_get_uint32_option(env, argv[1], "ethertype", ETH_P_ALL);
 	opts.allow_down = nd_get_bool_option(env, argv[1], "allowDown");
-	value = nd_get_property(env, argv[1], "netns");
-	if (value != NULL) {
-		if (nd_get_string(env, value, netns, sizeof(netns)) < 0)
-			return nd_throw(env, "EINVAL", EINVAL, "netns must be a namespace name or path");
-		opts.netns = netns;
-	}
+	if (nd_get_netns_option(env, argv[1], netns, sizeof(netns), &opts.netns) < 0)
+		return NULL;
 
 	ps = calloc(1, sizeof(*ps));
 	if (ps == NULL)
@@ -80,62 +69,20 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	ps->base.fd = ps_open(&opts, &ps->info, &err);
 	if (ps->base.fd < 0) {
 		free(ps);
-		return nd_throw(env, err.code, err.errnum, err.message);
+		return nd_throw_ps_error(env, &err);
 	}
 	configure_socket(ps->base.fd, (int)nd_get_uint32_option(env, argv[1], "receiveBuffer", DEFAULT_RCVBUF));
 	rx = &ps->base.rx;
-	rx->slots = nd_get_uint32_option(env, argv[1], "rxSlots", DEFAULT_RX_SLOTS);
-	if (rx->slots < 1 || rx->slots > MAX_RX_SLOTS)
-		rx->slots = DEFAULT_RX_SLOTS;
-	/* Room for the MTU, the Ethernet header and one VLAN tag; never below 2 KiB. */
-	rx->slot_size = (uint32_t)ps->info.mtu + ETHER_HEADER_LEN + 4;
-	if (rx->slot_size < 2048)
-		rx->slot_size = 2048;
-	rx->result_fields = RESULT_FIELDS;
+	nd_rx_size_for_frames(env, argv[1], &ps->info, rx);
 	rx->address_size = sizeof(struct sockaddr_ll);
 	rx->control_size = RX_CONTROL_SIZE;
-	if (napi_wrap(env, self, ps, nd_socket_finalize, NULL, NULL) != napi_ok) {
-		close(ps->base.fd);
-		free(ps);
-		return nd_throw(env, "EIO", EIO, "cannot wrap the packet socket");
-	}
-	if (nd_rx_allocate(env, self, rx) < 0)
-		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
-	return self;
-}
-
-static void set_named(napi_env env, napi_value object, const char *name, napi_value value)
-{
-	napi_set_named_property(env, object, name, value);
+	return nd_socket_wrap(env, self, &ps->base);
 }
 
 static napi_value interface_info(napi_env env, napi_callback_info info)
 {
 	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
-	napi_value result, value;
-	void *mac;
-	ps_error err;
-
-	if (ps == NULL)
-		return NULL;
-	if (ps_refresh(ps->base.fd, &ps->info, &err) < 0)
-		return nd_throw(env, err.code, err.errnum, err.message);
-	CHECK(env, napi_create_object(env, &result));
-	napi_create_string_utf8(env, ps->info.name, NAPI_AUTO_LENGTH, &value);
-	set_named(env, result, "name", value);
-	napi_create_int32(env, ps->info.ifindex, &value);
-	set_named(env, result, "ifindex", value);
-	napi_create_buffer_copy(env, 6, ps->info.mac, &mac, &value);
-	set_named(env, result, "mac", value);
-	napi_create_int32(env, ps->info.mtu, &value);
-	set_named(env, result, "mtu", value);
-	napi_get_boolean(env, ps->info.up, &value);
-	set_named(env, result, "up", value);
-	napi_get_boolean(env, ps->info.running, &value);
-	set_named(env, result, "running", value);
-	napi_create_string_utf8(env, ps->info.driver, NAPI_AUTO_LENGTH, &value);
-	set_named(env, result, "driver", value);
-	return result;
+	return ps == NULL ? NULL : nd_interface_info(env, ps->base.fd, &ps->info);
 }
 
 static napi_value socket_stats(napi_env env, napi_callback_info info)
@@ -143,71 +90,21 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	struct tpacket_stats kstats = { 0 };
 	socklen_t len = sizeof(kstats);
-	napi_value result, value;
 
 	if (ps == NULL)
 		return NULL;
 	/* The kernel resets these counters on every read. */
 	(void)getsockopt(ps->base.fd, SOL_PACKET, PACKET_STATISTICS, &kstats, &len);
-	CHECK(env, napi_create_object(env, &result));
-	napi_create_uint32(env, kstats.tp_packets, &value);
-	set_named(env, result, "kernelReceived", value);
-	napi_create_uint32(env, kstats.tp_drops, &value);
-	set_named(env, result, "kernelDropped", value);
-	napi_create_double(env, (double)ps->rx_truncated, &value);
-	set_named(env, result, "truncated", value);
-	napi_create_double(env, (double)ps->rx_outgoing, &value);
-	set_named(env, result, "outgoingSkipped", value);
-	return result;
+	return nd_stats_object(env, kstats.tp_packets, kstats.tp_drops, ps->rx_truncated, ps->rx_outgoing);
 }
 
 /* gro(): the GRO setting; gro(enabled): change it. */
 static napi_value gro(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
-	napi_value argv[1], result;
+	napi_value argv[1];
 	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
-	ps_error err;
-	int enabled;
-
-	if (ps == NULL)
-		return NULL;
-	if (argc >= 1) {
-		bool wanted;
-		if (napi_get_value_bool(env, argv[0], &wanted) != napi_ok)
-			return nd_throw(env, "EINVAL", EINVAL, "gro takes a boolean");
-		if (ps_set_gro(ps->base.fd, ps->info.name, wanted, &err) < 0)
-			return nd_throw(env, err.code, err.errnum, err.message);
-	}
-	if (ps_get_gro(ps->base.fd, ps->info.name, &enabled, &err) < 0)
-		return nd_throw(env, err.code, err.errnum, err.message);
-	napi_get_boolean(env, enabled, &result);
-	return result;
-}
-
-static int check_frame_size(napi_env env, packet_socket *ps, size_t len)
-{
-	char message[160];
-
-	if (len < ETHER_HEADER_LEN) {
-		snprintf(message, sizeof(message), "frame of %zu bytes is shorter than an Ethernet header", len);
-		nd_throw(env, "EINVAL", EINVAL, message);
-		return -1;
-	}
-	if (len > (size_t)ps->info.mtu + ETHER_HEADER_LEN) {
-		snprintf(message, sizeof(message), "frame of %zu bytes is larger than the MTU of %s (%d + %d-byte header)",
-			 len, ps->info.name, ps->info.mtu, ETHER_HEADER_LEN);
-		nd_throw(env, "EMSGSIZE", EMSGSIZE, message);
-		return -1;
-	}
-	return 0;
-}
-
-static napi_value throw_send_error(napi_env env, packet_socket *ps, int errnum)
-{
-	ps_error err;
-	ps_send_error(&err, errnum, ps->info.name);
-	return nd_throw(env, err.code, err.errnum, err.message);
+	return ps == NULL ? NULL : nd_interface_gro(env, ps->base.fd, ps->info.name, argc, argv);
 }
 
 static napi_value send_one(napi_env env, napi_callback_info info)
@@ -219,17 +116,13 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	size_t len;
 	ssize_t sent;
 
-	if (ps == NULL)
-		return NULL;
-	if (argc < 1 || nd_get_bytes(env, argv[0], &data, &len) < 0)
-		return nd_throw(env, "EINVAL", EINVAL, "send needs a Uint8Array frame");
-	if (check_frame_size(env, ps, len) < 0)
+	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
 		return NULL;
 	do
 		sent = send(ps->base.fd, data, len, 0);
 	while (sent < 0 && errno == EINTR);
 	if (sent < 0)
-		return throw_send_error(env, ps, errno);
+		return nd_throw_send_error(env, errno, ps->info.name);
 	napi_create_uint32(env, (uint32_t)sent, &result);
 	return result;
 }
@@ -245,7 +138,7 @@ static int prepare_chunk(napi_env env, packet_socket *ps, napi_value frames, uin
 			nd_throw(env, "EINVAL", EINVAL, "sendBatch frames must be Uint8Arrays");
 			return -1;
 		}
-		if (check_frame_size(env, ps, len) < 0)
+		if (nd_check_frame_size(env, &ps->info, len) < 0)
 			return -1;
 		ps->tx_iov[i].iov_base = data;
 		ps->tx_iov[i].iov_len = len;
@@ -285,7 +178,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 			if (rc < 0 && errno == EINTR)
 				continue;
 			if (rc < 0)
-				return throw_send_error(env, ps, errno);
+				return nd_throw_send_error(env, errno, ps->info.name);
 			sent += (uint32_t)rc;
 		}
 		done += n;
@@ -330,17 +223,15 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 
 	if (ps == NULL)
 		return NULL;
-	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
-		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
 	rx = &ps->base.rx;
-	if (max > rx->slots)
-		max = rx->slots;
+	if (nd_get_batch_max(env, argc, argv, rx, &max) < 0)
+		return NULL;
 	nd_rx_reset(rx, max);
 	do
 		n = recvmmsg(ps->base.fd, rx->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-		return throw_send_error(env, ps, errno);
+		return nd_throw_send_error(env, errno, ps->info.name);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *msg = &rx->msgs[i].msg_hdr;
 		const struct sockaddr_ll *from = msg->msg_name;
@@ -353,9 +244,9 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 			ps->rx_truncated++;
 			continue;
 		}
-		rx->results[RESULT_FIELDS * kept] = (uint32_t)i;
-		rx->results[RESULT_FIELDS * kept + 1] = len;
-		rx->results[RESULT_FIELDS * kept + 2] = frame_flags(msg);
+		rx->results[ND_FRAME_RESULT_FIELDS * kept] = (uint32_t)i;
+		rx->results[ND_FRAME_RESULT_FIELDS * kept + 1] = len;
+		rx->results[ND_FRAME_RESULT_FIELDS * kept + 2] = frame_flags(msg);
 		kept++;
 	}
 	napi_create_uint32(env, kept, &result);

@@ -20,22 +20,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "napi_util.h"
-#include "packet_socket.h"
+#include "interface_napi.h"
 
-#define MAX_RX_SLOTS 1024
-#define DEFAULT_RX_SLOTS 256
 /*
  * libpcap's ring: with offloads on (veth, most NICs) each slot is sized for
  * a 64 KiB frame, so 8 MiB holds about 128 frames.
  */
 #define DEFAULT_BUFFER_SIZE (8 * 1024 * 1024)
 #define SNAPLEN 65535
-#define ETHER_HEADER_LEN 14
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
-#define RESULT_FIELDS 3 /* slot, length, flags (always 0: libpcap does not pass Linux's aux data) */
 
 typedef struct {
 	nd_socket base; /* first: the shared helpers treat this as an nd_socket; fd is pcap's selectable fd */
@@ -172,9 +167,9 @@ static int open_pcap(pcap_socket *ps, const char *ifname, const char *netns, int
 static napi_value construct(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2] = { NULL, NULL }, self, value;
+	napi_value argv[2] = { NULL, NULL }, self;
 	char ifname[64], netns[256];
-	const char *ns = NULL;
+	const char *ns;
 	ps_error err = { .code = "EIO" };
 	pcap_socket *ps;
 	nd_rx_buffers *rx;
@@ -183,12 +178,8 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 	if (argc < 1 || nd_get_string(env, argv[0], ifname, sizeof(ifname)) < 0)
 		return nd_throw(env, "ENODEV", EINVAL, "PcapSocket needs an interface name (at most 15 characters)");
-	value = nd_get_property(env, argv[1], "netns");
-	if (value != NULL) {
-		if (nd_get_string(env, value, netns, sizeof(netns)) < 0)
-			return nd_throw(env, "EINVAL", EINVAL, "netns must be a namespace name or path");
-		ns = netns;
-	}
+	if (nd_get_netns_option(env, argv[1], netns, sizeof(netns), &ns) < 0)
+		return NULL;
 	buffer_size = nd_get_uint32_option(env, argv[1], "bufferSize", DEFAULT_BUFFER_SIZE);
 	if (buffer_size < 65536 || buffer_size > (1u << 30))
 		buffer_size = DEFAULT_BUFFER_SIZE;
@@ -203,62 +194,20 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	if (open_pcap(ps, ifname, ns, (int)buffer_size, &err) < 0) {
 		release(&ps->base);
 		free(ps);
-		return nd_throw(env, err.code, err.errnum, err.message);
+		return nd_throw_ps_error(env, &err);
 	}
 	rx = &ps->base.rx;
-	rx->slots = nd_get_uint32_option(env, argv[1], "rxSlots", DEFAULT_RX_SLOTS);
-	if (rx->slots < 1 || rx->slots > MAX_RX_SLOTS)
-		rx->slots = DEFAULT_RX_SLOTS;
-	/* Room for the MTU, the Ethernet header and one VLAN tag (libpcap puts tags back); never below 2 KiB. */
-	rx->slot_size = (uint32_t)ps->info.mtu + ETHER_HEADER_LEN + 4;
-	if (rx->slot_size < 2048)
-		rx->slot_size = 2048;
-	rx->result_fields = RESULT_FIELDS;
+	/* The slots keep room for one VLAN tag: libpcap puts tags back into the frame. */
+	nd_rx_size_for_frames(env, argv[1], &ps->info, rx);
 	rx->address_size = 0; /* pcap_dispatch fills the slots; no msghdr addresses or control data */
 	rx->control_size = 0;
-	if (napi_wrap(env, self, ps, nd_socket_finalize, NULL, NULL) != napi_ok) {
-		release(&ps->base);
-		free(ps);
-		return nd_throw(env, "EIO", EIO, "cannot wrap the pcap socket");
-	}
-	/* From here the finalizer owns ps (and frees what nd_rx_allocate managed to allocate). */
-	if (nd_rx_allocate(env, self, rx) < 0)
-		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
-	return self;
-}
-
-static void set_named(napi_env env, napi_value object, const char *name, napi_value value)
-{
-	napi_set_named_property(env, object, name, value);
+	return nd_socket_wrap(env, self, &ps->base);
 }
 
 static napi_value interface_info(napi_env env, napi_callback_info info)
 {
 	pcap_socket *ps = nd_open_socket(env, info, NULL, NULL);
-	napi_value result, value;
-	void *mac;
-	ps_error err;
-
-	if (ps == NULL)
-		return NULL;
-	if (ps_refresh(ps->ioctl_fd, &ps->info, &err) < 0)
-		return nd_throw(env, err.code, err.errnum, err.message);
-	CHECK(env, napi_create_object(env, &result));
-	napi_create_string_utf8(env, ps->info.name, NAPI_AUTO_LENGTH, &value);
-	set_named(env, result, "name", value);
-	napi_create_int32(env, ps->info.ifindex, &value);
-	set_named(env, result, "ifindex", value);
-	napi_create_buffer_copy(env, 6, ps->info.mac, &mac, &value);
-	set_named(env, result, "mac", value);
-	napi_create_int32(env, ps->info.mtu, &value);
-	set_named(env, result, "mtu", value);
-	napi_get_boolean(env, ps->info.up, &value);
-	set_named(env, result, "up", value);
-	napi_get_boolean(env, ps->info.running, &value);
-	set_named(env, result, "running", value);
-	napi_create_string_utf8(env, ps->info.driver, NAPI_AUTO_LENGTH, &value);
-	set_named(env, result, "driver", value);
-	return result;
+	return ps == NULL ? NULL : nd_interface_info(env, ps->ioctl_fd, &ps->info);
 }
 
 /* stats(): libpcap's counters since open (cumulative, unlike PacketSocket's). */
@@ -266,75 +215,30 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 {
 	pcap_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	struct pcap_stat stats = { 0 };
-	napi_value result, value;
 
 	if (ps == NULL)
 		return NULL;
 	(void)pcap_stats(ps->pcap, &stats);
-	CHECK(env, napi_create_object(env, &result));
-	napi_create_uint32(env, stats.ps_recv, &value);
-	set_named(env, result, "kernelReceived", value);
-	napi_create_uint32(env, stats.ps_drop, &value);
-	set_named(env, result, "kernelDropped", value);
-	napi_create_double(env, (double)ps->rx_truncated, &value);
-	set_named(env, result, "truncated", value);
-	napi_create_uint32(env, 0, &value);
-	set_named(env, result, "outgoingSkipped", value);
-	return result;
+	/* libpcap drops our outgoing frames itself: none to count as skipped. */
+	return nd_stats_object(env, stats.ps_recv, stats.ps_drop, ps->rx_truncated, 0);
 }
 
 /* gro(): the GRO setting; gro(enabled): change it (through ethtool, as PacketSocket does). */
 static napi_value gro(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
-	napi_value argv[1], result;
+	napi_value argv[1];
 	pcap_socket *ps = nd_open_socket(env, info, &argc, argv);
-	ps_error err;
-	int enabled;
-
-	if (ps == NULL)
-		return NULL;
-	if (argc >= 1) {
-		bool wanted;
-		if (napi_get_value_bool(env, argv[0], &wanted) != napi_ok)
-			return nd_throw(env, "EINVAL", EINVAL, "gro takes a boolean");
-		if (ps_set_gro(ps->ioctl_fd, ps->info.name, wanted, &err) < 0)
-			return nd_throw(env, err.code, err.errnum, err.message);
-	}
-	if (ps_get_gro(ps->ioctl_fd, ps->info.name, &enabled, &err) < 0)
-		return nd_throw(env, err.code, err.errnum, err.message);
-	napi_get_boolean(env, enabled, &result);
-	return result;
-}
-
-static int check_frame_size(napi_env env, pcap_socket *ps, size_t len)
-{
-	char message[160];
-
-	if (len < ETHER_HEADER_LEN) {
-		snprintf(message, sizeof(message), "frame of %zu bytes is shorter than an Ethernet header", len);
-		nd_throw(env, "EINVAL", EINVAL, message);
-		return -1;
-	}
-	if (len > (size_t)ps->info.mtu + ETHER_HEADER_LEN) {
-		snprintf(message, sizeof(message), "frame of %zu bytes is larger than the MTU of %s (%d + %d-byte header)",
-			 len, ps->info.name, ps->info.mtu, ETHER_HEADER_LEN);
-		nd_throw(env, "EMSGSIZE", EMSGSIZE, message);
-		return -1;
-	}
-	return 0;
+	return ps == NULL ? NULL : nd_interface_gro(env, ps->ioctl_fd, ps->info.name, argc, argv);
 }
 
 /* A failed pcap_inject: libpcap keeps send(2)'s errno; map it as PacketSocket does. */
 static napi_value throw_pcap_error(napi_env env, pcap_socket *ps, int errnum, const char *what)
 {
-	ps_error err;
 	char message[512];
 
-	if (errnum != 0 && errnum != EIO) {
-		ps_send_error(&err, errnum, ps->info.name);
-		return nd_throw(env, err.code, err.errnum, err.message);
-	}
+	if (errnum != 0 && errnum != EIO)
+		return nd_throw_send_error(env, errnum, ps->info.name);
 	snprintf(message, sizeof(message), "%s on %s failed: %s", what, ps->info.name, pcap_geterr(ps->pcap));
 	return nd_throw(env, "EIO", EIO, message);
 }
@@ -348,11 +252,7 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	size_t len;
 	int sent;
 
-	if (ps == NULL)
-		return NULL;
-	if (argc < 1 || nd_get_bytes(env, argv[0], &data, &len) < 0)
-		return nd_throw(env, "EINVAL", EINVAL, "send needs a Uint8Array frame");
-	if (check_frame_size(env, ps, len) < 0)
+	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
 		return NULL;
 	do {
 		errno = 0;
@@ -378,9 +278,9 @@ static void store_frame(u_char *user, const struct pcap_pkthdr *header, const u_
 		return;
 	}
 	memcpy(rx->data + (size_t)slot * rx->slot_size, bytes, header->caplen);
-	rx->results[RESULT_FIELDS * slot] = slot;
-	rx->results[RESULT_FIELDS * slot + 1] = header->caplen;
-	rx->results[RESULT_FIELDS * slot + 2] = 0;
+	rx->results[ND_FRAME_RESULT_FIELDS * slot] = slot;
+	rx->results[ND_FRAME_RESULT_FIELDS * slot + 1] = header->caplen;
+	rx->results[ND_FRAME_RESULT_FIELDS * slot + 2] = 0; /* flags: libpcap does not pass Linux's aux data */
 	ps->rx_kept++;
 }
 
@@ -400,21 +300,17 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 
 	if (ps == NULL)
 		return NULL;
-	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
-		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
 	rx = &ps->base.rx;
-	if (max > rx->slots)
-		max = rx->slots;
+	if (nd_get_batch_max(env, argc, argv, rx, &max) < 0)
+		return NULL;
 	ps->rx_max = max;
 	ps->rx_kept = 0;
 	/* One call drains up to max frames; a truncated one counts against max, as with recvmmsg. */
 	n = pcap_dispatch(ps->pcap, (int)max, store_frame, (u_char *)ps);
 	if (n < 0 && n != PCAP_ERROR_BREAK) {
 		ps_error err;
-		if (ps_refresh(ps->ioctl_fd, &ps->info, &err) == 0 && (!ps->info.up || !ps->info.running)) {
-			ps_send_error(&err, ENETDOWN, ps->info.name);
-			return nd_throw(env, err.code, err.errnum, err.message);
-		}
+		if (ps_refresh(ps->ioctl_fd, &ps->info, &err) == 0 && (!ps->info.up || !ps->info.running))
+			return nd_throw_send_error(env, ENETDOWN, ps->info.name);
 		return throw_pcap_error(env, ps, 0, "receive");
 	}
 	napi_create_uint32(env, ps->rx_kept, &result);

@@ -1,0 +1,41 @@
+/**
+ * What the AF_PACKET and pcap backends share: both are a FrameBackend over
+ * one of the addon's frame sockets, which offer the same calls.
+ */
+import type { PacketSocket, PcapSocket } from '../native/index.js';
+import type { FrameBackend } from './backend.js';
+import type { FrameInput, InterfaceFacts } from './driver.js';
+
+export abstract class SocketBackend<Socket extends PacketSocket | PcapSocket> implements FrameBackend {
+  protected readonly socket: Socket;
+
+  protected constructor(socket: Socket) {
+    this.socket = socket;
+  }
+
+  facts(): InterfaceFacts {
+    const info = this.socket.info();
+    return { name: info.name, mac: info.mac, mtu: info.mtu, up: info.up, running: info.running, linuxDriver: info.driver };
+  }
+
+  /** The interface's GRO setting; with an argument, changes it first. */
+  gro(enabled?: boolean): boolean {
+    return this.socket.gro(enabled);
+  }
+
+  /** Sends one frame now (a doorbell per frame). */
+  send(frame: Uint8Array): void {
+    this.socket.send(frame);
+  }
+
+  /** Receives up to `max` waiting frames without blocking, handing each to `input`. */
+  receive(max: number, input: FrameInput): number {
+    const frames = this.socket.recvBatch(max);
+    for (let i = 0; i < frames.length; i++) input(frames[i]!, this.socket.rxFlags(i));
+    return frames.length;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

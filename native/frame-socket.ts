@@ -1,0 +1,63 @@
+/**
+ * What PacketSocket and PcapSocket share: raw Ethernet frames on one
+ * interface, received into slots allocated once, with (slot, length, flags)
+ * per frame in the results buffer.
+ */
+import { call, type NativeFrameSocket } from './addon.js';
+import type { InterfaceInfo } from './packet-socket.js';
+
+const RESULT_FIELDS = 3; // slot, length, flags
+
+export abstract class FrameSocket<Native extends NativeFrameSocket> {
+  protected readonly native: Native;
+  private readonly results: Uint32Array;
+  private readonly slotSize: number;
+  private readonly frames: Buffer[] = [];
+
+  protected constructor(native: Native) {
+    this.native = native;
+    const { rxResults, rxData } = native;
+    this.results = new Uint32Array(rxResults.buffer, rxResults.byteOffset, rxResults.length / 4);
+    this.slotSize = rxData.length / (this.results.length / RESULT_FIELDS);
+  }
+
+  /** Current facts of the interface (re-read on every call). */
+  info(): InterfaceInfo {
+    return call(() => this.native.info());
+  }
+
+  /** The interface's GRO setting (Linux's LRO); with an argument, changes it first. */
+  gro(enabled?: boolean): boolean {
+    return call(() => (enabled === undefined ? this.native.gro() : this.native.gro(enabled)));
+  }
+
+  /** Sends one complete Ethernet frame (no FCS). */
+  send(frame: Uint8Array): void {
+    call(() => this.native.send(frame));
+  }
+
+  /**
+   * Receives up to `max` waiting frames without blocking. The returned
+   * buffers are views into receive slots that the next call overwrites:
+   * copy what must outlive it.
+   */
+  recvBatch(max: number): Buffer[] {
+    const count = call(() => this.native.recvBatch(max));
+    const frames = this.frames;
+    frames.length = count;
+    for (let i = 0; i < count; i++) {
+      const start = this.results[RESULT_FIELDS * i]! * this.slotSize;
+      frames[i] = this.native.rxData.subarray(start, start + this.results[RESULT_FIELDS * i + 1]!);
+    }
+    return frames;
+  }
+
+  /** RxFlag bits of frame `index` of the last recvBatch. */
+  rxFlags(index: number): number {
+    return this.results[RESULT_FIELDS * index + 2] ?? 0;
+  }
+
+  close(): void {
+    this.native.close();
+  }
+}
