@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
+import type { DumpReport } from '../../src/client/netdump.js';
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
 import { buildBenchProgram, formatTable, PROJECT_ROOT } from './lib.js';
@@ -59,8 +60,16 @@ function ourClient(hosts: TestHosts, profile: string, size: number): Row {
   const args = ['-c', CLIENT_CPU, process.execPath, cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
   args.push('--synthetic', String(size), '--profile', profile, '--json', hosts.client.iface);
   const output = execFileSync('taskset', args, { encoding: 'utf8' });
-  const report = JSON.parse(output.trim().split('\n').pop()!) as Omit<Row, 'name'>;
-  return { name: `our client, ${profile}`, ...report };
+  const report = JSON.parse(output.trim().split('\n').pop()!) as DumpReport;
+  // The dump data alone, as the reference measures it: FINISHED waits for the server's fsync.
+  return {
+    name: `our client, ${profile}`,
+    bytes: report.bytes,
+    seconds: report.dataSeconds,
+    batches: report.dataBatches,
+    polls: report.dataPolls,
+    retransmittedPackets: report.retransmittedPackets,
+  };
 }
 
 function referenceClient(hosts: TestHosts, sender: string, size: number): Row {

@@ -350,11 +350,12 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
 
 function summary(report: DumpReport): string {
   const megabytesPerSecond = report.bytes / 1e6 / report.seconds;
+  const perBatch = (value: number) => (value / Math.max(1, report.dataBatches)).toFixed(2);
   return (
     `netdump: ${report.bytes} bytes in ${report.seconds.toFixed(2)} s (${megabytesPerSecond.toFixed(1)} MB/s); ` +
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
-    `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls ` +
-    `(${(report.polls / Math.max(1, report.batches)).toFixed(2)} per batch, ${((report.seconds * 1000) / Math.max(1, report.batches)).toFixed(3)} ms per batch)\n`
+    `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls; ` +
+    `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch\n`
   );
 }
 

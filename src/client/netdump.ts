@@ -64,8 +64,12 @@ export class DumpFailure extends NetdumpError {
 export interface DumpReport extends SenderStats {
   /** Dump bytes sent as VMCORE. */
   bytes: number;
-  /** From the herald's ack to FINISHED's. */
+  /** From the herald's ack to FINISHED's (which waits for the server's fsync). */
   seconds: number;
+  /** The VMCORE phase alone: its seconds, batches and polls (what time per batch is measured on). */
+  dataSeconds: number;
+  dataBatches: number;
+  dataPolls: number;
   nextHopMac: string;
   serverPort: number;
   payloadBytes: number;
@@ -98,13 +102,19 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     const started = process.hrtime.bigint();
     print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
+    const before = { ...sender.stats, at: process.hrtime.bigint() };
     const bytes = sendData(sender, settings, content);
+    const data = {
+      dataSeconds: Number(process.hrtime.bigint() - before.at) / 1e9,
+      dataBatches: sender.stats.batches - before.batches,
+      dataPolls: sender.stats.polls - before.polls,
+    };
     sendStage('data', () => sender.send(NETDUMP_KDH, 0, content.kdh));
     if (content.key !== undefined && !profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     sendStage('finished', () => sender.send(NETDUMP_FINISHED, 0, new Uint8Array(0)), () => print('failed to close the transaction\n'));
     print('\nnetdump finished.\n');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { ...sender.stats, bytes, seconds, nextHopMac: formatMac(stack.nextHopMac!), serverPort: stack.serverPort, payloadBytes };
+    return { ...sender.stats, ...data, bytes, seconds, nextHopMac: formatMac(stack.nextHopMac!), serverPort: stack.serverPort, payloadBytes };
   } finally {
     driver.event('end');
   }
@@ -154,7 +164,9 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   for (const write of source.writes()) {
     assertAlignedWrite(write);
     bytes += write.data.length;
-    if (!settings.profile.coalesceWrites) {
+    const alreadyFull = batchLength === 0 && write.data.length === MAX_BATCH_BYTES;
+    if (!settings.profile.coalesceWrites || alreadyFull) {
+      // A full 64 KiB write would fill the buffer and go out as it is: skip the copy.
       sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
     } else {
       if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
