@@ -164,6 +164,9 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   for (const write of source.writes()) {
     assertAlignedWrite(write);
     bytes += write.data.length;
+    // minidumpsys reports progress before it hands the chunk to the dumper. The last write of a
+    // file dump is zero-padded to a block: never report more than 100%.
+    progress.report(Math.max(0, source.length - bytes));
     const alreadyFull = batchLength === 0 && write.data.length === MAX_BATCH_BYTES;
     if (!settings.profile.coalesceWrites || alreadyFull) {
       // A full 64 KiB write would fill the buffer and go out as it is: skip the copy.
@@ -174,8 +177,6 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
       batch.set(write.data, batchLength);
       batchLength += write.data.length;
     }
-    // The last write of a file dump is zero-padded to a block: never report more than 100%.
-    progress.report(Math.max(0, source.length - bytes));
   }
   flush();
   return bytes;
