@@ -180,6 +180,52 @@ void nd_rx_reset(nd_rx_buffers *rx, uint32_t count)
 	}
 }
 
+int nd_get_send_count(napi_env env, size_t argc, napi_value *argv, const char *not_array, uint32_t *total)
+{
+	bool is_array;
+	uint32_t count;
+
+	if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+		nd_throw(env, "EINVAL", EINVAL, not_array);
+		return -1;
+	}
+	if (napi_get_array_length(env, argv[0], total) != napi_ok) {
+		nd_throw(env, "EIO", EIO, "Node-API call failed: napi_get_array_length");
+		return -1;
+	}
+	if (argc > 1) {
+		if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count > *total) {
+			nd_throw(env, "EINVAL", EINVAL, "sendBatch count must be at most the array length");
+			return -1;
+		}
+		*total = count;
+	}
+	return 0;
+}
+
+int nd_tx_prepare(napi_env env, nd_tx_chunk *tx, napi_value items, uint32_t first, uint32_t n, const char *not_bytes,
+		  nd_tx_check check, const void *context)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value element;
+		void *data;
+		size_t len;
+		if (napi_get_element(env, items, first + i, &element) != napi_ok ||
+		    nd_get_bytes(env, element, &data, &len) < 0) {
+			nd_throw(env, "EINVAL", EINVAL, not_bytes);
+			return -1;
+		}
+		if (check != NULL && check(env, context, len) < 0)
+			return -1;
+		tx->iov[i].iov_base = data;
+		tx->iov[i].iov_len = len;
+		memset(&tx->msgs[i].msg_hdr, 0, sizeof(tx->msgs[i].msg_hdr));
+		tx->msgs[i].msg_hdr.msg_iov = &tx->iov[i];
+		tx->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
 static void rx_release(napi_env env, nd_rx_buffers *rx)
 {
 	if (rx->data_ref != NULL)

@@ -65,6 +65,30 @@ int nd_get_batch_max(napi_env env, size_t argc, napi_value *argv, const nd_rx_bu
 /* Resets the lengths recvmmsg overwrites, for the first `count` slots. */
 void nd_rx_reset(nd_rx_buffers *rx, uint32_t count);
 
+#define ND_TX_BATCH 64 /* messages a sendmmsg call */
+
+/* The sendmmsg vectors for one chunk of sendBatch's array. */
+typedef struct {
+	struct mmsghdr msgs[ND_TX_BATCH];
+	struct iovec iov[ND_TX_BATCH];
+} nd_tx_chunk;
+
+/*
+ * sendBatch(items[, count])'s count: the array's length, or count if given
+ * (at most the length). -1 with EINVAL pending otherwise; not_array is the
+ * message for a first argument that is not an array.
+ */
+int nd_get_send_count(napi_env env, size_t argc, napi_value *argv, const char *not_array, uint32_t *total);
+/* -1 with an exception pending if an item of len bytes cannot be sent. */
+typedef int (*nd_tx_check)(napi_env env, const void *context, size_t len);
+/*
+ * Points the first n (at most ND_TX_BATCH) messages of tx at
+ * items[first .. first + n). -1 with an exception pending if an item is not
+ * a Uint8Array (not_bytes is the message) or check, unless NULL, refuses it.
+ */
+int nd_tx_prepare(napi_env env, nd_tx_chunk *tx, napi_value items, uint32_t first, uint32_t n, const char *not_bytes,
+		  nd_tx_check check, const void *context);
+
 /* Calls a JS function from the event loop whenever a descriptor is readable. */
 typedef struct {
 	uv_poll_t *poll;

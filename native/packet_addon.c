@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,7 +14,6 @@
 #include "interface_napi.h"
 
 #define DEFAULT_RCVBUF (4 * 1024 * 1024)
-#define TX_BATCH 64
 #define RX_CONTROL_SIZE CMSG_SPACE(sizeof(struct tpacket_auxdata))
 
 /* Per-frame flags reported to JS (see RxFlag in native/index.ts). */
@@ -28,8 +26,7 @@ typedef struct {
 	ps_interface info;
 	uint64_t rx_truncated;
 	uint64_t rx_outgoing;
-	struct mmsghdr tx_msgs[TX_BATCH];
-	struct iovec tx_iov[TX_BATCH];
+	nd_tx_chunk tx;
 } packet_socket;
 
 static void configure_socket(int fd, int receive_buffer)
@@ -127,26 +124,10 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	return result;
 }
 
-static int prepare_chunk(napi_env env, packet_socket *ps, napi_value frames, uint32_t first, uint32_t n)
+/* nd_tx_check for frames on the socket's interface (context). */
+static int check_frame(napi_env env, const void *context, size_t len)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		napi_value element;
-		void *data;
-		size_t len;
-		if (napi_get_element(env, frames, first + i, &element) != napi_ok ||
-		    nd_get_bytes(env, element, &data, &len) < 0) {
-			nd_throw(env, "EINVAL", EINVAL, "sendBatch frames must be Uint8Arrays");
-			return -1;
-		}
-		if (nd_check_frame_size(env, &ps->info, len) < 0)
-			return -1;
-		ps->tx_iov[i].iov_base = data;
-		ps->tx_iov[i].iov_len = len;
-		memset(&ps->tx_msgs[i].msg_hdr, 0, sizeof(ps->tx_msgs[i].msg_hdr));
-		ps->tx_msgs[i].msg_hdr.msg_iov = &ps->tx_iov[i];
-		ps->tx_msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	return 0;
+	return nd_check_frame_size(env, context, len);
 }
 
 /* sendBatch(frames[, count]): sendmmsg, 64 frames a call; returns frames sent. */
@@ -156,25 +137,16 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 	napi_value argv[2], result;
 	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
 	uint32_t total, done = 0;
-	bool is_array;
 
-	if (ps == NULL)
+	if (ps == NULL || nd_get_send_count(env, argc, argv, "sendBatch needs an array of frames", &total) < 0)
 		return NULL;
-	if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array)
-		return nd_throw(env, "EINVAL", EINVAL, "sendBatch needs an array of frames");
-	CHECK(env, napi_get_array_length(env, argv[0], &total));
-	if (argc > 1) {
-		uint32_t count;
-		if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count > total)
-			return nd_throw(env, "EINVAL", EINVAL, "sendBatch count must be at most the array length");
-		total = count;
-	}
 	while (done < total) {
-		uint32_t n = total - done > TX_BATCH ? TX_BATCH : total - done;
-		if (prepare_chunk(env, ps, argv[0], done, n) < 0)
+		uint32_t n = total - done > ND_TX_BATCH ? ND_TX_BATCH : total - done;
+		if (nd_tx_prepare(env, &ps->tx, argv[0], done, n, "sendBatch frames must be Uint8Arrays", check_frame,
+				  &ps->info) < 0)
 			return NULL;
 		for (uint32_t sent = 0; sent < n;) {
-			int rc = sendmmsg(ps->base.fd, ps->tx_msgs + sent, n - sent, 0);
+			int rc = sendmmsg(ps->base.fd, ps->tx.msgs + sent, n - sent, 0);
 			if (rc < 0 && errno == EINTR)
 				continue;
 			if (rc < 0)

@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,28 +21,24 @@
 #define MAX_RX_SLOTS 1024
 #define DEFAULT_RX_SLOTS 64
 #define DEFAULT_SLOT_SIZE 65536
-#define TX_BATCH 64
 #define RX_CONTROL_SIZE CMSG_SPACE(sizeof(struct in_pktinfo))
 #define RESULT_FIELDS 5 /* slot, length, source address, source port, destination address */
 
 typedef struct {
 	nd_socket base; /* first: the shared helpers treat this as an nd_socket */
-	struct mmsghdr tx_msgs[TX_BATCH];
-	struct iovec tx_iov[TX_BATCH];
+	nd_tx_chunk tx;
 } udp_socket;
 
 /* The socket, created inside the `netns` option's namespace if there is one. */
 static int create_socket(napi_env env, napi_value options)
 {
-	napi_value value = nd_get_property(env, options, "netns");
-	char netns[256] = "";
+	char buffer[256];
+	const char *netns;
 	ps_error err;
 	int home_fd, fd, saved;
 
-	if (value != NULL && nd_get_string(env, value, netns, sizeof(netns)) < 0) {
-		nd_throw(env, "EINVAL", EINVAL, "netns must be a namespace name or path");
+	if (nd_get_netns_option(env, options, buffer, sizeof(buffer), &netns) < 0)
 		return -1;
-	}
 	if (ps_enter_namespace(netns, &home_fd, &err) < 0) {
 		nd_throw(env, err.code, err.errnum, err.message);
 		return -1;
@@ -94,14 +89,7 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	rx->result_fields = RESULT_FIELDS;
 	rx->address_size = sizeof(struct sockaddr_in);
 	rx->control_size = RX_CONTROL_SIZE;
-	if (napi_wrap(env, self, us, nd_socket_finalize, NULL, NULL) != napi_ok) {
-		close(fd);
-		free(us);
-		return nd_throw(env, "EIO", EIO, "cannot wrap the UDP socket");
-	}
-	if (nd_rx_allocate(env, self, rx) < 0)
-		return nd_throw(env, "ENOBUFS", ENOMEM, "cannot allocate receive buffers");
-	return self;
+	return nd_socket_wrap(env, self, &us->base);
 }
 
 static int get_address(napi_env env, napi_value address, napi_value port, struct sockaddr_in *sin)
@@ -201,11 +189,9 @@ static napi_value recv_batch(napi_env env, napi_callback_info info)
 
 	if (us == NULL)
 		return NULL;
-	if (argc < 1 || napi_get_value_uint32(env, argv[0], &max) != napi_ok || max == 0)
-		return nd_throw(env, "EINVAL", EINVAL, "recvBatch needs a positive count");
 	rx = &us->base.rx;
-	if (max > rx->slots)
-		max = rx->slots;
+	if (nd_get_batch_max(env, argc, argv, rx, &max) < 0)
+		return NULL;
 	nd_rx_reset(rx, max);
 	do
 		n = recvmmsg(us->base.fd, rx->msgs, max, MSG_DONTWAIT, NULL);
@@ -265,33 +251,16 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 	napi_value argv[2], result;
 	udp_socket *us = nd_open_socket(env, info, &argc, argv);
 	uint32_t total, done = 0;
-	bool is_array;
 
-	if (us == NULL)
+	if (us == NULL || nd_get_send_count(env, argc, argv, "sendBatch needs an array of Uint8Arrays", &total) < 0)
 		return NULL;
-	if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array)
-		return nd_throw(env, "EINVAL", EINVAL, "sendBatch needs an array of Uint8Arrays");
-	CHECK(env, napi_get_array_length(env, argv[0], &total));
-	if (argc > 1) {
-		uint32_t count;
-		if (napi_get_value_uint32(env, argv[1], &count) != napi_ok || count > total)
-			return nd_throw(env, "EINVAL", EINVAL, "sendBatch count must be at most the array length");
-		total = count;
-	}
 	while (done < total) {
-		uint32_t n = total - done > TX_BATCH ? TX_BATCH : total - done;
+		uint32_t n = total - done > ND_TX_BATCH ? ND_TX_BATCH : total - done;
 		int rc;
-		for (uint32_t i = 0; i < n; i++) {
-			napi_value element;
-			if (napi_get_element(env, argv[0], done + i, &element) != napi_ok ||
-			    nd_get_bytes(env, element, &us->tx_iov[i].iov_base, &us->tx_iov[i].iov_len) < 0)
-				return nd_throw(env, "EINVAL", EINVAL, "sendBatch needs Uint8Arrays");
-			memset(&us->tx_msgs[i].msg_hdr, 0, sizeof(us->tx_msgs[i].msg_hdr));
-			us->tx_msgs[i].msg_hdr.msg_iov = &us->tx_iov[i];
-			us->tx_msgs[i].msg_hdr.msg_iovlen = 1;
-		}
+		if (nd_tx_prepare(env, &us->tx, argv[0], done, n, "sendBatch needs Uint8Arrays", NULL, NULL) < 0)
+			return NULL;
 		do
-			rc = sendmmsg(us->base.fd, us->tx_msgs, n, 0);
+			rc = sendmmsg(us->base.fd, us->tx.msgs, n, 0);
 		while (rc < 0 && errno == EINTR);
 		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;

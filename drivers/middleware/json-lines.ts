@@ -3,9 +3,7 @@
  * straight into a buffer allocated once, with no string built per line,
  * and the buffer goes to the file when it fills and on close.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-
-import { NetdumpError } from '../../src/errors.js';
+import { BufferedFile } from './buffered-file.js';
 
 const BUFFER_SIZE = 1 << 20;
 /** Room one line may need at most. */
@@ -23,21 +21,14 @@ function encodedOnce(cache: Map<string, Uint8Array>, key: string, before: string
   return bytes;
 }
 
-export class JsonLinesFile {
-  private readonly fd: number;
-  private readonly buffer = Buffer.alloc(BUFFER_SIZE);
-  private used = 0;
+export class JsonLinesFile extends BufferedFile {
   /** Encoded `,"name":` / `,"name":"` and `value"`: the same few recur on every line. */
   private readonly numberFields = new Map<string, Uint8Array>();
   private readonly textFields = new Map<string, Uint8Array>();
   private readonly textValues = new Map<string, Uint8Array>();
 
-  constructor(readonly path: string) {
-    try {
-      this.fd = openSync(path, 'w', 0o644);
-    } catch (error) {
-      throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot write ${path}: ${(error as Error).message}`);
-    }
+  constructor(path: string) {
+    super(path, BUFFER_SIZE);
   }
 
   /** Starts a line: `{"t":<micros>` — add fields, then end(). */
@@ -64,16 +55,6 @@ export class JsonLinesFile {
 
   end(): void {
     this.copy(LINE_END);
-  }
-
-  flush(): void {
-    for (let written = 0; written < this.used; ) written += writeSync(this.fd, this.buffer, written, this.used - written);
-    this.used = 0;
-  }
-
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
   }
 
   private copy(bytes: Uint8Array): void {

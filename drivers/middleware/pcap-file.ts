@@ -3,9 +3,7 @@
  * readable by tcpdump and Wireshark. Records are gathered in a buffer
  * allocated once and written when it fills and on close.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-
-import { NetdumpError } from '../../src/errors.js';
+import { BufferedFile } from './buffered-file.js';
 
 const MAGIC = 0xa1b2c3d4;
 const LINKTYPE_ETHERNET = 1;
@@ -14,20 +12,13 @@ const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
 const BUFFER_SIZE = 1 << 20;
 
-export class PcapFile {
-  private readonly fd: number;
-  private readonly buffer = Buffer.alloc(BUFFER_SIZE);
+export class PcapFile extends BufferedFile {
   private readonly view = new DataView(this.buffer.buffer, this.buffer.byteOffset, BUFFER_SIZE);
-  private used = 0;
   /** Records written so far. */
   records = 0;
 
-  constructor(readonly path: string) {
-    try {
-      this.fd = openSync(path, 'w', 0o644);
-    } catch (error) {
-      throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot write the capture ${path}: ${(error as Error).message}`);
-    }
+  constructor(path: string) {
+    super(path, BUFFER_SIZE, `the capture ${path}`);
     const header = this.buffer;
     header.writeUInt32LE(MAGIC, 0);
     header.writeUInt16LE(2, 4);
@@ -51,15 +42,5 @@ export class PcapFile {
     this.buffer.set(frame, at + RECORD_HEADER);
     this.used += RECORD_HEADER + frame.length;
     this.records++;
-  }
-
-  flush(): void {
-    for (let written = 0; written < this.used; ) written += writeSync(this.fd, this.buffer, written, this.used - written);
-    this.used = 0;
-  }
-
-  close(): void {
-    this.flush();
-    closeSync(this.fd);
   }
 }

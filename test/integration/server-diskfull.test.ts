@@ -11,53 +11,38 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { addClientAddress, assertSameBytes, buildKdh, expectedKdhInfo, NetdumpTestClient } from '../helpers/netdump-test-client.js';
-import { HandlerRecorder, makeTempDir, NETDUMPD, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import { assertSameBytes, buildKdh, expectedKdhInfo } from '../helpers/netdump-test-client.js';
+import { type HandlerRecorder, NETDUMPD, type NetdumpdServer } from '../helpers/netdumpd-server.js';
+import { ServerFixture } from '../helpers/server-fixture.js';
 
 describe('netdumpd: disk full', () => {
+  let fixture: ServerFixture;
   let hosts: TestHosts;
   let server: NetdumpdServer;
-  let work: string;
   let dumpDir: string;
   let handler: HandlerRecorder;
-  const clients: NetdumpTestClient[] = [];
 
   before(async () => {
-    hosts = createTestHostPair({ clientAddressInKernel: true });
-    work = makeTempDir('netdumpd-diskfull-');
-    dumpDir = path.join(work, 'dump');
-    mkdirSync(dumpDir);
-    handler = new HandlerRecorder(work);
+    fixture = new ServerFixture('netdumpd-diskfull-');
+    ({ hosts, dumpDir, handler } = fixture);
     // sh execs node, so the child's pid is the server's.
     const script = 'mount -t tmpfs -o size=192k,mode=0755 tmpfs "$1" && exec "$2" "$3" -D -d "$1" -P "$4" -i "$5"';
-    server = await NetdumpdServer.spawn(hosts, 'unshare', [
-      '-m',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      script,
-      'netdumpd-on-tmpfs',
+    server = await fixture.spawnServerWithOwnMounts(script, 'netdumpd-on-tmpfs', [
       dumpDir,
       process.execPath,
       NETDUMPD,
-      path.join(work, 'netdumpd.pid'),
+      fixture.pidFile,
       handler.script,
     ]);
     assert.match(readFileSync(`/proc/${server.pid}/cmdline`, 'latin1'), /netdumpd\.js/);
   });
 
-  after(async () => {
-    for (const client of clients) client.stop();
-    await server?.stop();
-    hosts?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  after(() => fixture?.tearDown());
 
   /** Runs a command in the server's mount namespace, where the tmpfs is. */
   const inServerMounts = (command: string, args: string[]) =>
@@ -71,8 +56,7 @@ describe('netdumpd: disk full', () => {
 
   test('a write error ends the dump with "Dump unsuccessful" and the handler\'s "error"; the server serves on', async () => {
     const ip = hosts.client.ip;
-    const client = await NetdumpTestClient.start(hosts, ip);
-    clients.push(client);
+    const client = await fixture.clientAt(ip);
     await client.herald(1);
     // 320 KiB in order, 1448 bytes a packet, 32 packets a batch. The server
     // buffers 88 packets (127424 bytes) and writes them when the 89th comes:
@@ -108,9 +92,7 @@ describe('netdumpd: disk full', () => {
     // Make room, then another client dumps.
     inServerMounts('rm', [path.join(dumpDir, `vmcore.${ip}.0`)]);
     const other = '198.18.0.11';
-    addClientAddress(hosts, other);
-    const second = await NetdumpTestClient.start(hosts, other);
-    clients.push(second);
+    const second = await fixture.clientAt(other);
     const vmcore = randomBytes(64 * 1024);
     await second.dump(vmcore, buildKdh({ dumpLength: vmcore.length }));
     assertSameBytes(readOnTmpfs(`vmcore.${other}.0`), vmcore, 'vmcore of the second client');

@@ -7,70 +7,42 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import {
-  addClientAddress,
-  assertSameBytes,
-  buildKdh,
-  expectedKdhInfo,
-  heraldPath,
-  NetdumpTestClient,
-} from '../helpers/netdump-test-client.js';
-import { HandlerRecorder, makeTempDir, NETDUMPD, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import { assertSameBytes, buildKdh, expectedKdhInfo, heraldPath } from '../helpers/netdump-test-client.js';
+import { type HandlerRecorder, NETDUMPD, type NetdumpdServer } from '../helpers/netdumpd-server.js';
+import { ServerFixture } from '../helpers/server-fixture.js';
 
 describe('netdumpd: dumps', () => {
+  let fixture: ServerFixture;
   let hosts: TestHosts;
   let server: NetdumpdServer;
   let work: string;
   let dumpDir: string;
   let handler: HandlerRecorder;
-  const clients: NetdumpTestClient[] = [];
 
   before(async () => {
-    hosts = createTestHostPair({ clientAddressInKernel: true });
-    work = makeTempDir('netdumpd-dumps-');
-    dumpDir = path.join(work, 'dump');
-    mkdirSync(dumpDir);
-    handler = new HandlerRecorder(work);
+    fixture = new ServerFixture('netdumpd-dumps-');
+    ({ hosts, work, dumpDir, handler } = fixture);
     // Names for a few client addresses, in an /etc/hosts that only the server sees: it runs
     // in a mount namespace of its own (unshare -m) with this file bound over /etc/hosts.
     const hostsFile = path.join(work, 'hosts');
     writeFileSync(hostsFile, '127.0.0.1 localhost\n198.18.0.50 crashhost.example.org crashhost\n198.18.0.51 crashhost.example.net\n');
     const script = 'mount --bind "$1" /etc/hosts && exec "$2" "$3" -D -d "$4" -P "$5" -i "$6"';
-    server = await NetdumpdServer.spawn(hosts, 'unshare', [
-      '-m',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      script,
-      'netdumpd-with-hosts',
+    server = await fixture.spawnServerWithOwnMounts(script, 'netdumpd-with-hosts', [
       hostsFile,
       process.execPath,
       NETDUMPD,
       dumpDir,
-      path.join(work, 'netdumpd.pid'),
+      fixture.pidFile,
       handler.script,
     ]);
   });
 
-  after(async () => {
-    for (const client of clients) client.stop();
-    await server?.stop();
-    hosts?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  async function clientAt(ip: string): Promise<NetdumpTestClient> {
-    addClientAddress(hosts, ip);
-    const client = await NetdumpTestClient.start(hosts, ip);
-    clients.push(client);
-    return client;
-  }
+  after(() => fixture?.tearDown());
 
   const file = (name: string) => path.join(dumpDir, name);
   const read = (name: string) => readFileSync(file(name));
@@ -81,7 +53,7 @@ describe('netdumpd: dumps', () => {
 
   test('vmcore is byte-exact after shuffled and duplicated VMCORE packets; every message acked with its seq', async () => {
     const ip = '198.18.0.10';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const vmcore = randomBytes(300 * 1024 + 123);
     const kdh = buildKdh({ dumpLength: vmcore.length, dumpExtent: vmcore.length });
 
@@ -109,7 +81,7 @@ describe('netdumpd: dumps', () => {
 
   test('info file: every field, parity Pass and Fail, a version string without newline', async () => {
     const ip = '198.18.0.11';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const body = randomBytes(4096);
     const fields = {
       architecture: 'arm64',
@@ -162,7 +134,7 @@ describe('netdumpd: dumps', () => {
 
   test('encrypted dump: key file at its offsets (mode 0400), core renamed to vmcore_encrypted', async () => {
     const ip = '198.18.0.12';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const vmcore = randomBytes(64 * 1024);
     const key = randomBytes(4096);
     const kdh = buildKdh({ dumpLength: vmcore.length, dumpExtent: vmcore.length, dumpKeySize: key.length });
@@ -197,7 +169,7 @@ describe('netdumpd: dumps', () => {
 
   test('compressed dumps: .gz and .zst suffixes, core truncated to dumplength; encrypted + zstd', async () => {
     const ip = '198.18.0.13';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const pad = (data: Buffer) => Buffer.concat([data, randomBytes((4096 - (data.length % 4096)) % 4096)]);
 
     const gzip = randomBytes(100_000);
@@ -237,7 +209,7 @@ describe('netdumpd: dumps', () => {
 
   test('index allocation: bounds.<host> is N+1, a taken or garbage bound scans for the first free index; .last links follow', async () => {
     const ip = '198.18.0.14';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const emptyDump = async (expectedIndex: number) => {
       await client.herald(1);
       await client.finish(2);
@@ -277,7 +249,7 @@ describe('netdumpd: dumps', () => {
 
   test('repeated heralds: re-acked from the same port before data; after data a new session from a new port', async () => {
     const ip = '198.18.0.15';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const first = await client.herald(1);
     const before = entries(ip);
     assert.deepEqual(before, [`bounds.${ip}`, `info.${ip}.0`, `vmcore.${ip}.0`]);
@@ -309,7 +281,7 @@ describe('netdumpd: dumps', () => {
 
   test('8 clients from 8 addresses dump at the same time', async () => {
     const ips = Array.from({ length: 8 }, (_, i) => `198.18.0.${21 + i}`);
-    const clients8 = await Promise.all(ips.map((ip) => clientAt(ip)));
+    const clients8 = await Promise.all(ips.map((ip) => fixture.clientAt(ip)));
     const cores = ips.map((_, i) => randomBytes(200 * 1024 + i * 9000 + 17));
     const kdhFields = ips.map((_, i) => ({ dumpLength: cores[i]!.length, dumpExtent: cores[i]!.length, hostname: `box${i}` }));
     await Promise.all(
@@ -325,7 +297,7 @@ describe('netdumpd: dumps', () => {
 
   test('files are named by the reverse DNS name, cut at the first dot; two addresses of one name share its indices', async () => {
     const [a, b] = ['198.18.0.50', '198.18.0.51'];
-    const [clientA, clientB] = [await clientAt(a), await clientAt(b)];
+    const [clientA, clientB] = [await fixture.clientAt(a), await fixture.clientAt(b)];
     const vmcoreA = randomBytes(10_000);
     const vmcoreB = randomBytes(20_000);
     await clientA.dump(vmcoreA, buildKdh({ dumpLength: vmcoreA.length }));
@@ -354,9 +326,7 @@ describe('netdumpd: dumps', () => {
   test('a herald to another server address is acked from that address, and the session stays on it', async () => {
     execFileSync('ip', ['-n', hosts.server.ns, 'addr', 'add', '198.18.0.3/24', 'dev', hosts.server.iface]);
     const ip = '198.18.0.17';
-    addClientAddress(hosts, ip);
-    const client = await NetdumpTestClient.start(hosts, ip, { serverIp: '198.18.0.3' });
-    clients.push(client);
+    const client = await fixture.clientAt(ip, { serverIp: '198.18.0.3' });
     const vmcore = randomBytes(8000);
     // Every ack is checked to come from 198.18.0.3.
     await client.dump(vmcore, buildKdh({ dumpLength: vmcore.length }));
@@ -365,7 +335,7 @@ describe('netdumpd: dumps', () => {
 
   test('the handler runs in the dump directory with an empty environment', async () => {
     const ip = '198.18.0.16';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     await client.dump(randomBytes(5000), buildKdh({ dumpLength: 5000 }), { path: heraldPath('.') });
     const record = await handler.waitFor(['success', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);
     const root = realpathSync(dumpDir);

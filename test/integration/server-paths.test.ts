@@ -5,27 +5,27 @@
  * nothing is ever written outside the dump directory.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { addClientAddress, buildKdh, expectedKdhInfo, heraldPath, NetdumpTestClient } from '../helpers/netdump-test-client.js';
-import { HandlerRecorder, makeTempDir, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import { buildKdh, expectedKdhInfo, heraldPath, type NetdumpTestClient } from '../helpers/netdump-test-client.js';
+import type { HandlerRecorder, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import { ServerFixture } from '../helpers/server-fixture.js';
 
 describe('netdumpd: herald paths', () => {
+  let fixture: ServerFixture;
   let hosts: TestHosts;
   let server: NetdumpdServer;
   let work: string;
   let dumpDir: string;
   let outside: string;
   let handler: HandlerRecorder;
-  const clients: NetdumpTestClient[] = [];
 
   before(async () => {
-    hosts = createTestHostPair({ clientAddressInKernel: true });
-    work = makeTempDir('netdumpd-paths-');
-    dumpDir = path.join(work, 'dump');
+    fixture = new ServerFixture('netdumpd-paths-');
+    ({ hosts, work, dumpDir, handler } = fixture);
     outside = path.join(work, 'outside');
     mkdirSync(path.join(dumpDir, 'sub', 'inner'), { recursive: true });
     mkdirSync(path.join(dumpDir, 'def'));
@@ -34,23 +34,10 @@ describe('netdumpd: herald paths', () => {
     symlinkSync(outside, path.join(dumpDir, 'sub', 'absolute-escape'));
     symlinkSync('sub', path.join(dumpDir, 'inlink'));
     writeFileSync(path.join(dumpDir, 'notadir'), 'a file\n');
-    handler = new HandlerRecorder(work);
-    server = await NetdumpdServer.start(hosts, ['-d', dumpDir, '-P', path.join(work, 'netdumpd.pid'), '-i', handler.script, '-p', 'def']);
+    server = await fixture.startServer(['-d', dumpDir, '-P', fixture.pidFile, '-i', handler.script, '-p', 'def']);
   });
 
-  after(async () => {
-    for (const client of clients) client.stop();
-    await server?.stop();
-    hosts?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  async function clientAt(ip: string): Promise<NetdumpTestClient> {
-    if (ip !== hosts.client.ip) addClientAddress(hosts, ip);
-    const client = await NetdumpTestClient.start(hosts, ip);
-    clients.push(client);
-    return client;
-  }
+  after(() => fixture?.tearDown());
 
   /** A herald with this payload, then FINISHED. */
   async function emptyDump(client: NetdumpTestClient, payload: Uint8Array): Promise<void> {
@@ -63,7 +50,7 @@ describe('netdumpd: herald paths', () => {
 
   test('an existing subdirectory named by the herald is used', async () => {
     const ip = hosts.client.ip;
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     await emptyDump(client, heraldPath('sub'));
     assert.deepEqual(list('sub'), ['absolute-escape', `bounds.${ip}`, 'info.198.18.0.1.0', 'info.198.18.0.1.last', 'inner', 'vmcore.198.18.0.1.0', 'vmcore.198.18.0.1.last']);
     assert.equal(text('sub/info.198.18.0.1.0'), 'Dump from 198.18.0.1 [198.18.0.1]\nDump complete\n');
@@ -85,7 +72,7 @@ describe('netdumpd: herald paths', () => {
 
   test('refused paths land in the default path, with a warning, and nothing is written outside', async () => {
     const ip = '198.18.0.20';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const refused: Array<[string, string]> = [
       ['/tmp', 'not a relative path'],
       ['..', 'contains ".."'],
@@ -124,7 +111,7 @@ describe('netdumpd: herald paths', () => {
 
   test('symlinks planted under dump file names are never written through', async () => {
     const ip = '198.18.0.22';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const plant = (name: string, target: string) => symlinkSync(`../../outside/${target}`, path.join(dumpDir, 'def', name));
     plant(`bounds.${ip}`, 'bounds');
     plant(`key.${ip}.0`, 'key');
@@ -141,7 +128,7 @@ describe('netdumpd: herald paths', () => {
 
     // A planted core file name: the server cannot create the dump's files, so the herald is dropped.
     const other = '198.18.0.23';
-    const refusedClient = await clientAt(other);
+    const refusedClient = await fixture.clientAt(other);
     plant(`vmcore.${other}.0`, 'core');
     refusedClient.send({ type: 1, seq: 1 }, 20023);
     await refusedClient.expectNoAck(300, 'herald whose core file is a planted symlink');
@@ -156,7 +143,7 @@ describe('netdumpd: herald paths', () => {
 
   test('a path without its NUL and no path: default path, no warning; an empty path: default path', async () => {
     const ip = '198.18.0.21';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const before = server.countLines('Refusing path');
     await emptyDump(client, Buffer.from('sub', 'latin1'));
     await emptyDump(client, Buffer.alloc(0));

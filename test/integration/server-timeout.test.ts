@@ -6,53 +6,37 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { addClientAddress, assertSameBytes, buildKdh, expectedKdhInfo, NetdumpTestClient } from '../helpers/netdump-test-client.js';
-import { HandlerRecorder, makeTempDir, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import { assertSameBytes, buildKdh, expectedKdhInfo } from '../helpers/netdump-test-client.js';
+import type { HandlerRecorder, NetdumpdServer } from '../helpers/netdumpd-server.js';
+import { ServerFixture } from '../helpers/server-fixture.js';
 
 describe('netdumpd: timeouts and the handler', () => {
+  let fixture: ServerFixture;
   let hosts: TestHosts;
   let server: NetdumpdServer;
-  let work: string;
   let dumpDir: string;
   let pidFile: string;
   let handler: HandlerRecorder;
-  const clients: NetdumpTestClient[] = [];
 
   before(async () => {
-    hosts = createTestHostPair({ clientAddressInKernel: true });
-    work = makeTempDir('netdumpd-timeout-');
-    dumpDir = path.join(work, 'dump');
-    mkdirSync(dumpDir);
-    pidFile = path.join(work, 'netdumpd.pid');
-    handler = new HandlerRecorder(work);
-    server = await NetdumpdServer.start(hosts, ['-d', dumpDir, '-P', pidFile, '-i', handler.script, '--timeout', '1']);
+    fixture = new ServerFixture('netdumpd-timeout-');
+    ({ hosts, dumpDir, pidFile, handler } = fixture);
+    server = await fixture.startServer(['-d', dumpDir, '-P', pidFile, '-i', handler.script, '--timeout', '1']);
   });
 
-  after(async () => {
-    for (const client of clients) client.stop();
-    await server?.stop();
-    hosts?.destroy();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  async function clientAt(ip: string): Promise<NetdumpTestClient> {
-    if (ip !== hosts.client.ip) addClientAddress(hosts, ip);
-    const client = await NetdumpTestClient.start(hosts, ip);
-    clients.push(client);
-    return client;
-  }
+  after(() => fixture?.tearDown());
 
   const text = (name: string) => readFileSync(path.join(dumpDir, name), 'latin1');
 
   test('a successful dump runs the handler with reason, ip, host, info and core, in the dump directory, with an empty environment', async () => {
     const ip = hosts.client.ip;
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const vmcore = randomBytes(30_000);
     await client.dump(vmcore, buildKdh({ dumpLength: vmcore.length }));
     const record = await handler.waitFor(['success', '198.18.0.1', '198.18.0.1', './info.198.18.0.1.0', './vmcore.198.18.0.1.0']);
@@ -68,7 +52,7 @@ describe('netdumpd: timeouts and the handler', () => {
 
   test('an idle client times out: info, log and handler say so', async () => {
     const ip = '198.18.0.10';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     await client.herald(1);
     await client.sendData(randomBytes(10_000), { firstSeq: 2 });
     const sent = Date.now();
@@ -88,7 +72,7 @@ describe('netdumpd: timeouts and the handler', () => {
 
   test('any datagram that passes the size checks keeps a session alive, even of an unknown type', async () => {
     const ip = '198.18.0.11';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     const vmcore = randomBytes(6000);
     await client.herald(1);
     let seq = await client.sendData(vmcore, { firstSeq: 2 });
@@ -108,7 +92,7 @@ describe('netdumpd: timeouts and the handler', () => {
 
   test('SIGTERM ends open sessions as timed out (handler runs) and removes the pidfile', async () => {
     const ip = '198.18.0.12';
-    const client = await clientAt(ip);
+    const client = await fixture.clientAt(ip);
     await client.herald(1);
     assert.equal(Number(readFileSync(pidFile, 'utf8')), server.pid);
     await server.stop();
