@@ -10,7 +10,7 @@
  * speaks on it.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 
 export interface TestHost {
   /** Network namespace name (under /var/run/netns). */
@@ -78,6 +78,8 @@ export class TestHosts {
     for (const ns of this.namespaces) {
       killProcessesIn(ns);
       ip(['netns', 'del', ns], true);
+      // Per-namespace files that ip netns exec binds over /etc (resolv.conf, hosts), if a test made any.
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
     }
     live.delete(this);
   }
@@ -134,6 +136,7 @@ export function removeStaleTestHosts(): string[] {
   for (const ns of stale) {
     killProcessesIn(ns);
     ip(['netns', 'del', ns], true);
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
   }
   return stale;
 }

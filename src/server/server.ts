@@ -40,6 +40,16 @@ export interface ServerOptions {
   log: Logger;
 }
 
+/**
+ * A session whose herald is being answered: the reverse DNS lookup runs
+ * asynchronously here (netdumpd blocks on it), so heralds the client repeats
+ * meanwhile are kept and acked once the session exists, as netdumpd acks a
+ * repeated herald from the session's socket.
+ */
+class Starting {
+  readonly repeatedSeqnos: number[] = [];
+}
+
 interface Herald {
   clientIp: number;
   serverIp: number;
@@ -49,7 +59,7 @@ interface Herald {
 
 export class NetdumpServer {
   private readonly heraldSocket = new UdpSocket({ pktinfo: true, slotSize: HERALD_SLOT_SIZE, rxSlots: 16 });
-  private readonly sessions = new Map<number, Session | 'starting'>();
+  private readonly sessions = new Map<number, Session | Starting>();
   private readonly dumpDir: DumpDirectory;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
@@ -78,7 +88,7 @@ export class NetdumpServer {
     this.log.info('Shutting down...\n');
     clearInterval(this.timer);
     for (const session of this.sessions.values()) {
-      if (session !== 'starting') session.timeOut();
+      if (session instanceof Session) session.timeOut();
     }
     this.heraldSocket.close();
   }
@@ -90,7 +100,7 @@ export class NetdumpServer {
   private timeOutIdleClients(): void {
     const now = Date.now();
     for (const session of this.sessions.values()) {
-      if (session !== 'starting' && session.lastMessageAt + this.clientTimeout * 1000 < now) session.timeOut();
+      if (session instanceof Session && session.lastMessageAt + this.clientTimeout * 1000 < now) session.timeOut();
     }
   }
 
@@ -136,7 +146,10 @@ export class NetdumpServer {
 
   private handleHerald(herald: Herald): void {
     const existing = this.sessions.get(herald.clientIp);
-    if (existing === 'starting') return; // the first herald's ack is on its way
+    if (existing instanceof Starting) {
+      existing.repeatedSeqnos.push(herald.seqno);
+      return;
+    }
     if (existing !== undefined) {
       if (!existing.anyDataReceived) {
         existing.ackNow(herald.seqno); // a retransmitted herald
@@ -144,8 +157,9 @@ export class NetdumpServer {
       }
       existing.timeOut();
     }
-    this.sessions.set(herald.clientIp, 'starting');
-    this.startSession(herald).then(
+    const starting = new Starting();
+    this.sessions.set(herald.clientIp, starting);
+    this.startSession(herald, starting).then(
       (session) => {
         if (session === undefined) this.sessions.delete(herald.clientIp);
       },
@@ -156,7 +170,7 @@ export class NetdumpServer {
     );
   }
 
-  private async startSession(herald: Herald): Promise<Session | undefined> {
+  private async startSession(herald: Herald, starting: Starting): Promise<Session | undefined> {
     const ip = formatIpv4Address(herald.clientIp);
     const socket = new UdpSocket({ slotSize: CLIENT_SLOT_SIZE, rxSlots: 64, receiveBuffer: CLIENT_RECEIVE_BUFFER });
     try {
@@ -187,6 +201,7 @@ export class NetdumpServer {
     session.start();
     this.log.info(`New dump from client ${hostname} [${ip}] (to ${files.coreFile})\n`);
     session.ackNow(herald.seqno);
+    for (const seqno of starting.repeatedSeqnos) session.ackNow(seqno);
     return session;
   }
 
