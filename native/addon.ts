@@ -64,15 +64,20 @@ function load(): NativeModule {
 
 export const addon = load();
 
+/** The addon's coded errors as NetdumpErrors; anything else unchanged. */
+export function asNetdumpError(error: unknown): unknown {
+  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
+    const { code, errno } = error as Error & { code: string; errno?: number };
+    return new NetdumpError(code, error.message, errno);
+  }
+  return error;
+}
+
 /** Calls into the addon, turning its coded errors into NetdumpErrors. */
 export function call<T>(action: () => T): T {
   try {
     return action();
   } catch (error) {
-    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
-      const { code, errno } = error as Error & { code: string; errno?: number };
-      throw new NetdumpError(code, error.message, errno);
-    }
-    throw error;
+    throw asNetdumpError(error);
   }
 }

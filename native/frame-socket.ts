@@ -3,7 +3,7 @@
  * interface, received into slots allocated once, with (slot, length, flags)
  * per frame in the results buffer.
  */
-import { call, type NativeFrameSocket } from './addon.js';
+import { asNetdumpError, call, type NativeFrameSocket } from './addon.js';
 import type { InterfaceInfo } from './packet-socket.js';
 
 const RESULT_FIELDS = 3; // slot, length, flags
@@ -31,9 +31,13 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
     return call(() => (enabled === undefined ? this.native.gro() : this.native.gro(enabled)));
   }
 
-  /** Sends one complete Ethernet frame (no FCS). */
+  /** Sends one complete Ethernet frame (no FCS). Called per packet: no closure, unlike call(). */
   send(frame: Uint8Array): void {
-    call(() => this.native.send(frame));
+    try {
+      this.native.send(frame);
+    } catch (error) {
+      throw asNetdumpError(error);
+    }
   }
 
   /**
@@ -42,7 +46,12 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
    * copy what must outlive it.
    */
   recvBatch(max: number): Buffer[] {
-    const count = call(() => this.native.recvBatch(max));
+    let count: number;
+    try {
+      count = this.native.recvBatch(max);
+    } catch (error) {
+      throw asNetdumpError(error);
+    }
     const frames = this.frames;
     frames.length = count;
     for (let i = 0; i < count; i++) {

@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { NetdumpDriver } from '../../drivers/driver.js';
+import { holdHostAckPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
-import { UdpSocket } from '../../native/index.js';
-import { PROFILES, type Profile } from '../client/profile.js';
+import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
 import { buildDumpHeader } from '../dump/kdh.js';
 import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
@@ -20,8 +20,8 @@ import { openFileDumpSource } from '../dump/file-source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
 import { parseSize } from './size.js';
-import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
-import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, parseIpv4Address } from '../wire/index.js';
+import { lookUpRouteFacts } from '../net/inference.js';
+import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, NETDUMP_DATASIZE, parseIpv4Address } from '../wire/index.js';
 
 const USAGE = `usage: netdump [-s server] [-c client] [-g gateway] [-p path] [options] iface [dumpfile]
 
@@ -325,23 +325,10 @@ function dumpContent(options: Options): DumpContent {
   return { source, kdh, key: ekcd?.blob };
 }
 
-/**
- * If the client address is also configured in this host's kernel, the kernel
- * would answer every ack with ICMP port unreachable, and netdumpd drops a
- * client on such an error: hold the port open for the dump.
- */
-function holdAckPort(client: string, options: Options, print: (text: string) => void): UdpSocket | undefined {
-  if (!isLocalAddress(client, options.netns)) return undefined;
-  const socket = new UdpSocket({ netns: options.netns, rxSlots: 1, slotSize: 64 });
-  socket.bind(client, 20024);
-  if (options.debug) print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
-  return socket;
-}
-
 /** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
 function noteJumboPayload(options: Options, mtu: number, print: (text: string) => void): void {
-  const kernelPayload = mtu - 52;
-  if (options.profile.name !== 'freebsd13' || kernelPayload <= 4096 || options.jumboPayload) return;
+  const kernelPayload = maxPayload(options.profile, mtu, true);
+  if (kernelPayload <= NETDUMP_DATASIZE || options.jumboPayload) return;
   print(
     `netdump: MTU ${mtu} would let FreeBSD 13+ send ${kernelPayload}-byte payloads, which netdumpd refuses; ` +
       'sending 4096 (--jumbo-payload to send them anyway)\n',
@@ -377,13 +364,15 @@ function main(): void {
   const { driver, tracer } = driverStack(options);
   const facts = driver.facts();
   const serverIp = parseIpv4Address(options.server);
-  const gatewayIp = gateway !== undefined ? parseIpv4Address(gateway) : options.profile.serverIsDefaultGateway ? serverIp : 0;
   noteJumboPayload(options, facts.mtu, print);
-  const heldPort = holdAckPort(client, options, print);
+  const heldPort = holdHostAckPort(client, options.netns);
+  if (heldPort !== undefined && options.debug) {
+    print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
+  }
   try {
     const report = runNetdump(
       driver,
-      { clientIp: parseIpv4Address(client), serverIp, gatewayIp, mac: facts.mac, mtu: facts.mtu },
+      { clientIp: parseIpv4Address(client), serverIp, gatewayIp: gateway === undefined ? 0 : parseIpv4Address(gateway), mac: facts.mac, mtu: facts.mtu },
       {
         profile: options.profile,
         polls: options.polls,

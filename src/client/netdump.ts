@@ -86,7 +86,9 @@ function asNetdumpError(error: unknown): NetdumpError {
 export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: ClientSettings, content: DumpContent): DumpReport {
   const { profile, print } = settings;
   const payloadBytes = maxPayload(profile, config.mtu, settings.allowPayloadOver4096);
-  const stack = new NetStack(driver, config, { profile, print, debug: settings.debug }, new DumpZones(driver.init()));
+  // 12.x with no gateway uses the server as its gateway (netdump_start); 13+ leaves it unset.
+  const gatewayIp = config.gatewayIp === 0 && profile.serverIsDefaultGateway ? config.serverIp : config.gatewayIp;
+  const stack = new NetStack(driver, { ...config, gatewayIp }, { profile, print, debug: settings.debug }, new DumpZones(driver.init()));
   const sender = new ReliableSender(stack, {
     polls: settings.polls,
     retries: settings.retries,
@@ -167,16 +169,16 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
     // minidumpsys reports progress before it hands the chunk to the dumper. The last write of a
     // file dump is zero-padded to a block: never report more than 100%.
     progress.report(Math.max(0, source.length - bytes));
-    const alreadyFull = batchLength === 0 && write.data.length === MAX_BATCH_BYTES;
-    if (!settings.profile.coalesceWrites || alreadyFull) {
-      // A full 64 KiB write would fill the buffer and go out as it is: skip the copy.
+    if (!settings.profile.coalesceWrites) {
       sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
-    } else {
-      if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
-      if (batchLength === 0) batchOffset = write.offset;
-      batch.set(write.data, batchLength);
-      batchLength += write.data.length;
+      continue;
     }
+    if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
+    if (batchLength === 0) batchOffset = write.offset;
+    batch.set(write.data, batchLength);
+    batchLength += write.data.length;
+    // A full buffer can take nothing more: it goes now (the kernel sends it at the next write).
+    if (batchLength === MAX_BATCH_BYTES) flush();
   }
   flush();
   return bytes;

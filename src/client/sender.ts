@@ -9,7 +9,16 @@ import { delayMicroseconds } from '../../native/index.js';
 import { NetdumpError } from '../errors.js';
 import type { NetStack } from '../net/stack.js';
 import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
-import { NETDUMP_HEADER_SIZE } from '../wire/index.js';
+import {
+  NETDUMP_AUX2_OFFSET,
+  NETDUMP_HEADER_SIZE,
+  NETDUMP_LEN_OFFSET,
+  NETDUMP_OFFSET_OFFSET,
+  NETDUMP_SEQNO_OFFSET,
+  NETDUMP_TYPE_OFFSET,
+  writeU32BE,
+  writeU64BE,
+} from '../wire/index.js';
 import { AckWindow, WINDOW_SIZE } from './ack-window.js';
 import type { SendObserver } from './observer.js';
 
@@ -94,12 +103,14 @@ export class ReliableSender {
   /** Writes every packet's netdump header and payload into its frame; returns the packet count. */
   private buildBatch(type: number, offset: number, data: Uint8Array): number {
     const { maxPayload } = this.settings;
+    // One Buffer view per batch, so that each packet's copy needs no view of its own.
+    const source = Buffer.from(data.buffer, data.byteOffset, data.length);
     let index = 0;
     for (let sent = 0; sent < data.length || (index === 0 && data.length === 0); index++) {
       const length = Math.min(maxPayload, data.length - sent);
       const frame = this.frames[index]!;
       writeMessageHeader(frame, type, (this.seqno + index) >>> 0, offset + sent, length);
-      frame.set(data.subarray(sent, sent + length), UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE);
+      source.copy(frame, UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE, sent, sent + length);
       this.payloadLengths[index] = length;
       sent += length;
     }
@@ -158,20 +169,12 @@ export class ReliableSender {
   }
 }
 
-/** The 24-byte netdump header (spec §2.5) in front of the payload, written byte by byte: no allocation. */
+/** The 24-byte netdump header (spec §2.5) in front of the payload, field by field: no repr object per packet. */
 function writeMessageHeader(frame: Uint8Array, type: number, seqno: number, offset: number, length: number): void {
   const at = UDP_PAYLOAD_OFFSET;
-  writeWord(frame, at, type);
-  writeWord(frame, at + 4, seqno);
-  writeWord(frame, at + 8, Math.floor(offset / 2 ** 32));
-  writeWord(frame, at + 12, offset >>> 0);
-  writeWord(frame, at + 16, length);
-  writeWord(frame, at + 20, 0);
-}
-
-function writeWord(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = (value >>> 16) & 0xff;
-  buf[at + 2] = (value >>> 8) & 0xff;
-  buf[at + 3] = value & 0xff;
+  writeU32BE(frame, at + NETDUMP_TYPE_OFFSET, type);
+  writeU32BE(frame, at + NETDUMP_SEQNO_OFFSET, seqno);
+  writeU64BE(frame, at + NETDUMP_OFFSET_OFFSET, offset);
+  writeU32BE(frame, at + NETDUMP_LEN_OFFSET, length);
+  writeU32BE(frame, at + NETDUMP_AUX2_OFFSET, 0);
 }

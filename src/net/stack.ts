@@ -21,13 +21,24 @@ import {
   IPPROTO_UDP,
   macEquals,
   macEqualsAt,
+  IPV4_DST_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_HEADER_SIZE,
+  IPV4_PROTOCOL_OFFSET,
+  IPV4_SRC_OFFSET,
+  IPV4_TOTAL_LENGTH_OFFSET,
+  NETDUMP_ACK_SIZE,
   NETDUMP_ACKPORT,
   NETDUMP_PORT,
   parseArp,
   readU16BE,
   readU32BE,
-  WireError,
+  UDP_DST_PORT_OFFSET,
+  UDP_HEADER_SIZE,
+  UDP_LENGTH_OFFSET,
+  UDP_SRC_PORT_OFFSET,
 } from '../wire/index.js';
+import { NetdumpError } from '../errors.js';
 import { DumpZones, MBUFS_PER_PACKET } from './dump-zones.js';
 import { emitUdpFrameHeaders, type UdpFrameAddressing } from './udp-frame.js';
 
@@ -48,9 +59,6 @@ export interface StackOptions {
   debug: boolean;
 }
 
-const IP_HEADER = 20;
-const UDP_HEADER = 8;
-const ACK_SIZE = 4;
 const IP_FLAG_MORE_FRAGMENTS = 0x2000;
 const IP_FRAGMENT_OFFSET_MASK = 0x1fff;
 
@@ -71,7 +79,7 @@ export class NetStack {
     readonly config: NetConfig,
     private readonly options: StackOptions,
     /** The dump's mbuf zones, sized from the driver's init(). */
-    readonly zones: DumpZones = new DumpZones(driver.init()),
+    readonly zones: DumpZones,
   ) {
     this.addressing = {
       srcMac: config.mac,
@@ -101,10 +109,10 @@ export class NetStack {
    * kernel refuses (ENOBUFS) what exceeds the MTU.
    */
   frameMessage(frame: Uint8Array, messageLength: number): number {
-    const ipLength = IP_HEADER + UDP_HEADER + messageLength;
+    const ipLength = IPV4_HEADER_SIZE + UDP_HEADER_SIZE + messageLength;
     if (ipLength > this.config.mtu) {
       this.options.print(`netdump_udp_output: Packet is too big: ${ipLength} > MTU ${this.config.mtu}\n`);
-      throw new WireError('udp', 'range', `packet of ${ipLength} bytes exceeds the MTU ${this.config.mtu}`);
+      throw new NetdumpError('ENOBUFS', `packet of ${ipLength} bytes exceeds the MTU ${this.config.mtu}`);
     }
     this.addressing.dstMac = this.nextHopMac ?? BROADCAST_MAC;
     this.addressing.dstPort = this.serverPort;
@@ -140,9 +148,8 @@ export class NetStack {
         return this.debug('discard frame with incorrect destination addr');
       }
     }
-    const packet = frame.subarray(ETHERNET_HEADER_SIZE);
-    if (etherType === ETHERTYPE_ARP) return this.receiveArp(packet);
-    if (etherType === ETHERTYPE_IPV4) return this.receiveIpv4(packet);
+    if (etherType === ETHERTYPE_ARP) return this.receiveArp(frame.subarray(ETHERNET_HEADER_SIZE));
+    if (etherType === ETHERTYPE_IPV4) return this.receiveIpv4(frame, ETHERNET_HEADER_SIZE);
     this.debug(`dropping unknown ethertype ${etherType}`);
   }
 
@@ -179,42 +186,49 @@ export class NetStack {
     this.debug(`got server MAC address ${formatMac(senderMac)}`);
   }
 
-  /** The checks of netdump_handle_ip / debugnet_handle_ip, in their order. */
-  private receiveIpv4(packet: Uint8Array): void {
+  /**
+   * The checks of netdump_handle_ip / debugnet_handle_ip, in their order, on
+   * the IPv4 packet at `ip` in the frame (offsets, not views: this runs for every ack).
+   */
+  private receiveIpv4(frame: Uint8Array, ip: number): void {
     if (this.options.profile.ipNeedsNextHop && this.nextHopMac === undefined) return this.debug('ignoring IP before ARP is done');
-    if (packet.length < IP_HEADER) return this.debug('dropping packet too small for IP header');
-    const versionAndLength = packet[0]!;
+    const available = frame.length - ip;
+    if (available < IPV4_HEADER_SIZE) return this.debug('dropping packet too small for IP header');
+    const versionAndLength = frame[ip]!;
     if (versionAndLength >> 4 !== 4) return this.debug(`bad IP version ${versionAndLength >> 4}`);
     const headerLength = (versionAndLength & 0x0f) * 4;
-    if (headerLength < IP_HEADER) return this.debug(`bad IP header length (${headerLength})`);
-    if (headerLength > IP_HEADER) return this.debug('drop packet with IP options');
-    const totalLength = readU16BE(packet, 2);
+    if (headerLength < IPV4_HEADER_SIZE) return this.debug(`bad IP header length (${headerLength})`);
+    if (headerLength > IPV4_HEADER_SIZE) return this.debug('drop packet with IP options');
+    const totalLength = readU16BE(frame, ip + IPV4_TOTAL_LENGTH_OFFSET);
     if (totalLength < headerLength) return this.debug(`IP packet smaller (${totalLength}) than header (${headerLength})`);
-    if (packet.length < totalLength) return this.debug(`IP packet bigger (${totalLength}) than ethernet packet (${packet.length})`);
-    if (readU32BE(packet, 12) !== this.config.serverIp) return this.debug('drop packet not from server');
-    if (readU32BE(packet, 16) !== this.config.clientIp) return this.debug('drop packet not to our IP');
-    if (packet[9] !== IPPROTO_UDP) return this.debug('drop non-UDP packet');
-    if ((readU16BE(packet, 6) & (IP_FLAG_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET_MASK)) !== 0) return this.debug('drop fragmented packet');
+    if (available < totalLength) return this.debug(`IP packet bigger (${totalLength}) than ethernet packet (${available})`);
+    if (readU32BE(frame, ip + IPV4_SRC_OFFSET) !== this.config.serverIp) return this.debug('drop packet not from server');
+    if (readU32BE(frame, ip + IPV4_DST_OFFSET) !== this.config.clientIp) return this.debug('drop packet not to our IP');
+    if (frame[ip + IPV4_PROTOCOL_OFFSET] !== IPPROTO_UDP) return this.debug('drop non-UDP packet');
+    const fragment = readU16BE(frame, ip + IPV4_FLAGS_FRAGMENT_OFFSET);
+    if ((fragment & (IP_FLAG_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET_MASK)) !== 0) return this.debug('drop fragmented packet');
     // Checksums are not verified in software: the kernel honours only a NIC's
     // verdict, and Linux hands AF_PACKET no frame it found bad.
-    this.receiveUdp(packet.subarray(IP_HEADER, totalLength));
+    this.receiveUdp(frame, ip + IPV4_HEADER_SIZE, ip + totalLength);
   }
 
-  private receiveUdp(datagram: Uint8Array): void {
-    if (datagram.length < UDP_HEADER + (this.options.profile.ackExactlyFourBytes ? 0 : ACK_SIZE)) {
+  /** The UDP datagram in frame[udp, end). */
+  private receiveUdp(frame: Uint8Array, udp: number, end: number): void {
+    const available = end - udp;
+    if (available < UDP_HEADER_SIZE + (this.options.profile.ackExactlyFourBytes ? 0 : NETDUMP_ACK_SIZE)) {
       return this.debug('ignoring small packet');
     }
-    if (readU16BE(datagram, 2) !== NETDUMP_ACKPORT) return this.debug('not on the netdump port.');
-    const sourcePort = readU16BE(datagram, 0);
+    if (readU16BE(frame, udp + UDP_DST_PORT_OFFSET) !== NETDUMP_ACKPORT) return this.debug('not on the netdump port.');
+    const sourcePort = readU16BE(frame, udp + UDP_SRC_PORT_OFFSET);
     if (this.options.profile.ackExactlyFourBytes) {
-      const udpLength = readU16BE(datagram, 4);
-      if (datagram.length < udpLength) return this.debug('ignoring runt UDP packet');
-      if (udpLength - UDP_HEADER !== ACK_SIZE) {
-        return this.debug(udpLength - UDP_HEADER < ACK_SIZE ? 'ignoring small ACK packet' : 'ignoring unexpected non-ACK packet on half-duplex connection.');
+      const ackLength = readU16BE(frame, udp + UDP_LENGTH_OFFSET) - UDP_HEADER_SIZE;
+      if (available < ackLength + UDP_HEADER_SIZE) return this.debug('ignoring runt UDP packet');
+      if (ackLength !== NETDUMP_ACK_SIZE) {
+        return this.debug(ackLength < NETDUMP_ACK_SIZE ? 'ignoring small ACK packet' : 'ignoring unexpected non-ACK packet on half-duplex connection.');
       }
     }
     this.latchServerPort(sourcePort);
-    this.onAck(readU32BE(datagram, UDP_HEADER));
+    this.onAck(readU32BE(frame, udp + UDP_HEADER_SIZE));
   }
 
   private latchServerPort(sourcePort: number): void {

@@ -17,6 +17,8 @@ import {
   sumWords,
   UDP_HEADER_SIZE,
   WireError,
+  writeU16BE,
+  writeU32BE,
   type EthernetFrame,
   type Ipv4Repr,
   type UdpRepr,
@@ -50,39 +52,29 @@ export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8
   }
   frame.set(addressing.dstMac, 0);
   frame.set(addressing.srcMac, 6);
-  put16(frame, 12, ETHERTYPE_IPV4);
+  writeU16BE(frame, 12, ETHERTYPE_IPV4);
 
   const ip = ETHERNET_HEADER_SIZE;
-  put16(frame, ip, 0x4500); // version 4, 20-byte header, TOS 0
-  put16(frame, ip + 2, IPV4_HEADER_SIZE + udpLength);
-  put16(frame, ip + 4, 0); // ID 0
-  put16(frame, ip + 6, IP_DONT_FRAGMENT);
+  writeU16BE(frame, ip, 0x4500); // version 4, 20-byte header, TOS 0
+  writeU16BE(frame, ip + 2, IPV4_HEADER_SIZE + udpLength);
+  writeU16BE(frame, ip + 4, 0); // ID 0
+  writeU16BE(frame, ip + 6, IP_DONT_FRAGMENT);
   frame[ip + 8] = KERNEL_TTL;
   frame[ip + 9] = IPPROTO_UDP;
-  put16(frame, ip + 10, 0);
-  put32(frame, ip + 12, addressing.srcIp);
-  put32(frame, ip + 16, addressing.dstIp);
-  put16(frame, ip + 10, internetChecksum(frame, ip, ip + IPV4_HEADER_SIZE));
+  writeU16BE(frame, ip + 10, 0);
+  writeU32BE(frame, ip + 12, addressing.srcIp);
+  writeU32BE(frame, ip + 16, addressing.dstIp);
+  writeU16BE(frame, ip + 10, internetChecksum(frame, ip, ip + IPV4_HEADER_SIZE));
 
   const udp = ip + IPV4_HEADER_SIZE;
-  put16(frame, udp, addressing.srcPort);
-  put16(frame, udp + 2, addressing.dstPort);
-  put16(frame, udp + 4, udpLength);
-  put16(frame, udp + 6, 0);
+  writeU16BE(frame, udp, addressing.srcPort);
+  writeU16BE(frame, udp + 2, addressing.dstPort);
+  writeU16BE(frame, udp + 4, udpLength);
+  writeU16BE(frame, udp + 6, 0);
   const pseudo = ipv4PseudoHeaderSum(addressing.srcIp, addressing.dstIp, IPPROTO_UDP, udpLength);
   const checksum = finishChecksum(sumWords(frame, udp, udp + udpLength, pseudo));
-  put16(frame, udp + 6, checksum === 0 ? 0xffff : checksum); // spec §2.4: a computed 0 goes out as 0xFFFF
+  writeU16BE(frame, udp + 6, checksum === 0 ? 0xffff : checksum); // spec §2.4: a computed 0 goes out as 0xFFFF
   return frameLength;
-}
-
-function put16(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 8;
-  buf[at + 1] = value & 0xff;
-}
-
-function put32(buf: Uint8Array, at: number, value: number): void {
-  put16(buf, at, value >>> 16);
-  put16(buf, at + 2, value & 0xffff);
 }
 
 /** Copies the payload into the frame and writes the headers; returns the frame's length. */
