@@ -10,6 +10,7 @@ import { NetdumpError } from '../errors.js';
 import type { NetStack } from '../net/stack.js';
 import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
 import {
+  allocateSummableBuffers,
   NETDUMP_AUX2_OFFSET,
   NETDUMP_HEADER_SIZE,
   NETDUMP_LEN_OFFSET,
@@ -78,7 +79,7 @@ export class ReliableSender {
       );
     }
     const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;
-    this.frames = Array.from({ length: Math.max(1, packetsPerBatch) }, () => new Uint8Array(frameSize));
+    this.frames = allocateSummableBuffers(Math.max(1, packetsPerBatch), frameSize);
     this.payloadLengths = new Uint32Array(Math.max(1, packetsPerBatch));
     stack.onAck = (ackSeqno) => this.recordAck(ackSeqno);
   }

@@ -12,7 +12,6 @@ import {
   parseIpv4,
   parseUdp,
   finishChecksum,
-  internetChecksum,
   ipv4PseudoHeaderSum,
   sumWords,
   UDP_HEADER_SIZE,
@@ -61,10 +60,9 @@ export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8
   writeU16BE(frame, ip + 6, IP_DONT_FRAGMENT);
   frame[ip + 8] = KERNEL_TTL;
   frame[ip + 9] = IPPROTO_UDP;
-  writeU16BE(frame, ip + 10, 0);
   writeU32BE(frame, ip + 12, addressing.srcIp);
   writeU32BE(frame, ip + 16, addressing.dstIp);
-  writeU16BE(frame, ip + 10, internetChecksum(frame, ip, ip + IPV4_HEADER_SIZE));
+  writeU16BE(frame, ip + 10, ipv4HeaderChecksum(addressing, IPV4_HEADER_SIZE + udpLength));
 
   const udp = ip + IPV4_HEADER_SIZE;
   writeU16BE(frame, udp, addressing.srcPort);
@@ -75,6 +73,14 @@ export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8
   const checksum = finishChecksum(sumWords(frame, udp, udp + udpLength, pseudo));
   writeU16BE(frame, udp + 6, checksum === 0 ? 0xffff : checksum); // spec §2.4: a computed 0 goes out as 0xFFFF
   return frameLength;
+}
+
+/** The checksum of the header written above, summed from its fields rather than read back. */
+function ipv4HeaderChecksum(addressing: UdpFrameAddressing, totalLength: number): number {
+  const versionLengthTos = 0x4500;
+  const ttlProtocol = (KERNEL_TTL << 8) | IPPROTO_UDP;
+  const { srcIp, dstIp } = addressing;
+  return finishChecksum(versionLengthTos + totalLength + IP_DONT_FRAGMENT + ttlProtocol + (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff));
 }
 
 /** Copies the payload into the frame and writes the headers; returns the frame's length. */

@@ -7,6 +7,7 @@
  * exact far beyond any IPv4 datagram (2^53 / 0xffff words).
  */
 import { WireError } from './errors.js';
+import { wasmSumOf } from './wasm-sum.js';
 
 /**
  * Adds the bytes in [start, end) to `accumulator` as big-endian 16-bit words.
@@ -17,9 +18,15 @@ export function sumWords(buf: Uint8Array, start: number, end: number, accumulato
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > buf.length) {
     throw new WireError('checksum', 'range', `range [${start}, ${end}) is outside a ${buf.length}-byte buffer`);
   }
-  if (end - start >= FAST_PATH_BYTES && LITTLE_ENDIAN && ((buf.byteOffset + start) & 1) === 0) {
-    return sumWordsAligned(buf, start, end, accumulator);
+  if (end - start >= FAST_PATH_BYTES && LITTLE_ENDIAN) {
+    const wasmSum = wasmSumOf(buf.buffer);
+    if (wasmSum !== undefined) return sumWordsWasm(wasmSum, buf, start, end, accumulator);
+    if (((buf.byteOffset + start) & 1) === 0) return sumWordsAligned(buf, start, end, accumulator);
   }
+  return sumWordsBytewise(buf, start, end, accumulator);
+}
+
+function sumWordsBytewise(buf: Uint8Array, start: number, end: number, accumulator: number): number {
   let sum = accumulator;
   let i = start;
   for (; i + 1 < end; i += 2) {
@@ -43,6 +50,17 @@ function wordView(buffer: ArrayBufferLike): Uint16Array {
     wordViews.set(buffer, view);
   }
   return view;
+}
+
+/**
+ * The same sum, the whole 8-byte words of the range summed by WebAssembly
+ * in host (little-endian) order, which needs no alignment; the folded
+ * result is swapped back as in sumWordsAligned, and the rest summed here.
+ */
+function sumWordsWasm(wasmSum: (start: number, length: number) => number, buf: Uint8Array, start: number, end: number, accumulator: number): number {
+  const wholeWords = (end - start) & ~7;
+  const folded = wasmSum(buf.byteOffset + start, wholeWords);
+  return sumWordsBytewise(buf, start + wholeWords, end, accumulator + (((folded & 0xff) << 8) | (folded >>> 8)));
 }
 
 /**

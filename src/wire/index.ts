@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './bytes.js';
 export * from './address.js';
 export * from './checksum.js';
+export { allocateSummableBuffers } from './wasm-sum.js';
 export * from './ethernet.js';
 export * from './arp.js';
 export * from './ipv4.js';
