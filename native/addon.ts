@@ -21,6 +21,7 @@ export interface NativeFrameSocket {
 }
 
 export interface NativePacketSocket extends NativeFrameSocket {
+  readonly receivesFromRing: boolean;
   sendBatch(frames: readonly Uint8Array[], count?: number): number;
 }
 

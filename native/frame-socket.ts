@@ -13,6 +13,7 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
   private readonly results: Uint32Array;
   private readonly slotSize: number;
   private readonly frames: Buffer[] = [];
+  private readonly slotViews: Buffer[] = [];
 
   protected constructor(native: Native) {
     this.native = native;
@@ -54,11 +55,16 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
     }
     const frames = this.frames;
     frames.length = count;
-    for (let i = 0; i < count; i++) {
-      const start = this.results[RESULT_FIELDS * i]! * this.slotSize;
-      frames[i] = this.native.rxData.subarray(start, start + this.results[RESULT_FIELDS * i + 1]!);
-    }
+    for (let i = 0; i < count; i++) frames[i] = this.slotView(this.results[RESULT_FIELDS * i]!, this.results[RESULT_FIELDS * i + 1]!);
     return frames;
+  }
+
+  /** A view of a slot's first `length` bytes, reused while the slot keeps receiving that length (acks all have one). */
+  private slotView(slot: number, length: number): Buffer {
+    const cached = this.slotViews[slot];
+    if (cached !== undefined && cached.length === length) return cached;
+    const start = slot * this.slotSize;
+    return (this.slotViews[slot] = this.native.rxData.subarray(start, start + length));
   }
 
   /** RxFlag bits of frame `index` of the last recvBatch. */

@@ -22,8 +22,14 @@ export interface OpenOptions {
   allowDown?: boolean;
   /** Receive slots allocated once; recvBatch returns at most this many frames. Default 256. */
   rxSlots?: number;
-  /** SO_RCVBUF in bytes. Default 4 MiB. */
+  /** SO_RCVBUF in bytes, and about the size of the receive ring. Default 4 MiB. */
   receiveBuffer?: number;
+  /**
+   * Receive through a PACKET_RX_RING shared with the kernel, so a poll makes
+   * no system call (default true); false, or a kernel that refuses the
+   * ring, receives with recvmmsg.
+   */
+  receiveRing?: boolean;
 }
 
 export interface SocketStats {
@@ -61,6 +67,11 @@ export class PacketSocket extends FrameSocket<NativePacketSocket> {
 
   static open(ifname: string, options: OpenOptions = {}): PacketSocket {
     return new PacketSocket(call(() => new addon.PacketSocket(ifname, { ethertype: ETH_P_ALL, ...options })));
+  }
+
+  /** Whether frames arrive through the receive ring rather than recvmmsg. */
+  get receivesFromRing(): boolean {
+    return this.native.receivesFromRing;
   }
 
   stats(): SocketStats {

@@ -1,7 +1,8 @@
 /*
  * PacketSocket: an AF_PACKET socket bound to one interface, with send,
- * sendBatch (sendmmsg), recvBatch (recvmmsg into slots allocated once) and
- * readiness through libuv.
+ * sendBatch (sendmmsg), recvBatch (from a receive ring, or recvmmsg where
+ * the kernel refuses a ring, into slots allocated once) and readiness
+ * through libuv.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "interface_napi.h"
+#include "rx_ring.h"
 
 #define DEFAULT_RCVBUF (4 * 1024 * 1024)
 #define RX_CONTROL_SIZE CMSG_SPACE(sizeof(struct tpacket_auxdata))
@@ -27,7 +30,15 @@ typedef struct {
 	uint64_t rx_truncated;
 	uint64_t rx_outgoing;
 	nd_tx_chunk tx;
+	nd_rx_ring ring;
 } packet_socket;
+
+static void release_packet_socket(nd_socket *socket)
+{
+	packet_socket *ps = (packet_socket *)socket;
+	rx_ring_close(&ps->ring);
+	close(ps->base.fd);
+}
 
 static void configure_socket(int fd, int receive_buffer)
 {
@@ -39,16 +50,17 @@ static void configure_socket(int fd, int receive_buffer)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
 }
 
-/* new PacketSocket(ifname, { netns, ethertype, allowDown, rxSlots, receiveBuffer }) */
+/* new PacketSocket(ifname, { netns, ethertype, allowDown, rxSlots, receiveBuffer, receiveRing }) */
 static napi_value construct(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2] = { NULL, NULL }, self;
+	napi_value argv[2] = { NULL, NULL }, self, ring_in_use;
 	char ifname[64], netns[256];
 	ps_options opts = { 0 };
 	ps_error err;
 	packet_socket *ps;
 	nd_rx_buffers *rx;
+	uint32_t receive_buffer;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 	if (argc < 1 || nd_get_string(env, argv[0], ifname, sizeof(ifname)) < 0)
@@ -68,9 +80,16 @@ static napi_value construct(napi_env env, napi_callback_info info)
 		free(ps);
 		return nd_throw_ps_error(env, &err);
 	}
-	configure_socket(ps->base.fd, (int)nd_get_uint32_option(env, argv[1], "receiveBuffer", DEFAULT_RCVBUF));
+	receive_buffer = nd_get_uint32_option(env, argv[1], "receiveBuffer", DEFAULT_RCVBUF);
+	configure_socket(ps->base.fd, (int)receive_buffer);
 	rx = &ps->base.rx;
 	nd_rx_size_for_frames(env, argv[1], &ps->info, rx);
+	/* Without a ring (refused by an old kernel, or not asked for), recvBatch uses recvmmsg. */
+	if (nd_get_property(env, argv[1], "receiveRing") == NULL || nd_get_bool_option(env, argv[1], "receiveRing"))
+		(void)rx_ring_open(ps->base.fd, rx->slot_size, receive_buffer, &ps->ring);
+	ps->base.release = release_packet_socket;
+	napi_get_boolean(env, ps->ring.map != NULL, &ring_in_use);
+	napi_set_named_property(env, self, "receivesFromRing", ring_in_use);
 	rx->address_size = sizeof(struct sockaddr_ll);
 	rx->control_size = RX_CONTROL_SIZE;
 	return nd_socket_wrap(env, self, &ps->base);
@@ -159,69 +178,114 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 	return result;
 }
 
-/* Checksum and VLAN facts that Linux keeps beside the frame (PACKET_AUXDATA). */
+/* Checksum and VLAN facts that Linux keeps beside the frame, in a ring header or PACKET_AUXDATA. */
+static uint32_t status_flags(uint32_t tp_status)
+{
+	uint32_t flags = 0;
+	if (tp_status & TP_STATUS_CSUM_VALID)
+		flags |= RX_CHECKSUM_VALID;
+	if (tp_status & TP_STATUS_CSUMNOTREADY)
+		flags |= RX_CHECKSUM_NOT_READY;
+	if (tp_status & TP_STATUS_VLAN_VALID)
+		flags |= RX_VLAN_TAGGED;
+	return flags;
+}
+
 static uint32_t frame_flags(struct msghdr *msg)
 {
 	for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL; cmsg = CMSG_NXTHDR(msg, cmsg)) {
 		struct tpacket_auxdata aux;
-		uint32_t flags = 0;
 		if (cmsg->cmsg_level != SOL_PACKET || cmsg->cmsg_type != PACKET_AUXDATA)
 			continue;
 		memcpy(&aux, CMSG_DATA(cmsg), sizeof(aux));
-		if (aux.tp_status & TP_STATUS_CSUM_VALID)
-			flags |= RX_CHECKSUM_VALID;
-		if (aux.tp_status & TP_STATUS_CSUMNOTREADY)
-			flags |= RX_CHECKSUM_NOT_READY;
-		if (aux.tp_status & TP_STATUS_VLAN_VALID)
-			flags |= RX_VLAN_TAGGED;
-		return flags;
+		return status_flags(aux.tp_status);
 	}
 	return 0;
 }
 
+/* Whether recvBatch keeps a frame: not our own outgoing one, and whole in a slot. */
+static int keep_frame(packet_socket *ps, const struct sockaddr_ll *from, uint32_t len, int truncated)
+{
+	if (from->sll_pkttype == PACKET_OUTGOING) {
+		ps->rx_outgoing++;
+		return 0;
+	}
+	if (len > ps->base.rx.slot_size || truncated) {
+		ps->rx_truncated++;
+		return 0;
+	}
+	return 1;
+}
+
+static void record_frame(nd_rx_buffers *rx, uint32_t kept, uint32_t slot, uint32_t len, uint32_t flags)
+{
+	rx->results[ND_FRAME_RESULT_FIELDS * kept] = slot;
+	rx->results[ND_FRAME_RESULT_FIELDS * kept + 1] = len;
+	rx->results[ND_FRAME_RESULT_FIELDS * kept + 2] = flags;
+}
+
+/* Up to max frames from the ring, copied into the slots in order; returns how many were kept. */
+static uint32_t receive_from_ring(packet_socket *ps, uint32_t max)
+{
+	nd_rx_buffers *rx = &ps->base.rx;
+	uint32_t kept = 0;
+	struct tpacket2_hdr *frame;
+
+	while (kept < max && (frame = rx_ring_peek(&ps->ring)) != NULL) {
+		if (keep_frame(ps, rx_ring_address(frame), frame->tp_len, frame->tp_snaplen < frame->tp_len)) {
+			memcpy(rx->data + (size_t)kept * rx->slot_size, (uint8_t *)frame + frame->tp_mac, frame->tp_len);
+			record_frame(rx, kept, kept, frame->tp_len, status_flags(frame->tp_status));
+			kept++;
+		}
+		rx_ring_release(&ps->ring, frame);
+	}
+	return kept;
+}
+
+/* Up to max frames with one recvmmsg; returns how many were kept. Throws (returns -1) on an error. */
+static int receive_with_recvmmsg(napi_env env, packet_socket *ps, uint32_t max)
+{
+	nd_rx_buffers *rx = &ps->base.rx;
+	uint32_t kept = 0;
+	int n;
+
+	nd_rx_reset(rx, max);
+	do
+		n = recvmmsg(ps->base.fd, rx->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		nd_throw_send_error(env, errno, ps->info.name);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct msghdr *msg = &rx->msgs[i].msg_hdr;
+		uint32_t len = rx->msgs[i].msg_len;
+		if (keep_frame(ps, msg->msg_name, len, (msg->msg_flags & MSG_TRUNC) != 0))
+			record_frame(rx, kept++, (uint32_t)i, len, frame_flags(msg));
+	}
+	return (int)kept;
+}
+
 /*
- * recvBatch(max): non-blocking recvmmsg into the preallocated slots. Writes
- * (slot, length, flags) triples to rxResults and returns how many frames the
- * interface received; our own outgoing frames and truncated ones are skipped.
+ * recvBatch(max): the frames received so far, without blocking, in the
+ * preallocated slots. Writes (slot, length, flags) triples to rxResults and
+ * returns how many frames the interface received; our own outgoing frames
+ * and truncated ones are skipped.
  */
 static napi_value recv_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
 	napi_value argv[1], result;
 	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
-	uint32_t max = 0, kept = 0;
-	nd_rx_buffers *rx;
-	int n;
+	uint32_t max = 0;
+	int kept;
 
-	if (ps == NULL)
+	if (ps == NULL || nd_get_batch_max(env, argc, argv, &ps->base.rx, &max) < 0)
 		return NULL;
-	rx = &ps->base.rx;
-	if (nd_get_batch_max(env, argc, argv, rx, &max) < 0)
+	kept = ps->ring.map != NULL ? (int)receive_from_ring(ps, max) : receive_with_recvmmsg(env, ps, max);
+	if (kept < 0)
 		return NULL;
-	nd_rx_reset(rx, max);
-	do
-		n = recvmmsg(ps->base.fd, rx->msgs, max, MSG_DONTWAIT | MSG_TRUNC, NULL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-		return nd_throw_send_error(env, errno, ps->info.name);
-	for (int i = 0; i < n; i++) {
-		struct msghdr *msg = &rx->msgs[i].msg_hdr;
-		const struct sockaddr_ll *from = msg->msg_name;
-		uint32_t len = rx->msgs[i].msg_len;
-		if (from->sll_pkttype == PACKET_OUTGOING) {
-			ps->rx_outgoing++;
-			continue;
-		}
-		if (len > rx->slot_size || (msg->msg_flags & MSG_TRUNC)) {
-			ps->rx_truncated++;
-			continue;
-		}
-		rx->results[ND_FRAME_RESULT_FIELDS * kept] = (uint32_t)i;
-		rx->results[ND_FRAME_RESULT_FIELDS * kept + 1] = len;
-		rx->results[ND_FRAME_RESULT_FIELDS * kept + 2] = frame_flags(msg);
-		kept++;
-	}
-	napi_create_uint32(env, kept, &result);
+	napi_create_uint32(env, (uint32_t)kept, &result);
 	return result;
 }
 

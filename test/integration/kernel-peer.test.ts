@@ -132,6 +132,24 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
     assert.equal(ip.ttl, 64);
   });
 
+  test('the receive ring and recvmmsg hand over the same frame with the same flags', async () => {
+    const viaRecvmmsg = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns, receiveRing: false });
+    try {
+      assert.equal(socket.receivesFromRing, true);
+      assert.equal(viaRecvmmsg.receivesFromRing, false);
+      peer.send('198.18.0.1', 20024, hex('0000000e'));
+      const isUdpToUs = (frame: Buffer) => isFromServer(frame) && readU16BE(frame, 12) === ETHERTYPE_IPV4;
+      const fromRing = await receiveUntil(socket, isUdpToUs, 3000, (f) => answerArp(socket, client, f));
+      const fromRecvmmsg = await receiveUntil(viaRecvmmsg, isUdpToUs, 3000);
+      assert.equal(fromRing.frame.length, 46);
+      assert.deepEqual(fromRecvmmsg.frame, fromRing.frame);
+      assert.equal(fromRing.flags, RxFlag.ChecksumNotReady);
+      assert.equal(fromRecvmmsg.flags, fromRing.flags);
+    } finally {
+      viaRecvmmsg.close();
+    }
+  });
+
   test('with checksum offload off, the kernel\'s UDP checksum verifies in our parser', async () => {
     hosts.run(hosts.server.ns, 'ethtool', ['-K', hosts.server.iface, 'tx', 'off']);
     const ack = hex('00000002');
