@@ -54,8 +54,10 @@ describe('netdumpd: timeouts and the handler', () => {
     const ip = '198.18.0.10';
     const client = await fixture.clientAt(ip);
     await client.herald(1);
-    await client.sendData(randomBytes(10_000), { firstSeq: 2 });
+    // The clock starts before the last datagram leaves: the server counts
+    // from when it received it, which is before we see its ack.
     const sent = Date.now();
+    await client.sendData(randomBytes(10_000), { firstSeq: 2 });
     const from = server.lines.length;
     await server.waitForLine(`Client ${ip} timed out`, 5000, from);
     const idle = Date.now() - sent;
