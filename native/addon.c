@@ -1,10 +1,12 @@
 /*
  * The addon's module: the socket classes (PcapSocket only throws ENOSYS
- * when built without libpcap), the kernel's busy-wait DELAY(), and
- * syslog(3) for the daemonized server.
+ * when built without libpcap), the kernel's busy-wait DELAY(), syslog(3)
+ * for the daemonized server, and the calling thread's CPU affinity (for the
+ * benchmarks, which pin the sending thread but not the writer threads).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <syslog.h>
 
 #include "napi_util.h"
@@ -20,6 +22,51 @@ static napi_value delay_us(napi_env env, napi_callback_info info)
 	if (argc < 1 || napi_get_value_uint32(env, argv[0], &usec) != napi_ok)
 		return nd_throw(env, "EINVAL", EINVAL, "delay needs microseconds");
 	ps_delay_us(usec);
+	return NULL;
+}
+
+/* threadCpus(): the CPUs the calling thread may run on. */
+static napi_value thread_cpus(napi_env env, napi_callback_info info)
+{
+	cpu_set_t set;
+	napi_value list, cpu;
+	uint32_t count = 0;
+
+	(void)info;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return nd_throw(env, "EIO", errno, "sched_getaffinity failed");
+	CHECK(env, napi_create_array(env, &list));
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &set))
+			continue;
+		napi_create_uint32(env, (uint32_t)i, &cpu);
+		napi_set_element(env, list, count++, cpu);
+	}
+	return list;
+}
+
+/* setThreadCpus(cpus): confines the calling thread (only) to these CPUs. */
+static napi_value set_thread_cpus(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], element;
+	uint32_t length = 0, cpu;
+	bool is_array = false;
+	cpu_set_t set;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+	    napi_get_array_length(env, argv[0], &length) != napi_ok || length == 0)
+		return nd_throw(env, "EINVAL", EINVAL, "setThreadCpus needs a non-empty array of CPU numbers");
+	CPU_ZERO(&set);
+	for (uint32_t i = 0; i < length; i++) {
+		if (napi_get_element(env, argv[0], i, &element) != napi_ok ||
+		    napi_get_value_uint32(env, element, &cpu) != napi_ok || cpu >= CPU_SETSIZE)
+			return nd_throw(env, "EINVAL", EINVAL, "setThreadCpus needs CPU numbers");
+		CPU_SET(cpu, &set);
+	}
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return nd_throw(env, "EINVAL", errno, "sched_setaffinity refused those CPUs");
 	return NULL;
 }
 
@@ -91,11 +138,18 @@ static napi_value init(napi_env env, napi_value exports)
 	if ((value = nd_pcap_socket_class(env)) == NULL)
 		return NULL;
 	CHECK(env, napi_set_named_property(env, exports, "PcapSocket", value));
+	if ((value = nd_capture_file_class(env)) == NULL)
+		return NULL;
+	CHECK(env, napi_set_named_property(env, exports, "CaptureFile", value));
 	if ((value = nd_pcap_version(env)) == NULL)
 		return NULL;
 	CHECK(env, napi_set_named_property(env, exports, "pcapVersion", value));
 	CHECK(env, napi_create_function(env, "delay", NAPI_AUTO_LENGTH, delay_us, NULL, &value));
 	CHECK(env, napi_set_named_property(env, exports, "delay", value));
+	CHECK(env, napi_create_function(env, "threadCpus", NAPI_AUTO_LENGTH, thread_cpus, NULL, &value));
+	CHECK(env, napi_set_named_property(env, exports, "threadCpus", value));
+	CHECK(env, napi_create_function(env, "setThreadCpus", NAPI_AUTO_LENGTH, set_thread_cpus, NULL, &value));
+	CHECK(env, napi_set_named_property(env, exports, "setThreadCpus", value));
 	CHECK(env, napi_create_function(env, "openSyslog", NAPI_AUTO_LENGTH, open_syslog, NULL, &value));
 	CHECK(env, napi_set_named_property(env, exports, "openSyslog", value));
 	CHECK(env, napi_create_function(env, "syslog", NAPI_AUTO_LENGTH, write_syslog, NULL, &value));

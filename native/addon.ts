@@ -42,14 +42,22 @@ export interface NativeUdpSocket {
   close(): void;
 }
 
+export interface NativeCaptureFile {
+  record(frame: Uint8Array): void;
+  close(): void;
+}
+
 interface NativeModule {
   PacketSocket: new (ifname: string, options: OpenOptions) => NativePacketSocket;
   UdpSocket: new (options: UdpSocketOptions) => NativeUdpSocket;
+  CaptureFile: new (path: string, ringBytes: number) => NativeCaptureFile;
   /** Throws ENOSYS when the addon was built without libpcap. */
   PcapSocket: new (ifname: string, options: PcapOpenOptions) => NativePcapSocket;
   /** pcap_lib_version(), or null when the addon was built without libpcap. */
   pcapVersion: string | null;
   delay(microseconds: number): void;
+  threadCpus(): number[];
+  setThreadCpus(cpus: readonly number[]): void;
   openSyslog(ident: string): void;
   syslog(priority: number, message: string): void;
 }

@@ -7,10 +7,24 @@ import { addon, call } from './addon.js';
 export { PacketSocket, RxFlag, type InterfaceInfo, type OpenOptions, type SocketStats } from './packet-socket.js';
 export { PcapSocket, pcapVersion, type PcapOpenOptions } from './pcap-socket.js';
 export { UdpSocket, type UdpSocketOptions } from './udp-socket.js';
+export { CaptureFile } from './capture-file.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */
 export function delayMicroseconds(microseconds: number): void {
   addon.delay(microseconds);
+}
+
+/** The CPUs the calling thread may run on. */
+export function threadCpus(): number[] {
+  return call(() => addon.threadCpus());
+}
+
+/**
+ * Confines the calling thread, and threads and processes it starts later,
+ * to these CPUs; the process's other threads keep theirs.
+ */
+export function setThreadCpus(cpus: readonly number[]): void {
+  call(() => addon.setThreadCpus(cpus));
 }
 
 /** syslog(3) priorities, facility LOG_DAEMON included. */

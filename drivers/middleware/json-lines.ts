@@ -1,7 +1,7 @@
 /**
- * A JSON-lines writer for the hot path: fields are written as ASCII bytes
- * straight into a buffer allocated once, with no string built per line,
- * and the buffer goes to the file when it fills and on close.
+ * A JSON-lines writer: fields are written as ASCII bytes straight into a
+ * buffer allocated once, with no string built per line, and the buffer goes
+ * to the file when it fills and on flush().
  */
 import { BufferedFile } from './buffered-file.js';
 
@@ -27,8 +27,8 @@ export class JsonLinesFile extends BufferedFile {
   private readonly textFields = new Map<string, Uint8Array>();
   private readonly textValues = new Map<string, Uint8Array>();
 
-  constructor(path: string) {
-    super(path, BUFFER_SIZE);
+  constructor(fd: number) {
+    super(fd, BUFFER_SIZE);
   }
 
   /** Starts a line: `{"t":<micros>` — add fields, then end(). */

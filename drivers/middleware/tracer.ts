@@ -3,12 +3,13 @@
  * monotonic microsecond timestamps: every transmit (with the netdump type
  * and sequence number when it carries one), every poll with the frames it
  * returned, and, through the client's observer hooks, every 0.5 ms delay
- * tick, accepted ack and retransmit round. Lines are buffered and written
- * in blocks.
+ * tick, accepted ack and retransmit round. The dump's thread only stores
+ * a 32-byte record per event; a worker thread formats and writes the lines.
  */
 import type { SendObserver } from '../../src/client/observer.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
-import { JsonLinesFile } from './json-lines.js';
+import { TraceFile } from './trace-file.js';
+import { TraceEvent } from './trace-records.js';
 import { DriverWrapper } from './wrapper.js';
 
 const NETDUMP_HEADER_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
@@ -22,18 +23,13 @@ export interface TraceCounts {
   retransmitRounds: number;
 }
 
-/** Monotonic microseconds (performance.now() never goes back). */
-function monotonicMicros(): number {
-  return Math.floor(performance.now() * 1000);
-}
-
 function word(frame: Uint8Array, at: number): number {
   return ((frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!) >>> 0;
 }
 
 export class TracingDriver extends DriverWrapper implements SendObserver {
   readonly counts: TraceCounts = { transmits: 0, polls: 0, framesReceived: 0, ticks: 0, acks: 0, retransmitRounds: 0 };
-  private readonly file: JsonLinesFile;
+  private readonly file: TraceFile;
   private input: FrameInput = () => undefined;
   private received = 0;
   private readonly count: FrameInput = (frame, flags) => {
@@ -43,18 +39,17 @@ export class TracingDriver extends DriverWrapper implements SendObserver {
 
   constructor(inner: NetdumpDriver, path: string) {
     super(inner);
-    this.file = new JsonLinesFile(path);
+    this.file = new TraceFile(path);
   }
 
   override transmit(frame: Uint8Array): void {
     this.inner.transmit(frame);
     this.counts.transmits++;
     const ethertype = (frame[12]! << 8) | frame[13]!;
-    const line = this.file.begin(monotonicMicros()).text('event', 'transmit').number('bytes', frame.length);
     if (ethertype === 0x0800 && frame.length >= NETDUMP_HEADER_AT + 24) {
-      line.number('type', word(frame, NETDUMP_HEADER_AT)).number('seq', word(frame, NETDUMP_HEADER_AT + 4)).end();
+      this.file.record(TraceEvent.netdumpTransmit, frame.length, word(frame, NETDUMP_HEADER_AT), word(frame, NETDUMP_HEADER_AT + 4));
     } else {
-      line.number('ethertype', ethertype).end();
+      this.file.record(TraceEvent.otherTransmit, frame.length, ethertype);
     }
   }
 
@@ -64,27 +59,30 @@ export class TracingDriver extends DriverWrapper implements SendObserver {
     const returned = this.inner.poll(count, this.count);
     this.counts.polls++;
     this.counts.framesReceived += this.received;
-    this.file.begin(monotonicMicros()).text('event', 'poll').number('frames', this.received).end();
+    this.file.record(TraceEvent.poll, this.received);
     return returned;
   }
 
   tick(): void {
     this.counts.ticks++;
-    this.file.begin(monotonicMicros()).text('event', 'tick').number('us', 500).end();
+    this.file.record(TraceEvent.tick, 500);
   }
 
   ack(seqno: number): void {
     this.counts.acks++;
-    this.file.begin(monotonicMicros()).text('event', 'ack').number('seq', seqno).end();
+    this.file.record(TraceEvent.ack, seqno);
   }
 
   retransmitRound(round: number, packets: number): void {
     this.counts.retransmitRounds++;
-    this.file.begin(monotonicMicros()).text('event', 'retransmit').number('round', round).number('packets', packets).end();
+    this.file.record(TraceEvent.retransmit, round, packets);
   }
 
   override close(): void {
-    this.file.close();
-    this.inner.close();
+    try {
+      this.file.close();
+    } finally {
+      this.inner.close();
+    }
   }
 }

@@ -1,9 +1,11 @@
 /** Shared pieces of the benchmarks: building their C programs and printing tables. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { setThreadCpus, threadCpus } from '../../native/index.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -35,24 +37,25 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-const PINNED = 'ND_BENCH_PINNED_CPU';
-
 /**
- * Re-runs this benchmark pinned to the machine's last CPU (its C programs
- * inherit the pinning), so that ours and the reference share one core's
+ * Pins the calling thread to the machine's last CPU, and with it the C
+ * programs it starts, so that ours and the reference share one core's
  * conditions instead of whatever the scheduler picks: on this shared 2-core
- * machine, unpinned ratios drift by ±20 %. Returns the CPU when pinned.
+ * machine, unpinned ratios drift by ±20 %. Returns the CPU.
  */
-export function pinToOneCpu(): number {
-  if (process.env[PINNED] !== undefined) return Number(process.env[PINNED]);
+export function pinThisThread(): number {
   const cpu = availableParallelism() - 1;
-  const result = spawnSync('taskset', ['-c', String(cpu), process.execPath, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, [PINNED]: String(cpu) },
-  });
-  if (result.error) {
-    console.error(`cannot pin the benchmark with taskset (${result.error.message}); is util-linux installed?`);
-    process.exit(1);
+  setThreadCpus([cpu]);
+  return cpu;
+}
+
+/** Runs `start` with the calling thread allowed on `cpus`, so the threads it starts (writer workers) are too. */
+export function startingThreadsOn<T>(cpus: readonly number[], start: () => T): T {
+  const pinned = threadCpus();
+  setThreadCpus(cpus);
+  try {
+    return start();
+  } finally {
+    setThreadCpus(pinned);
   }
-  process.exit(result.status ?? 1);
 }

@@ -116,6 +116,13 @@ describe('netdump command line errors', () => {
     assertSystemError(result, /^netdump: cannot open network namespace .*ndt-no-such-namespace/);
   });
 
+  test('system error, exit 1: --pcap or --trace in a directory that does not exist', async () => {
+    const pcap = await runNetdump([...base, '--pcap', '/nonexistent/x.pcap', '--synthetic', '9M', hosts.client.iface]);
+    assertSystemError(pcap, 'cannot write the capture /nonexistent/x.pcap: No such file or directory');
+    const trace = await runNetdump([...base, '--trace', '/nonexistent/x.jsonl', '--synthetic', '9M', hosts.client.iface]);
+    assertSystemError(trace, 'cannot write the trace /nonexistent/x.jsonl: No such file or directory');
+  });
+
   test('--help: the usage on stdout, exit 0', async () => {
     const result = await runNetdump(['--help']);
     assert.equal(result.status, 0);

@@ -1,0 +1,70 @@
+/**
+ * The tracer's events as fixed 32-byte records in a ring (written by the
+ * dump's thread), and their JSON lines (formatted by the ring's worker):
+ * kind, up to three integer fields, and the monotonic microsecond time.
+ */
+import type { JsonLinesFile } from './json-lines.js';
+
+export const TRACE_RECORD_BYTES = 32;
+const WORDS_PER_RECORD = TRACE_RECORD_BYTES / 4;
+const TIME_AT_DOUBLE = 2; // the record's third 8-byte slot
+
+export const TraceEvent = {
+  /** bytes, netdump type, sequence number */
+  netdumpTransmit: 1,
+  /** bytes, EtherType */
+  otherTransmit: 2,
+  /** frames returned */
+  poll: 3,
+  /** microseconds */
+  tick: 4,
+  /** sequence number */
+  ack: 5,
+  /** round, packets resent */
+  retransmit: 6,
+} as const;
+
+/** Views of a ring of trace records, one record per index. */
+export class TraceRecords {
+  private readonly words: Uint32Array;
+  private readonly times: Float64Array;
+
+  /** Records the ring holds. */
+  readonly capacity: number;
+
+  constructor(ring: Uint8Array) {
+    this.words = new Uint32Array(ring.buffer, ring.byteOffset, ring.length / 4);
+    this.times = new Float64Array(ring.buffer, ring.byteOffset, ring.length / 8);
+    this.capacity = ring.length / TRACE_RECORD_BYTES;
+  }
+
+  write(index: number, kind: number, micros: number, a: number, b: number, c: number): void {
+    const word = index * WORDS_PER_RECORD;
+    this.words[word] = kind;
+    this.words[word + 1] = a;
+    this.words[word + 2] = b;
+    this.words[word + 3] = c;
+    this.times[index * (WORDS_PER_RECORD / 2) + TIME_AT_DOUBLE] = micros;
+  }
+
+  /** Record `index` as one JSON line. */
+  format(index: number, out: JsonLinesFile): void {
+    const word = index * WORDS_PER_RECORD;
+    const [a, b, c] = [this.words[word + 1]!, this.words[word + 2]!, this.words[word + 3]!];
+    out.begin(this.times[index * (WORDS_PER_RECORD / 2) + TIME_AT_DOUBLE]!);
+    switch (this.words[word]) {
+      case TraceEvent.netdumpTransmit:
+        return out.text('event', 'transmit').number('bytes', a).number('type', b).number('seq', c).end();
+      case TraceEvent.otherTransmit:
+        return out.text('event', 'transmit').number('bytes', a).number('ethertype', b).end();
+      case TraceEvent.poll:
+        return out.text('event', 'poll').number('frames', a).end();
+      case TraceEvent.tick:
+        return out.text('event', 'tick').number('us', a).end();
+      case TraceEvent.ack:
+        return out.text('event', 'ack').number('seq', a).end();
+      default:
+        return out.text('event', 'retransmit').number('round', a).number('packets', b).end();
+    }
+  }
+}
