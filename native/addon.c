@@ -34,7 +34,7 @@ static napi_value thread_cpus(napi_env env, napi_callback_info info)
 
 	(void)info;
 	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return nd_throw(env, "EIO", errno, "sched_getaffinity failed");
+		return nd_throw_errno(env, errno, "sched_getaffinity");
 	CHECK(env, napi_create_array(env, &list));
 	for (int i = 0; i < CPU_SETSIZE; i++) {
 		if (!CPU_ISSET(i, &set))
@@ -66,7 +66,7 @@ static napi_value set_thread_cpus(napi_env env, napi_callback_info info)
 		CPU_SET(cpu, &set);
 	}
 	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		return nd_throw(env, "EINVAL", errno, "sched_setaffinity refused those CPUs");
+		return nd_throw_errno(env, errno, "sched_setaffinity");
 	return NULL;
 }
 

@@ -24,7 +24,7 @@
 #include "napi_util.h"
 
 #define DRAIN_INTERVAL_NS 1000000L
-#define MIN_RING (64 * 1024)
+#define MIN_RING (128 * 1024) /* a record of the largest frame, 16 + 65535 bytes, always fits */
 #define MAX_RING (1u << 30)
 #define PCAP_MAGIC 0xa1b2c3d4u /* in host byte order, as every field: readers take the order from it */
 #define PCAP_SNAPLEN 65535u
@@ -221,7 +221,7 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	    napi_get_value_uint32(env, argv[1], &ring_bytes) != napi_ok || ring_bytes < MIN_RING ||
 	    ring_bytes > MAX_RING || (ring_bytes & (ring_bytes - 1)) != 0) {
 		free(w);
-		return nd_throw(env, "EINVAL", EINVAL, "CaptureFile needs a path and a power-of-two ring size of 64 KiB to 1 GiB");
+		return nd_throw(env, "EINVAL", EINVAL, "CaptureFile needs a path and a power-of-two ring size of 128 KiB to 1 GiB");
 	}
 	w->size = ring_bytes;
 	w->ring = malloc(ring_bytes);

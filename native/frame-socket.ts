@@ -43,8 +43,9 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
 
   /**
    * Receives up to `max` waiting frames without blocking. The returned
-   * buffers are views into receive slots that the next call overwrites:
-   * copy what must outlive it.
+   * buffers are views into receive slots that the next call overwrites,
+   * and the same view objects come back while a slot's length stays the
+   * same: copy what must outlive the call.
    */
   recvBatch(max: number): Buffer[] {
     let count: number;

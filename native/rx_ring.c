@@ -8,8 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BLOCK_BYTES (128 * 1024) /* a multiple of the page size */
-#define PAGE_BYTES 4096u
+#define BLOCK_BYTES (128 * 1024) /* a multiple of any page size up to 128 KiB */
 /* What the kernel puts in front of the frame: the header, the address, and alignment padding. */
 #define FRAME_OVERHEAD TPACKET_ALIGN(TPACKET2_HDRLEN + 16)
 
@@ -22,9 +21,10 @@ int rx_ring_open(int fd, uint32_t frame_bytes, uint32_t ring_bytes, nd_rx_ring *
 {
 	int version = TPACKET_V2;
 	struct tpacket_req request = { 0 };
+	uint32_t page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	uint32_t frame_size = TPACKET_ALIGN(FRAME_OVERHEAD + frame_bytes);
-	uint32_t block_size = frame_size > BLOCK_BYTES ? round_up(frame_size, PAGE_BYTES) : BLOCK_BYTES;
-	uint32_t block_count = (ring_bytes + block_size - 1) / block_size;
+	uint32_t block_size = frame_size > BLOCK_BYTES ? round_up(frame_size, page_size) : BLOCK_BYTES;
+	uint32_t block_count = (uint32_t)(((uint64_t)ring_bytes + block_size - 1) / block_size);
 	void *map;
 
 	memset(ring, 0, sizeof(*ring));
@@ -32,9 +32,14 @@ int rx_ring_open(int fd, uint32_t frame_bytes, uint32_t ring_bytes, nd_rx_ring *
 	request.tp_block_nr = block_count > 0 ? block_count : 1;
 	request.tp_frame_size = frame_size;
 	request.tp_frame_nr = (block_size / frame_size) * request.tp_block_nr;
-	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof(request)) < 0)
+	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0)
 		return -1;
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &request, sizeof(request)) < 0) {
+		int saved = errno, first = TPACKET_V1;
+		(void)setsockopt(fd, SOL_PACKET, PACKET_VERSION, &first, sizeof(first));
+		errno = saved;
+		return -1;
+	}
 	map = mmap(NULL, (size_t)block_size * request.tp_block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		int saved = errno;

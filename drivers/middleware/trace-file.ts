@@ -62,6 +62,7 @@ export class TraceFile {
   private readonly fd: number;
   private readonly worker: Worker;
   private closed = false;
+  private workerError: string | undefined;
 
   constructor(readonly path: string) {
     try {
@@ -78,19 +79,32 @@ export class TraceFile {
     this.control = new Int32Array(data.control);
     this.message = new Uint8Array(data.message);
     this.records = new TraceRecords(new Uint8Array(data.ring));
-    this.worker = new Worker(new URL('./trace-file-worker.js', import.meta.url), { workerData: data });
+    try {
+      this.worker = new Worker(new URL('./trace-file-worker.js', import.meta.url), { workerData: data });
+    } catch (error) {
+      closeSync(this.fd);
+      throw new NetdumpError('EIO', `cannot write the trace ${path}: ${(error as Error).message}`);
+    }
+    // A worker that fails to load reports it here; close() then says the writer stopped.
+    this.worker.on('error', (error) => (this.workerError = error.message));
     this.worker.unref();
   }
 
   /** Stores one event, stamped now; waits only if the worker has fallen a whole ring behind. */
   record(kind: number, a: number, b = 0, c = 0): void {
+    if (this.closed) throw new NetdumpError('EBADF', `the trace ${this.path} is closed`);
     if (((this.head - this.tail) >>> 0) >= RING_RECORDS) this.waitForRoom();
     this.records.write(this.head & (RING_RECORDS - 1), kind, monotonicMicros(), a, b, c);
     this.head = (this.head + 1) | 0;
     if (++this.unpublished >= PUBLISH_EVERY) this.publish();
   }
 
-  /** Waits for the worker to write everything, closes the file, and reports a write error if there was one. */
+  /**
+   * Waits for the worker to write everything and close the file, and
+   * reports a write error if there was one. A worker that stalls keeps
+   * the file: closing it under a write in progress could let that write
+   * land in whatever file reuses the descriptor.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -98,14 +112,18 @@ export class TraceFile {
     Atomics.store(this.control, Control.closing, 1);
     this.wakeWorker();
     const done = this.waitFor(() => Atomics.load(this.control, Control.done) !== 0, Control.done);
-    closeSync(this.fd);
     if (!done) void this.worker.terminate();
     if (Atomics.load(this.control, Control.failed) !== 0) {
       const text = Buffer.from(this.message.subarray(0, Atomics.load(this.control, Control.messageLength))).toString();
       const [code, reason] = text.split('\n');
       throw new NetdumpError(code || 'EIO', `cannot write the trace ${this.path}: ${reason ?? ''}`);
     }
-    if (!done) throw new NetdumpError('EIO', `cannot write the trace ${this.path}: its writer thread stopped`);
+    if (!done) throw this.stopped();
+  }
+
+  private stopped(): NetdumpError {
+    const why = this.workerError === undefined ? '' : ` (${this.workerError})`;
+    return new NetdumpError('EIO', `cannot write the trace ${this.path}: its writer thread stopped${why}`);
   }
 
   private publish(): void {
@@ -122,7 +140,7 @@ export class TraceFile {
     this.publish();
     this.wakeWorker();
     const room = () => ((this.head - (this.tail = Atomics.load(this.control, Control.tail))) >>> 0) < RING_RECORDS;
-    if (!this.waitFor(room, Control.tail)) throw new NetdumpError('EIO', `cannot write the trace ${this.path}: its writer thread stopped`);
+    if (!this.waitFor(room, Control.tail)) throw this.stopped();
   }
 
   /** Waits until `ready()`, sleeping on a control word the worker notifies; false if the worker stalls for STALL_MS. */

@@ -1,6 +1,5 @@
 /** Shared pieces of the benchmarks: building their C programs and printing tables. */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,13 +37,15 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 /**
- * Pins the calling thread to the machine's last CPU, and with it the C
- * programs it starts, so that ours and the reference share one core's
- * conditions instead of whatever the scheduler picks: on this shared 2-core
- * machine, unpinned ratios drift by ±20 %. Returns the CPU.
+ * Pins the calling thread to the last CPU it may use, and with it the C
+ * programs it starts, so that ours and the reference send from one core
+ * instead of wherever the scheduler puts them: on this shared 2-core
+ * machine, unpinned ratios drift by ±20 %. Threads started earlier (V8's
+ * compiler and collector helpers, libuv's pool) keep every CPU. Returns
+ * the CPU.
  */
 export function pinThisThread(): number {
-  const cpu = availableParallelism() - 1;
+  const cpu = threadCpus().at(-1)!;
   setThreadCpus([cpu]);
   return cpu;
 }

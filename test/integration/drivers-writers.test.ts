@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from '../../drivers/driver.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
+import { CaptureFile } from '../../native/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 import { readTrace } from '../helpers/drivers.js';
 import { makeTempDir } from '../helpers/netdump-cli.js';
@@ -94,6 +95,13 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
     const missing = path.join(dir, 'no-such-dir');
     assertNetdumpError(() => new PcapWritingDriver(new NullDriver(), path.join(missing, 'x.pcap')), 'ENOENT', `cannot write the capture ${missing}/x.pcap: No such file or directory`);
     assertNetdumpError(() => new TracingDriver(new NullDriver(), path.join(missing, 'x.jsonl')), 'ENOENT', `cannot write the trace ${missing}/x.jsonl: No such file or directory`);
+  });
+
+  test('a capture ring too small for the largest record (64 KiB) is refused, and a trace takes no record once closed', () => {
+    assertNetdumpError(() => CaptureFile.open(path.join(dir, 'small.pcap'), 65536), 'EINVAL', 'power-of-two ring size of 128 KiB to 1 GiB');
+    const tracer = new TracingDriver(new NullDriver(), path.join(dir, 'closed.jsonl'));
+    tracer.close();
+    assertNetdumpError(() => tracer.tick(), 'EBADF', 'is closed');
   });
 
   test('a capture to /dev/full: close() reports ENOSPC, naming the file, and still closes the driver', () => {
