@@ -40,7 +40,7 @@ import {
 } from '../wire/index.js';
 import { NetdumpError } from '../errors.js';
 import { DumpZones, MBUFS_PER_PACKET } from './dump-zones.js';
-import { emitUdpFrameHeaders, type UdpFrameAddressing } from './udp-frame.js';
+import { UdpFramer } from './udp-frame.js';
 
 export interface NetConfig {
   clientIp: number;
@@ -71,7 +71,8 @@ export class NetStack {
   onAck: (seqno: number) => void = () => undefined;
   private portLatched = false;
   private readonly arpFrame = new Uint8Array(42);
-  private readonly addressing: UdpFrameAddressing;
+  /** Headers for the current next hop and server port, rebuilt when either changes. */
+  private framer: UdpFramer;
   readonly input: FrameInput = (frame, flags) => this.receiveFrame(frame, flags);
 
   constructor(
@@ -81,14 +82,14 @@ export class NetStack {
     /** The dump's mbuf zones, sized from the driver's init(). */
     readonly zones: DumpZones,
   ) {
-    this.addressing = {
+    this.framer = new UdpFramer({
       srcMac: config.mac,
       dstMac: BROADCAST_MAC,
       srcIp: config.clientIp,
       dstIp: config.serverIp,
       srcPort: NETDUMP_ACKPORT,
       dstPort: NETDUMP_PORT,
-    };
+    });
   }
 
   /** One driver poll, as netdump_network_poll: count 1000, frames go through our input path. */
@@ -114,9 +115,11 @@ export class NetStack {
       this.options.print(`netdump_udp_output: Packet is too big: ${ipLength} > MTU ${this.config.mtu}\n`);
       throw new NetdumpError('ENOBUFS', `packet of ${ipLength} bytes exceeds the MTU ${this.config.mtu}`);
     }
-    this.addressing.dstMac = this.nextHopMac ?? BROADCAST_MAC;
-    this.addressing.dstPort = this.serverPort;
-    return emitUdpFrameHeaders(this.addressing, frame, messageLength);
+    const dstMac = this.nextHopMac ?? BROADCAST_MAC;
+    if (this.framer.addressing.dstMac !== dstMac || this.framer.addressing.dstPort !== this.serverPort) {
+      this.framer = new UdpFramer({ ...this.framer.addressing, dstMac, dstPort: this.serverPort });
+    }
+    return this.framer.frame(frame, messageLength);
   }
 
   /** Transmits a netdump packet, which holds its two mbufs until the next poll. */

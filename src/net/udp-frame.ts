@@ -77,10 +77,57 @@ export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8
 
 /** The checksum of the header written above, summed from its fields rather than read back. */
 function ipv4HeaderChecksum(addressing: UdpFrameAddressing, totalLength: number): number {
+  return finishChecksum(ipv4HeaderSumButLength(addressing) + totalLength);
+}
+
+function ipv4HeaderSumButLength({ srcIp, dstIp }: UdpFrameAddressing): number {
   const versionLengthTos = 0x4500;
   const ttlProtocol = (KERNEL_TTL << 8) | IPPROTO_UDP;
-  const { srcIp, dstIp } = addressing;
-  return finishChecksum(versionLengthTos + totalLength + IP_DONT_FRAGMENT + ttlProtocol + (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff));
+  return versionLengthTos + IP_DONT_FRAGMENT + ttlProtocol + (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff);
+}
+
+/**
+ * Frames messages for one addressing from a header built once: per frame,
+ * one copy of the 42 header bytes, the two lengths, and the checksums from
+ * sums of the constant fields kept aside. The same bytes as
+ * emitUdpFrameHeaders, at a third of the work; a dump frames every packet.
+ */
+export class UdpFramer {
+  private readonly header = new Uint8Array(UDP_PAYLOAD_OFFSET);
+  private ipSum = 0;
+  private pseudoSum = 0;
+
+  constructor(readonly addressing: Readonly<UdpFrameAddressing>) {
+    emitUdpFrameHeaders(addressing, this.header, 0);
+    this.ipSum = ipv4HeaderSumButLength(addressing);
+    // The pseudo-header and the UDP ports; the UDP length counts twice (pseudo-header and header).
+    this.pseudoSum = ipv4PseudoHeaderSum(addressing.srcIp, addressing.dstIp, IPPROTO_UDP, 0) + addressing.srcPort + addressing.dstPort;
+  }
+
+  /** Writes the headers in front of a payload already at UDP_PAYLOAD_OFFSET; returns the frame's length. */
+  frame(frame: Uint8Array, payloadLength: number): number {
+    const udpLength = UDP_HEADER_SIZE + payloadLength;
+    const frameLength = UDP_PAYLOAD_OFFSET + payloadLength;
+    if (frame.length < frameLength || udpLength > 0xffff - IPV4_HEADER_SIZE) {
+      throw new WireError('udp', 'range', `a ${payloadLength}-byte payload does not fit a ${frame.length}-byte frame or an IPv4 packet`);
+    }
+    frame.set(this.header);
+    const ip = ETHERNET_HEADER_SIZE;
+    const udp = ip + IPV4_HEADER_SIZE;
+    const totalLength = IPV4_HEADER_SIZE + udpLength;
+    putU16(frame, ip + 2, totalLength);
+    putU16(frame, ip + 10, finishChecksum(this.ipSum + totalLength));
+    putU16(frame, udp + 4, udpLength);
+    const checksum = finishChecksum(sumWords(frame, UDP_PAYLOAD_OFFSET, frameLength, this.pseudoSum + 2 * udpLength));
+    putU16(frame, udp + 6, checksum === 0 ? 0xffff : checksum);
+    return frameLength;
+  }
+}
+
+/** A u16 the caller has range-checked: the framer's offsets are constants inside a checked frame. */
+function putU16(frame: Uint8Array, at: number, value: number): void {
+  frame[at] = value >>> 8;
+  frame[at + 1] = value & 0xff;
 }
 
 /** Copies the payload into the frame and writes the headers; returns the frame's length. */
