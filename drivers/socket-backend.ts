@@ -30,9 +30,7 @@ export abstract class SocketBackend<Socket extends PacketSocket | PcapSocket> im
 
   /** Receives up to `max` waiting frames without blocking, handing each to `input`. */
   receive(max: number, input: FrameInput): number {
-    const frames = this.socket.recvBatch(max);
-    for (let i = 0; i < frames.length; i++) input(frames[i]!, this.socket.rxFlags(i));
-    return frames.length;
+    return this.socket.receive(max, input);
   }
 
   close(): void {

@@ -48,16 +48,34 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
    * same: copy what must outlive the call.
    */
   recvBatch(max: number): Buffer[] {
-    let count: number;
+    const count = this.receiveIntoSlots(max);
+    const frames = this.frames;
+    frames.length = count;
+    for (let i = 0; i < count; i++) frames[i] = this.frameAt(i);
+    return frames;
+  }
+
+  /**
+   * Receives up to `max` waiting frames without blocking and hands each to
+   * `input` with its RxFlag bits; returns how many. No array is built: this
+   * is the driver's poll path. The views are valid during the call only.
+   */
+  receive(max: number, input: (frame: Buffer, flags: number) => void): number {
+    const count = this.receiveIntoSlots(max);
+    for (let i = 0; i < count; i++) input(this.frameAt(i), this.rxFlags(i));
+    return count;
+  }
+
+  private receiveIntoSlots(max: number): number {
     try {
-      count = this.native.recvBatch(max);
+      return this.native.recvBatch(max);
     } catch (error) {
       throw asNetdumpError(error);
     }
-    const frames = this.frames;
-    frames.length = count;
-    for (let i = 0; i < count; i++) frames[i] = this.slotView(this.results[RESULT_FIELDS * i]!, this.results[RESULT_FIELDS * i + 1]!);
-    return frames;
+  }
+
+  private frameAt(index: number): Buffer {
+    return this.slotView(this.results[RESULT_FIELDS * index]!, this.results[RESULT_FIELDS * index + 1]!);
   }
 
   /** A view of a slot's first `length` bytes, reused while the slot keeps receiving that length (acks all have one). */
@@ -68,7 +86,7 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
     return (this.slotViews[slot] = this.native.rxData.subarray(start, start + length));
   }
 
-  /** RxFlag bits of frame `index` of the last recvBatch. */
+  /** RxFlag bits of frame `index` of the last recvBatch or receive. */
   rxFlags(index: number): number {
     return this.results[RESULT_FIELDS * index + 2] ?? 0;
   }
