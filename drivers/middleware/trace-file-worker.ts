@@ -1,10 +1,9 @@
 /**
  * The worker of a TraceFile: once a millisecond, or when woken, turns the
  * records the dump's thread has stored into JSON lines and writes them,
- * until the TraceFile is closed; then it closes the file. A write error is kept for close() to report
+ * until the TraceFile is closed. A write error is kept for close() to report
  * and later records are dropped, so the dump is never held up by its trace.
  */
-import { closeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 
 import { JsonLinesFile } from './json-lines.js';
@@ -66,11 +65,6 @@ try {
 } catch (error) {
   keepFirstError(error);
 } finally {
-  try {
-    closeSync(data.fd);
-  } catch (error) {
-    keepFirstError(error);
-  }
   Atomics.store(control, Control.done, 1);
   Atomics.notify(control, Control.done);
 }

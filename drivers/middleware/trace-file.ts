@@ -100,10 +100,10 @@ export class TraceFile {
   }
 
   /**
-   * Waits for the worker to write everything and close the file, and
-   * reports a write error if there was one. A worker that stalls keeps
-   * the file: closing it under a write in progress could let that write
-   * land in whatever file reuses the descriptor.
+   * Waits for the worker to write everything, closes the file, and reports
+   * a write error if there was one. The file of a worker that stalls stays
+   * open: closing it under a write in progress could let that write land
+   * in whatever file reuses the descriptor.
    */
   close(): void {
     if (this.closed) return;
@@ -112,7 +112,8 @@ export class TraceFile {
     Atomics.store(this.control, Control.closing, 1);
     this.wakeWorker();
     const done = this.waitFor(() => Atomics.load(this.control, Control.done) !== 0, Control.done);
-    if (!done) void this.worker.terminate();
+    if (done) closeSync(this.fd);
+    else void this.worker.terminate();
     if (Atomics.load(this.control, Control.failed) !== 0) {
       const text = Buffer.from(this.message.subarray(0, Atomics.load(this.control, Control.messageLength))).toString();
       const [code, reason] = text.split('\n');
