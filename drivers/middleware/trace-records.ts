@@ -50,7 +50,9 @@ export class TraceRecords {
   /** Record `index` as one JSON line. */
   format(index: number, out: JsonLinesFile): void {
     const word = index * WORDS_PER_RECORD;
-    const [a, b, c] = [this.words[word + 1]!, this.words[word + 2]!, this.words[word + 3]!];
+    const a = this.words[word + 1]!;
+    const b = this.words[word + 2]!;
+    const c = this.words[word + 3]!;
     out.begin(this.times[index * (WORDS_PER_RECORD / 2) + TIME_AT_DOUBLE]!);
     switch (this.words[word]) {
       case TraceEvent.netdumpTransmit:

@@ -293,7 +293,7 @@ export function minidumpSectionOffsets(header: MinidumpHeader): {
 // Deterministic randomness
 
 /** mulberry32: a tiny seeded PRNG; quality is beside the point, determinism is. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

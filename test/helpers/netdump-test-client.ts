@@ -23,6 +23,7 @@ import {
   NETDUMP_VMCORE,
   type KerneldumpHeaderRepr,
 } from '../../src/wire/index.js';
+import { seededRandom } from '../../src/dump/minidump.js';
 import { UdpPeer } from './udp-peer.js';
 
 export interface Ack {
@@ -62,18 +63,6 @@ export function heraldPath(path: string): Buffer {
 /** Adds an address to the client interface (the namespace kernel owns it). */
 export function addClientAddress(hosts: TestHosts, ip: string): void {
   execFileSync('ip', ['-n', hosts.client.ns, 'addr', 'add', `${ip}/${hosts.client.prefixLength}`, 'dev', hosts.client.iface]);
-}
-
-/** A small deterministic PRNG (mulberry32), for reproducible shuffles. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {

@@ -1,4 +1,4 @@
-/** UdpFramer, the dump's hot-path framing, writes exactly what emitUdpFrameHeaders writes. */
+/** UdpFramer, the dump's hot-path framing, writes exactly what emitUdpFrameHeaders (src/wire's validating emitters) writes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
