@@ -12,6 +12,7 @@
  * write error waits there for close() to report it.
  */
 import { closeSync, openSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 import { NetdumpError } from '../../src/errors.js';
@@ -45,7 +46,11 @@ export function reasonOf(error: unknown): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** Monotonic microseconds (performance.now() never goes back). */
+/**
+ * Monotonic microseconds (performance.now() never goes back). The imported
+ * performance, not the global: the global is a lazy getter, looked up anew
+ * on every call.
+ */
 function monotonicMicros(): number {
   return Math.floor(performance.now() * 1000);
 }
