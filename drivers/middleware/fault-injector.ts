@@ -8,6 +8,8 @@
  * the frames happen to be batched into polls. Frames that are not netdump
  * traffic (ARP, stray IP) pass untouched.
  */
+import { performance } from 'node:perf_hooks';
+
 import { NetdumpError } from '../../src/errors.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { DriverWrapper } from './wrapper.js';
