@@ -2,7 +2,10 @@
  * The machine's raw-frame limit: sendmmsg of identical-size frames on an
  * AF_PACKET socket, opened with the same code as the addon.
  *   blast <netns> <iface> <dst-mac> <frame-bytes> <frames> <batch>
- * Prints one JSON line: {"frames":N,"seconds":S}.
+ * Prints one JSON line: {"frames":N,"seconds":S}. With "-" for <frames>,
+ * it reads one block size per line from stdin and answers each block
+ * with such a line, so that a benchmark can interleave it with its own
+ * blocks, until stdin closes.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -22,25 +25,45 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static struct mmsghdr msgs[MAX_BATCH];
+static struct iovec iov[MAX_BATCH];
+static unsigned char frames[MAX_BATCH][9018];
+
+/* Sends `total` frames, `batch` a call, and prints how long that took; -1 on an error. */
+static int blast(int fd, long total, long batch)
+{
+	long sent = 0;
+	double start = now();
+
+	while (sent < total) {
+		long n = total - sent < batch ? total - sent : batch;
+		int rc = sendmmsg(fd, msgs, (unsigned int)n, 0);
+		if (rc < 0) {
+			perror("blast: sendmmsg");
+			return -1;
+		}
+		sent += rc;
+	}
+	printf("{\"frames\":%ld,\"seconds\":%.6f}\n", sent, now() - start);
+	return fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
-	static struct mmsghdr msgs[MAX_BATCH];
-	static struct iovec iov[MAX_BATCH];
-	static unsigned char frames[MAX_BATCH][9018];
 	ps_options opts = { 0 };
 	ps_interface info;
 	ps_error err;
 	unsigned int mac[6];
-	long size, total, batch, sent = 0;
-	double start;
-	int fd;
+	long size, total, batch;
+	int blocks, fd;
 
 	if (argc != 7 || sscanf(argv[3], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
-		fprintf(stderr, "usage: blast <netns> <iface> <dst-mac> <frame-bytes> <frames> <batch>\n");
+		fprintf(stderr, "usage: blast <netns> <iface> <dst-mac> <frame-bytes> <frames or -> <batch>\n");
 		return 2;
 	}
 	size = atol(argv[4]);
-	total = atol(argv[5]);
+	blocks = strcmp(argv[5], "-") == 0;
+	total = blocks ? 1 : atol(argv[5]);
 	batch = atol(argv[6]);
 	if (size < 14 || size > 9018 || total < 1 || batch < 1 || batch > MAX_BATCH) {
 		fprintf(stderr, "blast: frame-bytes 14..9018, frames >= 1, batch 1..%d\n", MAX_BATCH);
@@ -65,16 +88,10 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	start = now();
-	while (sent < total) {
-		long n = total - sent < batch ? total - sent : batch;
-		int rc = sendmmsg(fd, msgs, (unsigned int)n, 0);
-		if (rc < 0) {
-			perror("blast: sendmmsg");
+	if (!blocks)
+		return blast(fd, total, batch) < 0;
+	while (scanf("%ld", &total) == 1 && total > 0)
+		if (blast(fd, total, batch) < 0)
 			return 1;
-		}
-		sent += rc;
-	}
-	printf("{\"frames\":%ld,\"seconds\":%.6f}\n", sent, now() - start);
 	return 0;
 }

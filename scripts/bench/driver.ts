@@ -1,14 +1,22 @@
 /**
  * npm run bench:driver — raw-frame send rates over a veth pair, each as a
- * ratio to a pure C sendmmsg blast measured in the same run, and the
- * middleware chain (tracer + pcap writer) as a ratio to the bare driver,
- * measured in alternating blocks. The sending thread is pinned to one CPU;
+ * ratio to a pure C sendmmsg blast, and the middleware chain (tracer +
+ * pcap writer) as a ratio to the bare driver.
+ *
+ * Every mode sends in blocks of 10,000 frames (about 30 ms), the modes
+ * taking turns in rounds, and each ratio is taken within a round. On this
+ * shared machine, runs of a second each fell into different slow spells:
+ * two consecutive runs of the same code read 0.73 and 0.96 for the chain,
+ * and 1.12 and 0.85 for sendBatch. The blocks of one round share the spell.
+ *
+ * The sending thread, and the C blast it starts, are pinned to one CPU;
  * the middleware's writer threads get the others, as a spare core would.
  */
-import { execFileSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { AfPacketBackend } from '../../drivers/afpacket.js';
@@ -21,19 +29,26 @@ import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
 import { buildBenchProgram, formatTable, median, pinThisThread, quantile, startingThreadsOn } from './lib.js';
 
 const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BYTES]
-  --frames N    frames per measurement, and per side of each run of the middleware pairs (default 400000)
-  --runs N      measurements per mode, interleaved; the best is reported; the middleware pairs
-                are pooled over the runs and their median ratio reported (default 5)
+  --frames N    frames per mode and run, sent in blocks of 10000, the modes in turn (default 400000)
+  --runs N      runs, each with a fresh middleware chain (default 5)
   --size BYTES  frame size including the Ethernet header (default 1514)`;
 
+const BLOCK_FRAMES = 10_000;
+const C_LIMIT = 'C sendmmsg blast, 64 a call (limit)';
+const SEND_BATCH_64 = 'JS sendBatch, 64 frames a call';
 const BARE_DRIVER = 'generic driver, one transmit per frame';
+const CHAIN = 'same, through tracer + pcap writer';
 
 interface Measurement {
   frames: number;
   seconds: number;
 }
 
-type Mode = { name: string; run: () => Measurement };
+/** A way of sending, measured one block at a time. */
+interface Mode {
+  name: string;
+  block(frames: number): Measurement | Promise<Measurement>;
+}
 
 function experimentalFrame(size: number, dst: Buffer, src: Buffer): Buffer {
   const frame = Buffer.alloc(size);
@@ -43,39 +58,30 @@ function experimentalFrame(size: number, dst: Buffer, src: Buffer): Buffer {
   return frame;
 }
 
-/**
- * The best of the runs: on a shared machine other work only ever slows a
- * run down, so the fastest is the closest to what the code itself can do.
- */
-function best(rates: number[]): number {
-  return Math.max(...rates);
-}
-
 function timed(frames: number, send: () => void): Measurement {
   const start = process.hrtime.bigint();
   send();
   return { frames, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
-function jsModes(socket: PacketSocket, peerMac: Buffer, size: number, total: number): Mode[] {
+function jsModes(socket: PacketSocket, peerMac: Buffer, size: number): Mode[] {
   const ourMac = socket.info().mac;
   const frames = Array.from({ length: 64 }, () => experimentalFrame(size, peerMac, ourMac));
   const one = frames[0]!;
   const batched = (batch: number): Mode => ({
     name: `JS sendBatch, ${batch} frames a call`,
-    run: () =>
+    block: (total) =>
       timed(total, () => {
         for (let sent = 0; sent < total; sent += batch) socket.sendBatch(frames, Math.min(batch, total - sent));
       }),
   });
   return [
-    { name: 'JS send, one call per frame', run: () => timed(total, () => { for (let i = 0; i < total; i++) socket.send(one); }) },
+    { name: 'JS send, one call per frame', block: (total) => timed(total, () => { for (let i = 0; i < total; i++) socket.send(one); }) },
     batched(32),
     batched(64),
   ];
 }
 
-/** The generic shim, bare or wrapped in the tracer and the pcap writer (no faults). */
 function openDriver(hosts: TestHosts): NetdumpDriver {
   return new GenericDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }));
 }
@@ -86,71 +92,102 @@ function openChain(hosts: TestHosts, scratch: string, writerCpus: number[]): Net
   );
 }
 
-/** Frames per block of the paired measurement: about 30 ms, short enough that both blocks of a pair share the machine's mood. */
-const BLOCK_FRAMES = 10_000;
-
-function blockFrames(total: number): number {
-  return Math.min(BLOCK_FRAMES, total);
-}
-
-interface PairedRates {
-  bare: number[];
-  chain: number[];
-  /** Chain over bare, one per pair of adjacent blocks. */
-  ratios: number[];
+function driverMode(name: string, driver: () => NetdumpDriver, frame: Uint8Array): Mode {
+  return {
+    name,
+    block: (total) => {
+      const target = driver();
+      return timed(total, () => {
+        for (let i = 0; i < total; i++) target.transmit(frame);
+      });
+    },
+  };
 }
 
 /**
- * The bare driver and the chain, measured in alternating blocks (bare
- * first in even pairs, the chain first in odd ones): a slow spell of this
- * shared machine then slows both sides of a pair, where separate runs of
- * a second each fall into different spells and the ratio of their bests
- * moved by ±0.1. One chain per run, opened afresh, as a dump would.
+ * The C blast as a child that sends a block whenever asked (blast.c's "-"
+ * mode), so its blocks can take turns with ours. It inherits the pinned
+ * thread's CPU.
  */
-function measurePaired(hosts: TestHosts, frame: Uint8Array, total: number, scratch: string, writerCpus: number[], into: PairedRates, bare: NetdumpDriver): void {
-  const chain = openChain(hosts, scratch, writerCpus);
-  const frames = blockFrames(total);
-  const block = (driver: NetdumpDriver) =>
-    timed(frames, () => {
-      for (let i = 0; i < frames; i++) driver.transmit(frame);
+class BlastProcess implements Mode {
+  readonly name = C_LIMIT;
+  private readonly child: ChildProcess;
+  private readonly replies: ((line: string) => void)[] = [];
+  private exited: string | undefined;
+  private readonly gone: Promise<void>;
+
+  constructor(program: string, hosts: TestHosts, size: number) {
+    this.child = spawn(program, [hosts.client.ns, hosts.client.iface, hosts.server.mac, String(size), '-', '64'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
-  try {
-    for (let pair = 0; pair * frames < total; pair++) {
-      const [first, second] = pair % 2 === 0 ? [bare, chain] : [chain, bare];
-      const a = block(first);
-      const b = block(second);
-      const [bareBlock, chainBlock] = first === bare ? [a, b] : [b, a];
-      into.bare.push(bareBlock.frames / bareBlock.seconds);
-      into.chain.push(chainBlock.frames / chainBlock.seconds);
-      into.ratios.push(bareBlock.seconds / chainBlock.seconds);
-    }
-  } finally {
-    chain.close();
+    createInterface({ input: this.child.stdout! }).on('line', (line) => this.replies.shift()?.(line));
+    this.gone = new Promise((resolve) =>
+      this.child.on('exit', (code) => {
+        this.exited = `the C blast exited (${code ?? 'killed'})`;
+        for (const reply of this.replies.splice(0)) reply('');
+        resolve();
+      }),
+    );
+  }
+
+  block(frames: number): Promise<Measurement> {
+    return new Promise((resolve, reject) => {
+      if (this.exited !== undefined) return reject(new Error(this.exited));
+      this.replies.push((line) => (line === '' ? reject(new Error(this.exited)) : resolve(JSON.parse(line) as Measurement)));
+      this.child.stdin!.write(`${frames}\n`);
+    });
+  }
+
+  /** Ends the blast and waits for it to go, so its socket is gone before the test hosts are. */
+  async close(): Promise<void> {
+    this.child.stdin!.end();
+    await this.gone;
   }
 }
 
-function printPaired(paired: PairedRates, size: number, total: number): void {
-  const row = (name: string, rates: number[]) => {
-    const rate = median(rates);
-    return [name, Math.round(rate).toLocaleString('en-US'), ((rate * size) / 1e6).toFixed(1)];
-  };
-  const [low, high] = [quantile(paired.ratios, 0.25), quantile(paired.ratios, 0.75)];
-  const pairs = paired.ratios.length;
-  console.log(`\nmiddleware: ${pairs} pair${pairs === 1 ? '' : 's'} of ${blockFrames(total)}-frame blocks, bare and chained in turn on one fresh chain per run\n`);
-  console.log(formatTable(['mode', 'frames/s (median)', 'MB/s'], [row('generic driver bare', paired.bare), row('through tracer + pcap writer', paired.chain)]));
-  console.log(`ratio of each pair, median ${median(paired.ratios).toFixed(2)}, middle half ${low.toFixed(2)}-${high.toFixed(2)}\n`);
+/** Rates of each mode, block by block; blocks of the same index come from the same round. */
+type Rates = Map<string, number[]>;
+
+/** One run: rounds of one block per mode, the order rotating so that no mode always follows another. */
+async function measureRun(modes: Mode[], total: number, rates: Rates): Promise<void> {
+  const frames = Math.min(BLOCK_FRAMES, total);
+  for (let round = 0; round * frames < total; round++) {
+    for (let turn = 0; turn < modes.length; turn++) {
+      const mode = modes[(round + turn) % modes.length]!;
+      const { frames: sent, seconds } = await mode.block(frames);
+      rates.get(mode.name)!.push(sent / seconds);
+    }
+  }
 }
 
-function cMode(hosts: TestHosts, blast: string, size: number, total: number): Mode {
-  return {
-    name: 'C sendmmsg blast, 64 a call (limit)',
-    run: () => {
-      const output = execFileSync(blast, [hosts.client.ns, hosts.client.iface, hosts.server.mac, String(size), String(total), '64'], {
-        encoding: 'utf8',
-      });
-      return JSON.parse(output) as Measurement;
-    },
+/** Each round's rate of `name` over its rate of `base`. */
+function roundRatios(rates: Rates, name: string, base: string): number[] {
+  const baseRates = rates.get(base)!;
+  return rates.get(name)!.map((rate, round) => rate / baseRates[round]!);
+}
+
+function spread(ratios: number[]): string {
+  return `${median(ratios).toFixed(2)} (${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)})`;
+}
+
+function printResults(modes: Mode[], rates: Rates, size: number): void {
+  const row = (mode: Mode, base: string) => {
+    const rate = median(rates.get(mode.name)!);
+    const ratio = mode.name === base ? '1.00' : spread(roundRatios(rates, mode.name, base));
+    return [mode.name, Math.round(rate).toLocaleString('en-US'), ((rate * size) / 1e6).toFixed(1), ratio];
   };
+  const sendModes = modes.filter((mode) => mode.name !== CHAIN);
+  console.log(formatTable(['mode', 'frames/s', 'MB/s', 'ratio to C limit'], sendModes.map((mode) => row(mode, C_LIMIT))));
+  console.log('');
+  const middleware = modes.filter((mode) => mode.name === BARE_DRIVER || mode.name === CHAIN);
+  console.log(formatTable(['middleware', 'frames/s', 'MB/s', 'ratio to bare driver'], middleware.map((mode) => row(mode, BARE_DRIVER))));
+  const target = (what: string, ratios: number[], goal: number) => {
+    const value = median(ratios);
+    console.log(`target: ${what} >= ${goal.toFixed(2)}: ${value.toFixed(2)} ${value >= goal ? 'met' : 'NOT met'}`);
+  };
+  console.log('');
+  target('sendBatch at 64 against the C limit', roundRatios(rates, SEND_BATCH_64, C_LIMIT), 0.9);
+  target('tracer + pcap writer against the bare driver', roundRatios(rates, CHAIN, BARE_DRIVER), 0.8);
 }
 
 function parseOptions(): { frames: number; runs: number; size: number } {
@@ -171,57 +208,53 @@ function parseOptions(): { frames: number; runs: number; size: number } {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { frames, runs, size } = parseOptions();
   const allCpus = threadCpus();
   const cpu = pinThisThread();
   // The writers get the other CPUs, as a spare core would take them in use; alone, they share the sender's.
   const writerCpus = allCpus.length > 1 ? allCpus.filter((other) => other !== cpu) : allCpus;
-  const blast = buildBenchProgram('blast', ['scripts/bench/blast.c', 'native/packet_socket.c']);
+  const program = buildBenchProgram('blast', ['scripts/bench/blast.c', 'native/packet_socket.c']);
   const hosts = createTestHostPair();
   // The capture and trace go to memory (tmpfs) when there is one: this measures the middleware, not the disk.
   const scratch = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netdump-bench-driver-'));
+  const blast = new BlastProcess(program, hosts, size);
+  const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
+  const bare = openDriver(hosts);
+  let chain: NetdumpDriver | undefined;
   try {
-    const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
     const peerMac = Buffer.from(hosts.server.mac.split(':').map((h) => parseInt(h, 16)));
-    const bare = openDriver(hosts);
     const frame = experimentalFrame(size, peerMac, Buffer.from(bare.facts().mac));
-    const bareMode: Mode = { name: BARE_DRIVER, run: () => timed(frames, () => { for (let i = 0; i < frames; i++) bare.transmit(frame); }) };
-    const modes = [cMode(hosts, blast, size, frames), ...jsModes(socket, peerMac, size, frames), bareMode];
-    const rates = new Map<string, number[]>(modes.map((mode) => [mode.name, []]));
-    const paired: PairedRates = { bare: [], chain: [], ratios: [] };
+    const modes: Mode[] = [
+      blast,
+      ...jsModes(socket, peerMac, size),
+      driverMode(BARE_DRIVER, () => bare, frame),
+      driverMode(CHAIN, () => chain!, frame),
+    ];
+    const rates: Rates = new Map(modes.map((mode) => [mode.name, []]));
     for (let run = 0; run < runs; run++) {
-      for (const mode of modes) {
-        const { frames: sent, seconds } = mode.run();
-        rates.get(mode.name)!.push(sent / seconds);
+      chain = openChain(hosts, scratch, writerCpus);
+      try {
+        await measureRun(modes, frames, rates);
+      } finally {
+        chain.close();
       }
-      measurePaired(hosts, frame, frames, scratch, writerCpus, paired, bare);
     }
+    const blocks = rates.get(C_LIMIT)!.length;
+    console.log(
+      `bench:driver: ${size}-byte frames over veth; ${runs} runs of ${frames} frames per mode, in ${blocks} rounds of one ` +
+        `${Math.min(BLOCK_FRAMES, frames)}-frame block per mode; medians over the blocks, ratios within each round ` +
+        `(middle half in brackets); a fresh chain per run; sending thread and C blast on CPU ${cpu}, ` +
+        `the middleware's writer threads on CPU ${writerCpus.join(',')}\n`,
+    );
+    printResults(modes, rates, size);
+  } finally {
+    await blast.close();
     bare.close();
     socket.close();
-    const limit = best(rates.get(modes[0]!.name)!);
-    console.log(
-      `bench:driver: ${size}-byte frames over veth, best of ${runs} interleaved runs of ${frames} frames each; ` +
-        `sending thread and C programs on CPU ${cpu}, the middleware's writer threads on CPU ${writerCpus.join(',')}\n`,
-    );
-    console.log(
-      formatTable(
-        ['mode', 'frames/s', 'MB/s', 'ratio to C limit'],
-        modes.map((mode) => {
-          const rate = best(rates.get(mode.name)!);
-          return [mode.name, Math.round(rate).toLocaleString('en-US'), ((rate * size) / 1e6).toFixed(1), (rate / limit).toFixed(2)];
-        }),
-      ),
-    );
-    const batch64 = best(rates.get('JS sendBatch, 64 frames a call')!) / limit;
-    console.log(`\ntarget: sendBatch at 64 >= 0.90 of the C limit: ${batch64.toFixed(2)} ${batch64 >= 0.9 ? 'met' : 'NOT met'}`);
-    printPaired(paired, size, frames);
-    const chain = median(paired.ratios);
-    console.log(`target: tracer + pcap writer >= 0.80 of the bare driver: ${chain.toFixed(2)} ${chain >= 0.8 ? 'met' : 'NOT met'}`);
-  } finally {
     hosts.destroy();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-main();
+await main();
