@@ -121,13 +121,15 @@ class BlastProcess implements Mode {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.replies.shift()?.(line));
-    this.gone = new Promise((resolve) =>
-      this.child.on('exit', (code) => {
-        this.exited = `the C blast exited (${code ?? 'killed'})`;
+    this.gone = new Promise((resolve) => {
+      const stop = (why: string) => {
+        this.exited ??= why;
         for (const reply of this.replies.splice(0)) reply('');
         resolve();
-      }),
-    );
+      };
+      this.child.on('exit', (code) => stop(`the C blast exited (${code ?? 'killed'})`));
+      this.child.on('error', (error) => stop(`the C blast could not run: ${error.message}`));
+    });
   }
 
   block(frames: number): Promise<Measurement> {
