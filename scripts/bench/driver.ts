@@ -120,6 +120,7 @@ class BlastProcess implements Mode {
     this.child = spawn(program, [hosts.client.ns, hosts.client.iface, hosts.server.mac, String(size), '-', '64'], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
+    this.child.stdin!.on('error', () => undefined); // a blast that is gone is reported by its exit
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.replies.shift()?.(line));
     this.gone = new Promise((resolve) => {
       const stop = (why: string) => {
@@ -259,4 +260,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+main().catch((error: unknown) => {
+  console.error(`bench:driver: ${(error as Error).message}`);
+  process.exit(1);
+});
