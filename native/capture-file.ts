@@ -8,7 +8,7 @@ import { addon, asNetdumpError, call, type NativeCaptureFile } from './addon.js'
 export class CaptureFile {
   private constructor(private readonly native: NativeCaptureFile) {}
 
-  /** Creates or truncates the file (mode 0644); ringBytes, a power of two from 64 KiB to 1 GiB, bounds the bytes in flight. */
+  /** Creates or truncates the file (mode 0644); ringBytes, a power of two from 128 KiB to 1 GiB, bounds the bytes in flight. */
   static open(path: string, ringBytes: number): CaptureFile {
     return new CaptureFile(call(() => new addon.CaptureFile(path, ringBytes)));
   }

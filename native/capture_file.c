@@ -144,18 +144,31 @@ static void append(capture_file *w, uint64_t *head, const uint8_t *bytes, size_t
 	*head += length;
 }
 
+/* The longest run of the ring prefetched ahead of a record: enough for a jumbo frame. */
+#define PREFETCH_LIMIT 9216u
+#define CACHE_LINE 64u
+
 /*
  * Asks for the ring's next bytes in this CPU's cache, owned for writing,
  * so that they arrive while the caller sends the next frame instead of
- * stalling the next record's copy.
+ * stalling the next record's copy. PREFETCHW is a hint that CPUs without
+ * it run as a no-op; written as an instruction, it stays inline.
  */
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("prfchw")))
-#endif
-static void prefetch_for_writing(const capture_file *w, uint64_t from, uint64_t length)
+static inline void prefetch_line_for_writing(const uint8_t *line)
 {
-	for (uint64_t offset = 0; offset < length; offset += 64)
-		__builtin_prefetch(w->ring + ((from + offset) & (w->size - 1)), 1, 3);
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetchw %0" : : "m"(*line));
+#else
+	__builtin_prefetch(line, 1, 3);
+#endif
+}
+
+static inline void prefetch_for_writing(const capture_file *w, uint64_t from, uint64_t length)
+{
+	uint64_t end = from + (length < PREFETCH_LIMIT ? length : PREFETCH_LIMIT);
+
+	for (uint64_t at = from & ~(uint64_t)(CACHE_LINE - 1); at < end; at += CACHE_LINE)
+		prefetch_line_for_writing(w->ring + (at & (w->size - 1)));
 }
 
 /* Stops the thread after it has written everything; returns the first write error (0 if none). */
@@ -180,11 +193,11 @@ static void destroy(capture_file *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);
 	pthread_cond_destroy(&w->room);
-	free(w->ring);
+	munmap(w->ring, w->size);
 	free(w);
 }
 
-static void release(napi_env env, void *data, void *hint)
+static void drop_holder(napi_env env, void *data, void *hint)
 {
 	capture_file *w = data;
 
@@ -193,20 +206,27 @@ static void release(napi_env env, void *data, void *hint)
 }
 
 /*
- * The ring, in 2 MiB pages where the kernel offers them and touched once
- * now: a record then takes neither a page fault nor, mostly, a TLB miss,
- * which in a virtual machine costs a walk of two page tables.
+ * The ring, mapped on a 2 MiB boundary and in 2 MiB pages where the kernel
+ * offers them (transparent huge pages): then a record mostly takes no TLB
+ * miss, which in a virtual machine costs a walk of two page tables.
+ * Pages are touched as the ring fills, once. NULL if there is no memory.
  */
-static uint8_t *allocate_ring(uint64_t size)
+static uint8_t *map_ring(uint64_t size)
 {
-	void *ring = NULL;
+	uint64_t span = size >= HUGE_PAGE ? size + HUGE_PAGE : size;
+	uint8_t *mapped = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *ring;
 
-	if (size < HUGE_PAGE || posix_memalign(&ring, HUGE_PAGE, size) != 0)
-		ring = malloc(size);
-	else
-		(void)madvise(ring, size, MADV_HUGEPAGE);
-	if (ring != NULL)
-		memset(ring, 0, size);
+	if (mapped == MAP_FAILED)
+		return NULL;
+	if (span == size)
+		return mapped;
+	ring = (uint8_t *)(((uintptr_t)mapped + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	if (ring > mapped)
+		munmap(mapped, (size_t)(ring - mapped));
+	if (ring + size < mapped + span)
+		munmap(ring + size, (size_t)(mapped + span - (ring + size)));
+	(void)madvise(ring, size, MADV_HUGEPAGE);
 	return ring;
 }
 
@@ -290,13 +310,15 @@ static napi_value attach(napi_env env, napi_value self, capture_file *w)
 	napi_value record;
 
 	w->holders = 1;
-	if (napi_wrap(env, self, w, release, NULL, NULL) != napi_ok) {
+	if (napi_wrap(env, self, w, drop_holder, NULL, NULL) != napi_ok) {
 		destroy(w);
 		return nd_throw(env, "EIO", EIO, "cannot wrap the capture file");
 	}
 	if (napi_create_function(env, "record", NAPI_AUTO_LENGTH, record_frame, w, &record) != napi_ok ||
-	    napi_add_finalizer(env, record, w, release, NULL, NULL) != napi_ok)
+	    napi_add_finalizer(env, record, w, drop_holder, NULL, NULL) != napi_ok) {
+		finish(w); /* the object's finalizer frees the rest */
 		return nd_throw(env, "EIO", EIO, "cannot make the capture's record function");
+	}
 	w->holders++;
 	CHECK(env, napi_set_named_property(env, self, "record", record));
 	return self;
@@ -321,9 +343,10 @@ static napi_value construct(napi_env env, napi_callback_info info)
 		return nd_throw(env, "EINVAL", EINVAL, "CaptureFile needs a path and a power-of-two ring size of 128 KiB to 1 GiB");
 	}
 	w->size = ring_bytes;
-	w->ring = allocate_ring(ring_bytes);
+	w->ring = map_ring(ring_bytes);
 	if (w->ring == NULL || init_sync(w) < 0) {
-		free(w->ring);
+		if (w->ring != NULL)
+			munmap(w->ring, ring_bytes);
 		free(w);
 		return nd_throw(env, "ENOMEM", ENOMEM, "out of memory");
 	}
