@@ -128,7 +128,7 @@ class BlastProcess implements Mode {
         for (const reply of this.replies.splice(0)) reply('');
         resolve();
       };
-      this.child.on('exit', (code) => stop(`the C blast exited (${code ?? 'killed'})`));
+      this.child.on('exit', (code, signal) => stop(`the C blast exited (${code ?? signal})`));
       this.child.on('error', (error) => stop(`the C blast could not run: ${error.message}`));
     });
   }
@@ -136,7 +136,13 @@ class BlastProcess implements Mode {
   block(frames: number): Promise<Measurement> {
     return new Promise((resolve, reject) => {
       if (this.exited !== undefined) return reject(new Error(this.exited));
-      this.replies.push((line) => (line === '' ? reject(new Error(this.exited)) : resolve(JSON.parse(line) as Measurement)));
+      this.replies.push((line) => {
+        try {
+          resolve(JSON.parse(line) as Measurement);
+        } catch {
+          reject(new Error(this.exited ?? `the C blast answered ${JSON.stringify(line)}`));
+        }
+      });
       this.child.stdin!.write(`${frames}\n`);
     });
   }
@@ -151,16 +157,28 @@ class BlastProcess implements Mode {
 /** Rates of each mode, block by block; blocks of the same index come from the same round. */
 type Rates = Map<string, number[]>;
 
-/** One run: rounds of one block per mode, the order rotating so that no mode always follows another. */
-async function measureRun(modes: Mode[], total: number, rates: Rates): Promise<void> {
-  const frames = Math.min(BLOCK_FRAMES, total);
-  for (let round = 0; round * frames < total; round++) {
-    for (let turn = 0; turn < modes.length; turn++) {
-      const mode = modes[(round + turn) % modes.length]!;
+/**
+ * Round `round`'s order: forward and backward in turn, starting one mode
+ * later every two rounds, so that every mode takes every place and runs
+ * on both sides of its neighbours.
+ */
+function roundOrder(modes: Mode[], round: number): Mode[] {
+  const start = Math.floor(round / 2) % modes.length;
+  const rotated = [...modes.slice(start), ...modes.slice(0, start)];
+  return round % 2 === 0 ? rotated : rotated.reverse();
+}
+
+/** One run: `total` frames per mode, in rounds of one block per mode; returns the next round's number. */
+async function measureRun(modes: Mode[], total: number, firstRound: number, rates: Rates): Promise<number> {
+  let round = firstRound;
+  for (let done = 0; done < total; done += BLOCK_FRAMES, round++) {
+    const frames = Math.min(BLOCK_FRAMES, total - done);
+    for (const mode of roundOrder(modes, round)) {
       const { frames: sent, seconds } = await mode.block(frames);
       rates.get(mode.name)!.push(sent / seconds);
     }
   }
+  return round;
 }
 
 /** Each round's rate of `name` over its rate of `base`. */
@@ -212,7 +230,7 @@ function parseOptions(): { frames: number; runs: number; size: number } {
 }
 
 async function main(): Promise<void> {
-  const { frames, runs, size } = parseOptions();
+  const options = parseOptions();
   const allCpus = threadCpus();
   const cpu = pinThisThread();
   // The writers get the other CPUs, as a spare core would take them in use; alone, they share the sender's.
@@ -221,11 +239,31 @@ async function main(): Promise<void> {
   const hosts = createTestHostPair();
   // The capture and trace go to memory (tmpfs) when there is one: this measures the middleware, not the disk.
   const scratch = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'netdump-bench-driver-'));
-  const blast = new BlastProcess(program, hosts, size);
-  const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
-  const bare = openDriver(hosts);
-  let chain: NetdumpDriver | undefined;
   try {
+    await measureAndPrint(options, hosts, program, scratch, { cpu, writerCpus });
+  } finally {
+    hosts.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Opens every mode's sender, measures them in rounds, prints the tables, and closes them all whatever happens. */
+async function measureAndPrint(
+  { frames, runs, size }: { frames: number; runs: number; size: number },
+  hosts: TestHosts,
+  program: string,
+  scratch: string,
+  { cpu, writerCpus }: { cpu: number; writerCpus: number[] },
+): Promise<void> {
+  const closers: (() => unknown)[] = [];
+  try {
+    const blast = new BlastProcess(program, hosts, size);
+    closers.push(() => blast.close());
+    const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
+    closers.push(() => socket.close());
+    const bare = openDriver(hosts);
+    closers.push(() => bare.close());
+    let chain: NetdumpDriver | undefined;
     const peerMac = Buffer.from(hosts.server.mac.split(':').map((h) => parseInt(h, 16)));
     const frame = experimentalFrame(size, peerMac, Buffer.from(bare.facts().mac));
     const modes: Mode[] = [
@@ -235,28 +273,30 @@ async function main(): Promise<void> {
       driverMode(CHAIN, () => chain!, frame),
     ];
     const rates: Rates = new Map(modes.map((mode) => [mode.name, []]));
+    let rounds = 0;
     for (let run = 0; run < runs; run++) {
       chain = openChain(hosts, scratch, writerCpus);
       try {
-        await measureRun(modes, frames, rates);
+        rounds = await measureRun(modes, frames, rounds, rates);
       } finally {
         chain.close();
       }
     }
-    const blocks = rates.get(C_LIMIT)!.length;
     console.log(
-      `bench:driver: ${size}-byte frames over veth; ${runs} runs of ${frames} frames per mode, in ${blocks} rounds of one ` +
-        `${Math.min(BLOCK_FRAMES, frames)}-frame block per mode; medians over the blocks, ratios within each round ` +
+      `bench:driver: ${size}-byte frames over veth; ${runs} runs of ${frames} frames per mode, in ${rounds} rounds of one ` +
+        `block of up to ${BLOCK_FRAMES} frames per mode; medians over the blocks, ratios within each round ` +
         `(middle half in brackets); a fresh chain per run; sending thread and C blast on CPU ${cpu}, ` +
         `the middleware's writer threads on CPU ${writerCpus.join(',')}\n`,
     );
     printResults(modes, rates, size);
   } finally {
-    await blast.close();
-    bare.close();
-    socket.close();
-    hosts.destroy();
-    rmSync(scratch, { recursive: true, force: true });
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        console.error(`bench:driver: while closing: ${(error as Error).message}`);
+      }
+    }
   }
 }
 
