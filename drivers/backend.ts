@@ -9,6 +9,8 @@ import type { FrameInput, InterfaceFacts } from './driver.js';
 export interface FrameBackend {
   /** Facts of the interface, re-read from Linux on every call. */
   facts(): InterfaceFacts;
+  /** LinkFlag bits (up, running) now; cheap enough to read at every poll. */
+  link(): number;
   /** The interface's GRO setting; with an argument, changes it first. */
   gro(enabled?: boolean): boolean;
   /** Sends one complete Ethernet frame now. */

@@ -10,6 +10,7 @@
 import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
 import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import { LinkWatch } from './link-watch.js';
 
 export interface IflibModel {
   name: 'em' | 'igb';
@@ -29,12 +30,14 @@ export class IflibDriver implements NetdumpDriver {
   readonly name: string;
   /** Descriptors handed to the NIC and not yet reclaimed by a poll. */
   private txInUse = 0;
+  private readonly link: LinkWatch;
 
   constructor(
     private readonly backend: FrameBackend,
     private readonly model: IflibModel,
   ) {
     this.name = model.name;
+    this.link = new LinkWatch(backend);
   }
 
   facts(): InterfaceFacts {
@@ -49,10 +52,12 @@ export class IflibDriver implements NetdumpDriver {
   }
 
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
-  event(): void {}
+  event(): void {
+    this.link.refresh();
+  }
 
   transmit(frame: Uint8Array): void {
-    if (!this.facts().running) throw new NetdumpError('EBUSY', `${this.name}: interface is not running`);
+    if (!this.link.running) throw new NetdumpError('EBUSY', `${this.name}: interface is not running`);
     if (this.txInUse >= this.model.ringDepth) {
       throw new NetdumpError('EBUSY', `${this.name}: TX queue 0 is full (${this.model.ringDepth} descriptors awaiting reclaim)`);
     }
@@ -62,6 +67,7 @@ export class IflibDriver implements NetdumpDriver {
 
   poll(_count: number, input: FrameInput): number {
     this.txInUse = 0;
+    this.link.refresh();
     return this.backend.receive(this.model.rxQueues * IFLIB_RX_BUDGET_PER_QUEUE, input);
   }
 

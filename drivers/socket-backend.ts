@@ -18,6 +18,10 @@ export abstract class SocketBackend<Socket extends PacketSocket | PcapSocket> im
     return { name: info.name, mac: info.mac, mtu: info.mtu, up: info.up, running: info.running, linuxDriver: info.driver };
   }
 
+  link(): number {
+    return this.socket.link();
+  }
+
   /** The interface's GRO setting; with an argument, changes it first. */
   gro(enabled?: boolean): boolean {
     return this.socket.gro(enabled);

@@ -9,6 +9,7 @@
 import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
 import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import { LinkWatch } from './link-watch.js';
 
 /** hw.vtnet.rx_process_limit's default. */
 export const VTNET_RX_PROCESS_LIMIT = 1024;
@@ -24,11 +25,14 @@ export class VtnetDriver implements NetdumpDriver {
   readonly name = 'vtnet';
   private txInUse = 0;
   private groBefore: boolean | undefined;
+  private readonly link: LinkWatch;
 
   constructor(
     private readonly backend: FrameBackend,
     private readonly options: VtnetOptions = { toggleOffload: true },
-  ) {}
+  ) {
+    this.link = new LinkWatch(backend);
+  }
 
   facts(): InterfaceFacts {
     return this.backend.facts();
@@ -40,6 +44,7 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   event(event: DriverEvent): void {
+    this.link.refresh();
     if (!this.options.toggleOffload) return;
     if (event === 'start') {
       this.groBefore = this.backend.gro();
@@ -51,7 +56,7 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   transmit(frame: Uint8Array): void {
-    if (!this.facts().running) throw new NetdumpError('EBUSY', 'vtnet: interface is not running');
+    if (!this.link.running) throw new NetdumpError('EBUSY', 'vtnet: interface is not running');
     if (this.txInUse >= TX_VIRTQUEUE_SIZE) throw new NetdumpError('EBUSY', `vtnet: the TX virtqueue is full (${TX_VIRTQUEUE_SIZE} entries)`);
     this.backend.send(frame);
     this.txInUse++;
@@ -59,6 +64,7 @@ export class VtnetDriver implements NetdumpDriver {
 
   poll(_count: number, input: FrameInput): number {
     this.txInUse = 0;
+    this.link.refresh();
     return this.backend.receive(VTNET_RX_PROCESS_LIMIT, input);
   }
 

@@ -13,6 +13,7 @@ export interface NativeFrameSocket {
   info(): InterfaceInfo;
   stats(): SocketStats;
   gro(enabled?: boolean): boolean;
+  link(): number;
   send(frame: Uint8Array): number;
   recvBatch(max: number): number;
   watch(callback: () => void): void;

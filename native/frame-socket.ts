@@ -8,6 +8,9 @@ import type { InterfaceInfo } from './packet-socket.js';
 
 const RESULT_FIELDS = 3; // slot, length, flags
 
+/** Bits of link(): Linux's IFF_UP and IFF_RUNNING (the interface has a carrier). */
+export const LinkFlag = { Up: 1, Running: 2 } as const;
+
 export abstract class FrameSocket<Native extends NativeFrameSocket> {
   protected readonly native: Native;
   private readonly results: Uint32Array;
@@ -25,6 +28,15 @@ export abstract class FrameSocket<Native extends NativeFrameSocket> {
   /** Current facts of the interface (re-read on every call). */
   info(): InterfaceInfo {
     return call(() => this.native.info());
+  }
+
+  /** LinkFlag bits of the interface now, from one ioctl and no allocation: cheap enough for every poll. */
+  link(): number {
+    try {
+      return this.native.link();
+    } catch (error) {
+      throw asNetdumpError(error);
+    }
   }
 
   /** The interface's GRO setting (Linux's LRO); with an argument, changes it first. */

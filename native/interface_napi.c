@@ -61,6 +61,18 @@ napi_value nd_interface_info(napi_env env, int fd, ps_interface *info)
 	return nd_interface_object(env, info);
 }
 
+napi_value nd_interface_link(napi_env env, int fd, const char *ifname)
+{
+	napi_value result;
+	ps_error err;
+	int flags;
+
+	if (ps_link_flags(fd, ifname, &flags, &err) < 0)
+		return nd_throw_ps_error(env, &err);
+	napi_create_int32(env, flags, &result);
+	return result;
+}
+
 napi_value nd_interface_gro(napi_env env, int fd, const char *ifname, size_t argc, napi_value *argv)
 {
 	napi_value result;

@@ -225,6 +225,18 @@ void ps_delay_us(unsigned int usec)
 }
 
 /* GRO (Linux's receive offload, the counterpart of FreeBSD's LRO) through ethtool. */
+int ps_link_flags(int fd, const char *ifname, int *flags, ps_error *err)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return fail(err, "ENODEV", errno, "cannot read the flags of %s: %s", ifname);
+	*flags = ((ifr.ifr_flags & IFF_UP) ? PS_LINK_UP : 0) | ((ifr.ifr_flags & IFF_RUNNING) ? PS_LINK_RUNNING : 0);
+	return 0;
+}
+
 int ps_get_gro(int fd, const char *ifname, int *enabled, ps_error *err)
 {
 	struct ifreq ifr;

@@ -38,6 +38,10 @@ int ps_send_error(ps_error *err, int errnum, const char *ifname);
  */
 int ps_enter_namespace(const char *netns, int *home_fd, ps_error *err);
 void ps_leave_namespace(int home_fd);
+/* Link state bits, read with one ioctl: cheap enough for every poll. */
+#define PS_LINK_UP 1
+#define PS_LINK_RUNNING 2
+int ps_link_flags(int fd, const char *ifname, int *flags, ps_error *err);
 /* Reads or changes the interface's GRO (generic receive offload) setting. */
 int ps_get_gro(int fd, const char *ifname, int *enabled, ps_error *err);
 int ps_set_gro(int fd, const char *ifname, int enabled, ps_error *err);

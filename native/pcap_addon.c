@@ -224,6 +224,12 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 }
 
 /* gro(): the GRO setting; gro(enabled): change it (through ethtool, as PacketSocket does). */
+static napi_value link_flags(napi_env env, napi_callback_info info)
+{
+	pcap_socket *ps = nd_open_socket(env, info, NULL, NULL);
+	return ps == NULL ? NULL : nd_interface_link(env, ps->ioctl_fd, ps->info.name);
+}
+
 static napi_value gro(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -321,7 +327,7 @@ napi_value nd_pcap_socket_class(napi_env env)
 {
 	napi_value klass;
 	napi_property_descriptor methods[] = {
-		METHOD("info", interface_info), METHOD("stats", socket_stats), METHOD("gro", gro),
+		METHOD("info", interface_info), METHOD("stats", socket_stats), METHOD("gro", gro), METHOD("link", link_flags),
 		METHOD("send", send_one),       METHOD("recvBatch", recv_batch),
 		METHOD("watch", nd_socket_watch_method), METHOD("unwatch", nd_socket_unwatch_method),
 		METHOD("close", nd_socket_close_method),

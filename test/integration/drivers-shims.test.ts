@@ -17,7 +17,7 @@ import type { NetdumpDriver } from '../../drivers/driver.js';
 import { IflibDriver } from '../../drivers/iflib.js';
 import { createDriver } from '../../drivers/select.js';
 import { VtnetDriver } from '../../drivers/vtnet.js';
-import { PacketSocket } from '../../native/index.js';
+import { LinkFlag, PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { parseMac } from '../../src/wire/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
@@ -130,6 +130,46 @@ describe('driver shims on a veth link', () => {
         await settle(20);
         assert.deepEqual(drainTestFrames(serverSocket), [], 'no refused frame reached the wire');
       } finally {
+        driver.close();
+      }
+    }
+  });
+
+  function reopenServerSocket(): void {
+    serverSocket.close();
+    serverSocket = PacketSocket.open(hosts.server.iface, { netns: hosts.server.ns, ethertype: ETHERTYPE_TEST });
+  }
+
+  /** Takes the server's end of the veth down or up, and waits until both ends show the carrier change. */
+  async function setPeerLink(state: 'up' | 'down'): Promise<void> {
+    hosts.run(hosts.server.ns, 'ip', ['link', 'set', hosts.server.iface, state]);
+    const wanted = state === 'up' ? LinkFlag.Running : 0;
+    const serverOperstate = () => hosts.run(hosts.server.ns, 'cat', [`/sys/class/net/${hosts.server.iface}/operstate`]).trim();
+    for (let waited = 0; (clientWatch.link() & LinkFlag.Running) !== wanted || (serverOperstate() === 'up') !== (state === 'up'); waited += 10) {
+      assert.ok(waited < 2000, `the veth's carrier did not go ${state}`);
+      await settle(10);
+    }
+  }
+
+  test('igb/vtnet: without a carrier, transmit refuses with EBUSY; the link is read at start and at each poll, not per frame', async () => {
+    for (const shim of ['igb', 'vtnet']) {
+      const driver = open(shim);
+      try {
+        driver.event('start');
+        await setPeerLink('down');
+        driver.transmit(testFrame(serverMac, clientMac, 1)); // the state read at start still holds (the frame is lost)
+        driver.poll(1000, () => undefined);
+        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 2)), 'EBUSY', `${shim}: interface is not running`);
+        await setPeerLink('up');
+        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 3)), 'EBUSY', 'not running');
+        driver.poll(1000, () => undefined);
+        reopenServerSocket(); // a packet socket whose interface went down keeps an ENETDOWN for its next call
+        driver.transmit(testFrame(serverMac, clientMac, 4));
+        assert.deepEqual(await collectTestFrames(serverSocket, 1, 2000), [4], `${shim}: transmits again after the poll that saw the carrier`);
+      } finally {
+        await setPeerLink('up');
+        reopenServerSocket();
+        driver.event('end');
         driver.close();
       }
     }
