@@ -46,8 +46,12 @@ export function isShimName(name: string): name is ShimName {
   return (SHIMS as readonly string[]).includes(name);
 }
 
-/** The shim over `backend`: `name`, or the one that matches the interface's Linux driver. */
-export function createDriver(backend: FrameBackend, name?: string): NetdumpDriver {
+/**
+ * The shim over `backend`: `name`, or the one that matches the interface's
+ * Linux driver. `toggleOffload` (default on) lets vtnet turn GRO off for
+ * the dump, as 13+ does with LRO; 12.x's vtnet has no event.
+ */
+export function createDriver(backend: FrameBackend, name?: string, { toggleOffload = true }: { toggleOffload?: boolean } = {}): NetdumpDriver {
   const shim = name ?? shimForLinuxDriver(backend.facts().linuxDriver);
   switch (shim) {
     case 'generic':
@@ -57,7 +61,7 @@ export function createDriver(backend: FrameBackend, name?: string): NetdumpDrive
     case 'igb':
       return new IflibDriver(backend, IGB);
     case 'vtnet':
-      return new VtnetDriver(backend);
+      return new VtnetDriver(backend, { toggleOffload });
     default:
       throw new NetdumpError('EINVAL', `unknown driver '${shim}': choose one of ${SHIMS.join(', ')}`);
   }

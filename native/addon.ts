@@ -61,6 +61,8 @@ interface NativeModule {
   setThreadCpus(cpus: readonly number[]): void;
   openSyslog(ident: string): void;
   syslog(priority: number, message: string): void;
+  watchStopSignals(): Buffer;
+  unwatchStopSignals(): void;
 }
 
 function load(): NativeModule {

@@ -9,6 +9,7 @@ export { PcapSocket, pcapVersion, type PcapOpenOptions } from './pcap-socket.js'
 export { UdpSocket, type UdpSocketOptions } from './udp-socket.js';
 export { CaptureFile } from './capture-file.js';
 export { LinkFlag } from './frame-socket.js';
+export { signalName, StopSignals } from './stop-signals.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */
 export function delayMicroseconds(microseconds: number): void {

@@ -11,6 +11,7 @@ import { holdHostAckPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
+import { StopSignals } from '../../native/index.js';
 import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
@@ -20,6 +21,7 @@ import { openFileDumpSource } from '../dump/file-source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
 import { parseSize } from './size.js';
+import { StoppingDriver } from './stopping-driver.js';
 import { lookUpRouteFacts } from '../net/inference.js';
 import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, NETDUMP_DATASIZE, parseIpv4Address } from '../wire/index.js';
 
@@ -75,7 +77,8 @@ minidump with --synthetic.
 Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;
 3 ARP failed (no server or gateway MAC); 4 no ack for the herald; 5 the dump
 data could not be sent (timeout or transmit error); 6 the data is complete
-but FINISHED was not acknowledged.`;
+but FINISHED was not acknowledged; 128 + the signal's number when SIGINT,
+SIGTERM or SIGHUP stopped the dump (the interface is left as it was found).`;
 
 const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
 
@@ -348,7 +351,9 @@ function summary(report: DumpReport): string {
 
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
 function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
-  let driver: NetdumpDriver = createDriver(openBackend(options.backend, options.iface, { netns: options.netns }), options.driver);
+  let driver: NetdumpDriver = createDriver(openBackend(options.backend, options.iface, { netns: options.netns }), options.driver, {
+    toggleOffload: options.profile.vtnetTogglesLro,
+  });
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
   if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);
   if (options.traceFile === undefined) return { driver };
@@ -356,12 +361,30 @@ function driverStack(options: Options): { driver: NetdumpDriver; tracer?: Tracin
   return { driver: tracer, tracer };
 }
 
-function main(): void {
+/** Runs the dump; returns a stop signal that came too late to stop it (0 if none). */
+function main(): number {
   const options = parseOptions(process.argv.slice(2));
   const print = (text: string) => process.stdout.write(text);
   const { client, gateway } = addressesOf(options);
   const content = dumpContent(options);
-  const { driver, tracer } = driverStack(options);
+  const signals = StopSignals.watch();
+  try {
+    dump(options, content, signals, { client, gateway, print });
+    return signals.caught;
+  } finally {
+    signals.release();
+  }
+}
+
+function dump(
+  options: Options,
+  content: DumpContent,
+  signals: StopSignals,
+  { client, gateway, print }: { client: string; gateway: string | undefined; print: (text: string) => void },
+): void {
+  const stack = driverStack(options);
+  const driver = new StoppingDriver(stack.driver, signals);
+  const tracer = stack.tracer;
   const facts = driver.facts();
   const serverIp = parseIpv4Address(options.server);
   noteJumboPayload(options, facts.mtu, print);
@@ -396,8 +419,10 @@ function main(): void {
 }
 
 try {
-  main();
+  const lateSignal = main();
+  if (lateSignal !== 0) process.kill(process.pid, lateSignal); // the default action, now the handlers are back
 } catch (error) {
+  if (error instanceof NetdumpError && error.code === 'EINTR') fail(error.message, 128 + (error.errno ?? 0));
   if (error instanceof DumpFailure) fail(error.message, EXIT[error.stage]);
   if (error instanceof NetdumpError) fail(error.message, EXIT.system);
   throw error;

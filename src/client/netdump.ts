@@ -76,7 +76,7 @@ export interface DumpReport extends SenderStats {
 }
 
 /** FreeBSD's errno numbers, for "** DUMP FAILED (ERROR n) **". */
-const FREEBSD_ERRNO: Record<string, number> = { ETIMEDOUT: 60, ENOBUFS: 55, EBUSY: 16, ENETDOWN: 50, EMSGSIZE: 40, EINVAL: 22 };
+const FREEBSD_ERRNO: Record<string, number> = { EINTR: 4, ETIMEDOUT: 60, ENOBUFS: 55, EBUSY: 16, ENETDOWN: 50, EMSGSIZE: 40, EINVAL: 22 };
 
 function asNetdumpError(error: unknown): NetdumpError {
   if (error instanceof NetdumpError) return error;

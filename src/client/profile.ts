@@ -29,6 +29,8 @@ export interface Profile {
   /** 12.x skips the gateway fallback when gateway == server; 13+ does not (spec §3.2). */
   gatewayFallbackNeedsDistinctGateway: boolean;
   minidumpVersion: 2 | 3;
+  /** 13+'s vtnet turns LRO off for the dump (its start event); 12.x's has no event (spec §8.2). */
+  vtnetTogglesLro: boolean;
 }
 
 export const FREEBSD12: Profile = {
@@ -44,6 +46,7 @@ export const FREEBSD12: Profile = {
   serverIsDefaultGateway: true,
   gatewayFallbackNeedsDistinctGateway: true,
   minidumpVersion: 2,
+  vtnetTogglesLro: false,
 };
 
 export const FREEBSD13: Profile = {
@@ -59,6 +62,7 @@ export const FREEBSD13: Profile = {
   serverIsDefaultGateway: false,
   gatewayFallbackNeedsDistinctGateway: false,
   minidumpVersion: 3,
+  vtnetTogglesLro: true,
 };
 
 export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };

@@ -32,8 +32,8 @@ export interface ClientResult {
 export interface RunOptions {
   /** SIGKILL after this long (a hung client must not hang the suite). Default 30 s. */
   timeoutMs?: number;
-  /** Called with each stdout chunk as it arrives. */
-  onStdout?: (chunk: string) => void;
+  /** Called with each stdout chunk as it arrives, and a way to signal the client. */
+  onStdout?: (chunk: string, signal: (name: NodeJS.Signals) => void) => void;
 }
 
 /** Runs `node netdump.js <args>` and collects its output and exit status. */
@@ -44,7 +44,7 @@ export function runNetdump(args: string[], options: RunOptions = {}): Promise<Cl
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
-    options.onStdout?.(chunk);
+    options.onStdout?.(chunk, (name) => child.kill(name));
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;

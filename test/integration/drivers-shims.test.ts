@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -299,6 +300,58 @@ describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
       await server.stop();
     }
   });
+
+  /** A dump into a server that acks only the herald, with `extra` arguments; GRO as sampled once "Dumping" is printed, and the result. */
+  async function stuckDump(extra: string[], onDumping?: (signal: (name: NodeJS.Signals) => void) => void) {
+    const server = await FakeServer.start(hosts); // acks the herald only
+    try {
+      const { file } = writeRandomDump(dir, 'stuck.bin', 65536);
+      let sampled: 'on' | 'off' | undefined;
+      const result = await runNetdump([...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', ...extra, hosts.client.iface, file], {
+        onStdout: (chunk, signal) => {
+          // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
+          if (sampled !== undefined || !chunk.includes('Dumping')) return;
+          sampled = gro();
+          onDumping?.(signal);
+        },
+      });
+      assert.ok(sampled !== undefined, `no "Dumping" on the console: ${result.stdout}`);
+      return { sampled, result };
+    } finally {
+      server.stop();
+    }
+  }
+
+  test('freebsd12: its vtnet has no start event, so GRO stays on through the dump', async () => {
+    setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+    try {
+      const { sampled, result } = await stuckDump(['--profile', 'freebsd12']);
+      assertStatus(result, 5);
+      assert.equal(sampled, 'on', 'GRO while the dump ran');
+      assert.equal(gro(), 'on', 'GRO after the dump');
+    } finally {
+      setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+    }
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal} in the middle of a dump: it stops at the next poll and GRO is on again (exit 128 + signal)`, async () => {
+      setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
+      try {
+        // 20 rounds of 400 polls would retry for over 4 s
+        const { sampled, result } = await stuckDump(['--retries', '20'], (send) => send(signal));
+        assert.equal(result.signal, null, 'the client exits on its own, not by the signal');
+        assert.equal(result.status, 128 + os.constants.signals[signal], result.stderr);
+        assert.equal(result.stderr, `netdump: interrupted by ${signal}\n`);
+        assert.ok(result.stdout.endsWith('\n** DUMP FAILED (ERROR 4) **\n'), result.stdout);
+        assert.ok(result.ms < 2000, `stopped after ${result.ms} ms`);
+        assert.equal(sampled, 'off', 'GRO while the dump ran');
+        assert.equal(gro(), 'on', 'GRO after the dump');
+      } finally {
+        setGro(hosts, hosts.client.ns, hosts.client.iface, 'off');
+      }
+    });
+  }
 
   test('a dump that fails in the data stage: GRO is off while it runs and on again after (exit 5)', async () => {
     setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
