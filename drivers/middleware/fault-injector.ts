@@ -45,18 +45,37 @@ const NETDUMP_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
 const HELD_SLOTS = 64;
 const SEEN_SLOTS = 4096;
 
+/** A plain decimal number: no hex, no Infinity, nothing after it. */
+const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+/** Longer than a retransmit round (2000 polls of 0.5 ms) would only make every held frame late. */
+const MAX_DELAY_MS = 10_000;
+
 /** Parses "loss=0.05,dup=0.01,tx.reorder=0.02,rx.loss=0.1,seed=7,delay_ms=2". */
 export function parseFaultPlan(text: string): FaultPlan {
   const plan: FaultPlan = { tx: { ...NO_FAULTS }, rx: { ...NO_FAULTS }, seed: 1, delayMs: 2 };
-  for (const item of text.split(',').filter(Boolean)) {
-    const [key = '', value = ''] = item.split('=', 2);
-    const number = Number(value);
-    if (value === '' || !Number.isFinite(number)) throw new NetdumpError('EINVAL', `--inject: '${item}' is not NAME=NUMBER`);
-    if (key === 'seed') plan.seed = number >>> 0;
-    else if (key === 'delay_ms') plan.delayMs = number;
-    else setRate(plan, key, number);
+  const items = text.split(',').filter(Boolean);
+  if (items.length === 0) throw new NetdumpError('EINVAL', "--inject: no faults given (for example 'loss=0.05,seed=7')");
+  for (const item of items) {
+    const [, key = '', value = ''] = /^([^=]+)=([^=]+)$/.exec(item) ?? [];
+    if (!DECIMAL.test(value)) throw new NetdumpError('EINVAL', `--inject: '${item}' is not NAME=NUMBER`);
+    if (key === 'seed') plan.seed = parseSeed(value);
+    else if (key === 'delay_ms') plan.delayMs = parseDelayMs(value);
+    else setRate(plan, key, Number(value));
   }
   return plan;
+}
+
+function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0xffffffff) {
+    throw new NetdumpError('EINVAL', `--inject: seed must be a whole number from 0 to 4294967295, not ${value}`);
+  }
+  return Number(value);
+}
+
+function parseDelayMs(value: string): number {
+  const ms = Number(value);
+  if (!(ms >= 0 && ms <= MAX_DELAY_MS)) throw new NetdumpError('EINVAL', `--inject: delay_ms must be from 0 to ${MAX_DELAY_MS}, not ${value}`);
+  return ms;
 }
 
 function setRate(plan: FaultPlan, key: string, rate: number): void {
@@ -187,9 +206,22 @@ export class FaultInjectingDriver extends DriverWrapper {
   private readonly tx: Direction;
   private readonly rx: Direction;
   private input: FrameInput = () => undefined;
+  /** Frames handed to this poll's input, and the flags of the frame being filtered (the closures are made once). */
+  private delivered = 0;
+  private rxFlags = 0;
   private readonly sendHeld = (frame: Uint8Array) => this.inner.transmit(frame);
-  private readonly deliverHeld = (frame: Uint8Array) => this.input(frame, 0);
-  private readonly filter: FrameInput = (frame, flags) => this.apply(this.rx, frame, (out) => this.input(out, flags));
+  private readonly deliver = (frame: Uint8Array) => {
+    this.delivered++;
+    this.input(frame, this.rxFlags);
+  };
+  private readonly deliverHeld = (frame: Uint8Array) => {
+    this.delivered++;
+    this.input(frame, 0);
+  };
+  private readonly filter: FrameInput = (frame, flags) => {
+    this.rxFlags = flags;
+    this.apply(this.rx, frame, this.deliver);
+  };
   private readonly send = (frame: Uint8Array) => this.inner.transmit(frame);
 
   constructor(
@@ -207,13 +239,15 @@ export class FaultInjectingDriver extends DriverWrapper {
     this.release(this.tx, this.sendHeld);
   }
 
+  /** Returns the frames it handed to `input`: lost ones not counted, duplicates and released ones counted. */
   override poll(count: number, input: FrameInput): number {
     this.tx.reordered.releaseDue(Infinity, this.sendHeld);
     this.tx.delayed.releaseDue(performance.now(), this.sendHeld);
     this.input = input;
-    const returned = this.inner.poll(count, this.filter);
+    this.delivered = 0;
+    this.inner.poll(count, this.filter);
     this.release(this.rx, this.deliverHeld);
-    return returned;
+    return this.delivered;
   }
 
   /** Frames reordered before the latest one, and delayed frames now due. */

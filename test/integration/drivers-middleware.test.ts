@@ -263,7 +263,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     // And what arrived: the polls handed up every received frame but the ones the injector lost.
     replay.arrivals = onWire.received.map((hex) => Buffer.from(hex, 'hex'));
     let delivered = 0;
-    injector.poll(1000, () => delivered++);
+    const returned = injector.poll(1000, () => delivered++);
+    assert.equal(returned, delivered, 'the poll returns the frames it handed up, not those the driver below gave it');
     assert.ok(injector.counts.rx.lost > 0);
     assert.equal(
       polls.reduce((sum, line) => sum + line.frames!, 0),
@@ -296,7 +297,6 @@ describe('parseFaultPlan', () => {
   test('a bare name applies to both directions; seed and delay_ms default to 1 and 2', () => {
     assert.deepEqual(parseFaultPlan('loss=0.05,seed=7'), { tx: { ...none, loss: 0.05 }, rx: { ...none, loss: 0.05 }, seed: 7, delayMs: 2 });
     assert.deepEqual(parseFaultPlan('dup=0.01,reorder=0.02'), { tx: { ...none, dup: 0.01, reorder: 0.02 }, rx: { ...none, dup: 0.01, reorder: 0.02 }, seed: 1, delayMs: 2 });
-    assert.deepEqual(parseFaultPlan(''), { tx: none, rx: none, seed: 1, delayMs: 2 });
   });
 
   test('tx. and rx. prefixes set one direction; a later item overrides an earlier one', () => {
@@ -324,5 +324,19 @@ describe('parseFaultPlan', () => {
     assertNetdumpError(() => parseFaultPlan('loss'), 'EINVAL', "--inject: 'loss' is not NAME=NUMBER");
     assertNetdumpError(() => parseFaultPlan('loss=lots'), 'EINVAL', "--inject: 'loss=lots' is not NAME=NUMBER");
     assertNetdumpError(() => parseFaultPlan('loss=0.1,seed=Infinity'), 'EINVAL', "--inject: 'seed=Infinity' is not NAME=NUMBER");
+    assertNetdumpError(() => parseFaultPlan('loss=0.1=2'), 'EINVAL', "--inject: 'loss=0.1=2' is not NAME=NUMBER");
+    assertNetdumpError(() => parseFaultPlan('loss=0x1'), 'EINVAL', "--inject: 'loss=0x1' is not NAME=NUMBER");
+    assertNetdumpError(() => parseFaultPlan('=0.1'), 'EINVAL', "--inject: '=0.1' is not NAME=NUMBER");
+    assertNetdumpError(() => parseFaultPlan(','), 'EINVAL', "--inject: no faults given (for example 'loss=0.05,seed=7')");
+    assertNetdumpError(() => parseFaultPlan(''), 'EINVAL', '--inject: no faults given');
+    for (const seed of ['-1', '1.5', '4294967296', '1e3']) {
+      assertNetdumpError(() => parseFaultPlan(`seed=${seed}`), 'EINVAL', `--inject: seed must be a whole number from 0 to 4294967295, not ${seed}`);
+    }
+    for (const ms of ['-5', '1e9']) {
+      assertNetdumpError(() => parseFaultPlan(`delay_ms=${ms}`), 'EINVAL', `--inject: delay_ms must be from 0 to 10000, not ${ms}`);
+    }
+    assert.equal(parseFaultPlan('seed=4294967295,delay_ms=0.5').seed, 4294967295);
+    assert.equal(parseFaultPlan('seed=4294967295,delay_ms=0.5').delayMs, 0.5);
+    assert.equal(parseFaultPlan('loss=.5,').tx.loss, 0.5, 'a trailing comma and a leading dot are fine');
   });
 });
