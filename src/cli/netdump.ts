@@ -338,14 +338,21 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
   );
 }
 
-function summary(report: DumpReport): string {
+/** The client's report, and which shim and backend carried the dump (the shim may have been chosen for the interface). */
+interface CliReport extends DumpReport {
+  driver: string;
+  backend: BackendName;
+}
+
+function summary(report: CliReport): string {
   const megabytesPerSecond = report.bytes / 1e6 / report.seconds;
   const perBatch = (value: number) => (value / Math.max(1, report.dataBatches)).toFixed(2);
   return (
     `netdump: ${report.bytes} bytes in ${report.seconds.toFixed(2)} s (${megabytesPerSecond.toFixed(1)} MB/s); ` +
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
     `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls; ` +
-    `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch\n`
+    `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch; ` +
+    `driver ${report.driver} over ${report.backend}\n`
   );
 }
 
@@ -393,7 +400,7 @@ function dump(
     print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
   }
   try {
-    const report = runNetdump(
+    const dumped = runNetdump(
       driver,
       { clientIp: parseIpv4Address(client), serverIp, gatewayIp: gateway === undefined ? 0 : parseIpv4Address(gateway), mac: facts.mac, mtu: facts.mtu },
       {
@@ -411,6 +418,7 @@ function dump(
       },
       content,
     );
+    const report: CliReport = { ...dumped, driver: driver.name, backend: options.backend };
     print(options.json ? `${JSON.stringify(report)}\n` : summary(report));
   } finally {
     heldPort?.close();

@@ -46,7 +46,9 @@ const NETDUMP_UDP_AT = 42;
 function reportOf(result: ClientResult): DumpReport {
   const last = result.stdout.trimEnd().split('\n').at(-1)!;
   assert.ok(last.startsWith('{'), `no JSON summary at the end of:\n${result.stdout}`);
-  return JSON.parse(last) as DumpReport;
+  const report = JSON.parse(last) as DumpReport & { driver: string; backend: string };
+  assert.deepEqual([report.driver, report.backend], ['generic', 'afpacket'], 'the shim chosen for veth, and the default backend');
+  return report;
 }
 
 /** A frame with just what the fault injector reads: IPv4/UDP and the netdump type and sequence number. */

@@ -121,6 +121,7 @@ describe('pcap backend', () => {
         states.push(linkState(hosts.client.ns, hosts.client.iface));
         assertStatus(result, 0);
         assert.match(result.stdout, /\nnetdump finished\.\n/);
+        assert.match(result.stdout, new RegExp(`; driver generic over ${backend}\n$`), 'the summary names the shim chosen for veth, and the backend');
         assert.equal(result.stderr, '');
         await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
         assertFileBytes(path.join(dumpDir, `vmcore.${CLIENT}.0`), paddedToBlock(bytes));

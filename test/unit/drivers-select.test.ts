@@ -1,0 +1,60 @@
+/**
+ * The shim chosen for an interface from its Linux driver (README's table):
+ * e1000 and e1000e → em, igb → igb, virtio_net → vtnet, anything else →
+ * generic; --driver overrides, and 12.x's vtnet leaves offloads alone.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import type { FrameBackend } from '../../drivers/backend.js';
+import { createDriver, shimForLinuxDriver } from '../../drivers/select.js';
+import { assertNetdumpError } from '../helpers/assertions.js';
+
+/** A backend that only answers facts and GRO: enough to choose and start a shim. */
+function backendOf(linuxDriver: string, gro = { enabled: true, changes: 0 }): FrameBackend {
+  return {
+    facts: () => ({ name: 'test0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver }),
+    link: () => 3,
+    gro: (enabled?: boolean) => {
+      if (enabled !== undefined) [gro.enabled, gro.changes] = [enabled, gro.changes + 1];
+      return gro.enabled;
+    },
+    send: () => undefined,
+    receive: () => 0,
+    close: () => undefined,
+  };
+}
+
+test('each Linux driver gets the shim of the FreeBSD driver for the same hardware', () => {
+  const expected: Record<string, string> = {
+    e1000: 'em',
+    e1000e: 'em',
+    igb: 'igb',
+    virtio_net: 'vtnet',
+    veth: 'generic',
+    ixgbe: 'generic',
+    i40e: 'generic',
+    igc: 'generic',
+    '': 'generic',
+  };
+  for (const [linuxDriver, shim] of Object.entries(expected)) {
+    assert.equal(shimForLinuxDriver(linuxDriver), shim, linuxDriver);
+    assert.equal(createDriver(backendOf(linuxDriver)).name, shim, `createDriver for ${linuxDriver || 'no driver'}`);
+  }
+});
+
+test('a named shim overrides the choice; an unknown name is refused', () => {
+  for (const shim of ['generic', 'em', 'igb', 'vtnet']) assert.equal(createDriver(backendOf('e1000e'), shim).name, shim);
+  assertNetdumpError(() => createDriver(backendOf('veth'), 'bge'), 'EINVAL', "unknown driver 'bge': choose one of generic, em, igb, vtnet");
+});
+
+test('vtnet turns GRO off for the dump unless told not to (12.x has no event)', () => {
+  for (const [toggleOffload, changes] of [[true, 2], [false, 0]] as const) {
+    const gro = { enabled: true, changes: 0 };
+    const driver = createDriver(backendOf('virtio_net', gro), undefined, { toggleOffload });
+    driver.event('start');
+    assert.equal(gro.enabled, !toggleOffload, `GRO during the dump, toggleOffload ${toggleOffload}`);
+    driver.event('end');
+    assert.deepEqual(gro, { enabled: true, changes }, `GRO after the dump, toggleOffload ${toggleOffload}`);
+  }
+});
