@@ -329,6 +329,16 @@ function dumpContent(options: Options): DumpContent {
 }
 
 /** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
+/**
+ * Received frames corrupted past the NIC: a real NIC drops them on their
+ * Ethernet FCS, and the kernel checks no UDP checksum in software (spec
+ * §3.5), so a corrupted ack may mark as received a packet that never was.
+ */
+function noteReceiveCorruption(options: Options, print: (text: string) => void): void {
+  if ((options.faults?.rx.corrupt ?? 0) === 0) return;
+  print('netdump: rx.corrupt hands the client frames a NIC would have dropped; like the kernel, it checks no UDP checksum, so a corrupted ack can leave a hole in the dump\n');
+}
+
 function noteJumboPayload(options: Options, mtu: number, print: (text: string) => void): void {
   const kernelPayload = maxPayload(options.profile, mtu, true);
   if (kernelPayload <= NETDUMP_DATASIZE || options.jumboPayload) return;
@@ -395,6 +405,7 @@ function dump(
   const facts = driver.facts();
   const serverIp = parseIpv4Address(options.server);
   noteJumboPayload(options, facts.mtu, print);
+  noteReceiveCorruption(options, print);
   const heldPort = holdHostAckPort(client, options.netns);
   if (heldPort !== undefined && options.debug) {
     print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);

@@ -172,6 +172,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     { spec: 'reorder=0.05,seed=3', struck: (f) => [f.tx.reordered, f.rx.reordered] },
     { spec: 'delay=0.05,delay_ms=2,seed=3', struck: (f) => [f.tx.delayed, f.rx.delayed] },
     { spec: 'tx.dup=0.1,rx.reorder=0.1,tx.delay=0.1,rx.loss=0.02,seed=5', struck: (f) => [f.tx.duplicated, f.rx.reordered, f.tx.delayed, f.rx.lost] },
+    // The server's kernel drops each corrupted datagram on its IP or UDP checksum: a loss the client retransmits.
+    { spec: 'tx.corrupt=0.05,seed=3', struck: (f) => [f.tx.corrupted] },
   ];
   for (const { spec, struck } of otherFaults) {
     test(`--inject ${spec}: the vmcore is byte-identical`, async (t) => {
