@@ -253,9 +253,14 @@ function parseOptions(argv: string[]): Options {
     json: values.json === true,
     faults: values.inject === undefined ? undefined : faultPlan(values.inject as string),
     driver: shimName(values.driver as string | undefined),
-    pcapFile: values.pcap as string | undefined,
-    traceFile: values.trace as string | undefined,
+    pcapFile: outputFile('--pcap', values.pcap as string | undefined),
+    traceFile: outputFile('--trace', values.trace as string | undefined),
   };
+}
+
+function outputFile(flag: string, name: string | undefined): string | undefined {
+  if (name === '') usageError(`${flag} needs a file name`);
+  return name;
 }
 
 function shimName(name: string | undefined): string | undefined {

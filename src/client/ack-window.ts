@@ -49,6 +49,12 @@ export class AckWindow {
     return missing;
   }
 
+  /** The first index past the batch's `count` packets whose bit is acked (an ack for a seq never sent), or -1. */
+  ackedBeyond(count: number): number {
+    for (let index = count; index < WINDOW_SIZE; index++) if (this.isAcked(index)) return index;
+    return -1;
+  }
+
   /** Bits 0–31 of packet `index`'s 64-bit mask. */
   private lowBits(index: number): number {
     if (this.bugCompatible) return (index & 31) === 31 ? BIT_31 : (1 << (index & 31)) >>> 0;

@@ -142,7 +142,7 @@ export class ReliableSender {
     while (!this.window.complete()) {
       if (polls++ > this.settings.polls) {
         if (retries++ > this.settings.retries) {
-          throw new NetdumpError('ETIMEDOUT', `no ack for ${this.window.missing(count)} of ${count} packets after ${retries} rounds`);
+          throw new NetdumpError('ETIMEDOUT', this.timeoutMessage(count, retries));
         }
         this.settings.print('. ');
         this.stats.retransmitRounds++;
@@ -157,6 +157,16 @@ export class ReliableSender {
       delayMicroseconds(500);
       this.settings.observer?.tick();
     }
+  }
+
+  private timeoutMessage(count: number, rounds: number): string {
+    const missing = this.window.missing(count);
+    const beyond = this.window.ackedBeyond(count);
+    if (missing > 0 || beyond < 0) return `no ack for ${missing} of ${count} packets after ${rounds} rounds`;
+    return (
+      `all ${count} packets were acked, and so was sequence number ${this.seqno + beyond}, which was never sent: ` +
+      `the kernel waits for its acked bitmap to equal the sent one, so the batch never completes (spec §3.3); gave up after ${rounds} rounds`
+    );
   }
 
   private recordAck(ackSeqno: number): void {

@@ -146,8 +146,8 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'nothing beyond the first batch');
   });
 
-  /** Runs the client; once the first VMCORE packet arrives, injects acks for the whole first batch with `flaw`. */
-  async function injectAcks(profile: string, flaw: AckFlaw) {
+  /** Runs the client; once the first VMCORE packet arrives, injects acks for the whole first batch with `flaw`, then for `extraSeqs`. */
+  async function injectAcks(profile: string, flaw: AckFlaw, extraSeqs: number[] = []) {
     server = await FakeServer.start(hosts);
     const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', profile, '--debug'];
     const running = runNetdump([...args, '--polls', '200', '--retries', '3', hosts.client.iface, dumpFile]);
@@ -158,6 +158,7 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
       assert.fail(`${(error as Error).message}; netdump exited ${early.status}\nstdout:\n${early.stdout}\nstderr:\n${early.stderr}`);
     }
     injector.ackAll(FIRST_BATCH.first, FIRST_BATCH.count, flaw);
+    for (const seq of extraSeqs) injector.ackAll(seq, 1, 'none');
     const result = await running;
     await settle(100);
     return { result, server };
@@ -189,6 +190,18 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     await server.waitFor((message) => message.seq === NEXT_BATCH_SEQ && message.type === VMCORE, 1000, 'the next batch');
     assert.equal(server.count((message) => message.seq === NEXT_BATCH_SEQ && message.offset === 65536n), server.count((message) => message.seq === NEXT_BATCH_SEQ));
     assert.ok(!/netdump: (discard|drop|ignoring|not on)/.test(result.stdout), `no ack was dropped:\n${result.stdout}`);
+  });
+
+  test('an ack for a seq past the batch but inside the 64-packet window: the batch never completes, and the error says why', async () => {
+    const stray = FIRST_BATCH.first + 50;
+    const { result, server } = await injectAcks('freebsd13', 'none', [stray]);
+    assertStatus(result, EXIT_DATA);
+    assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'the next batch was never sent');
+    assert.equal(
+      result.stderr,
+      `netdump: all 46 packets were acked, and so was sequence number ${stray}, which was never sent: ` +
+        'the kernel waits for its acked bitmap to equal the sent one, so the batch never completes (spec §3.3); gave up after 5 rounds\n',
+    );
   });
 
   test('freebsd12 takes a 5-byte ack (12.x reads any payload of 4 bytes or more): the batch completes', async () => {

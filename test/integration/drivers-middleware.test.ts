@@ -293,6 +293,15 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
       assert.equal(result.stdout, '');
     }
   });
+
+  test('--pcap or --trace with an empty file name: usage error, exit 2, nothing written', async () => {
+    for (const flag of ['--pcap', '--trace']) {
+      const result = await runNetdump([...hostArgs(hosts), flag, '', hosts.client.iface, dumpFile]);
+      assertStatus(result, 2);
+      assert.ok(result.stderr.startsWith(`netdump: ${flag} needs a file name\n\nusage: netdump `), result.stderr);
+      assert.equal(result.stdout, '');
+    }
+  });
 });
 
 describe('parseFaultPlan', () => {
