@@ -247,8 +247,7 @@ static int init_sync(capture_file *w)
 /* Throws errno's name and text alone: the caller says which file. */
 static napi_value throw_reason(napi_env env, int errnum)
 {
-	const char *name = strerrorname_np(errnum);
-	return nd_throw(env, name != NULL ? name : "EIO", errnum, strerror(errnum));
+	return nd_throw(env, nd_errno_name(errnum), errnum, strerror(errnum));
 }
 
 /* The pcap file header, first in the ring, and the clock offset for the records' stamps. */

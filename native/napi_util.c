@@ -23,13 +23,37 @@ napi_value nd_throw(napi_env env, const char *code, int errnum, const char *mess
 	return NULL;
 }
 
+/*
+ * errno's symbolic name ("ENOSPC"). glibc 2.32 and later name them all;
+ * elsewhere (musl, older glibc) the ones our system calls report, and
+ * "EIO" for the rest.
+ */
+const char *nd_errno_name(int errnum)
+{
+	const char *name = NULL;
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+	name = strerrorname_np(errnum);
+#else
+	switch (errnum) {
+#define NAMED(e) case e: name = #e; break;
+	NAMED(EPERM) NAMED(ENOENT) NAMED(EINTR) NAMED(EIO) NAMED(ENXIO) NAMED(EBADF) NAMED(EAGAIN)
+	NAMED(ENOMEM) NAMED(EACCES) NAMED(EBUSY) NAMED(EEXIST) NAMED(ENODEV) NAMED(ENOTDIR) NAMED(EISDIR)
+	NAMED(EINVAL) NAMED(ENFILE) NAMED(EMFILE) NAMED(EFBIG) NAMED(ENOSPC) NAMED(EROFS) NAMED(EPIPE)
+	NAMED(EMSGSIZE) NAMED(EPROTONOSUPPORT) NAMED(EADDRINUSE) NAMED(EADDRNOTAVAIL) NAMED(ENETDOWN)
+	NAMED(ENETUNREACH) NAMED(ENOBUFS) NAMED(ETIMEDOUT) NAMED(ECONNREFUSED) NAMED(EDQUOT)
+#undef NAMED
+	}
+#endif
+	return name != NULL ? name : "EIO";
+}
+
 napi_value nd_throw_errno(napi_env env, int errnum, const char *what)
 {
 	char message[256];
-	const char *name = strerrorname_np(errnum);
 
 	snprintf(message, sizeof(message), "%s: %s", what, strerror(errnum));
-	return nd_throw(env, name != NULL ? name : "EIO", errnum, message);
+	return nd_throw(env, nd_errno_name(errnum), errnum, message);
 }
 
 int nd_get_string(napi_env env, napi_value value, char *out, size_t size)

@@ -19,6 +19,8 @@
 
 /* Throws an Error with .code (errno-like name) and .errno; returns NULL. */
 napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message);
+/* errno's symbolic name ("ENOSPC"), "EIO" when it has none. */
+const char *nd_errno_name(int errnum);
 /* Throws for a failed system call: code from errno, message "<what>: <strerror>". */
 napi_value nd_throw_errno(napi_env env, int errnum, const char *what);
 
