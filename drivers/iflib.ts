@@ -9,7 +9,7 @@
  */
 import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
-import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
 import { LinkWatch } from './link-watch.js';
 
 export interface IflibModel {
@@ -52,8 +52,8 @@ export class IflibDriver implements NetdumpDriver {
   }
 
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
-  event(): void {
-    this.link.refresh();
+  event(event: DriverEvent): void {
+    if (event === 'start') this.link.refresh();
   }
 
   transmit(frame: Uint8Array): void {

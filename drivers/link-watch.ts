@@ -9,9 +9,11 @@ import { LinkFlag } from '../native/index.js';
 import type { FrameBackend } from './backend.js';
 
 export class LinkWatch {
-  private flags: number | undefined;
+  private flags: number;
 
-  constructor(private readonly backend: FrameBackend) {}
+  constructor(private readonly backend: FrameBackend) {
+    this.flags = backend.link();
+  }
 
   refresh(): void {
     this.flags = this.backend.link();
@@ -19,7 +21,6 @@ export class LinkWatch {
 
   /** Linux's IFF_RUNNING (a carrier), standing in for the driver's IFF_DRV_RUNNING and link checks. */
   get running(): boolean {
-    if (this.flags === undefined) this.refresh();
-    return (this.flags! & LinkFlag.Running) !== 0;
+    return (this.flags & LinkFlag.Running) !== 0;
   }
 }

@@ -44,7 +44,7 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   event(event: DriverEvent): void {
-    this.link.refresh();
+    if (event === 'start') this.link.refresh();
     if (!this.options.toggleOffload) return;
     if (event === 'start') {
       this.groBefore = this.backend.gro();

@@ -21,9 +21,9 @@ napi_value nd_throw_send_error(napi_env env, int errnum, const char *ifname);
 napi_value nd_interface_object(napi_env env, const ps_interface *info);
 /* info(): re-reads the facts through fd (a socket in the interface's namespace), then as above. */
 napi_value nd_interface_info(napi_env env, int fd, ps_interface *info);
-/* gro([enabled]) with the method's arguments: changes the setting if asked, then reads it. */
 /* link(): PS_LINK_UP | PS_LINK_RUNNING bits, from one ioctl. */
 napi_value nd_interface_link(napi_env env, int fd, const char *ifname);
+/* gro([enabled]) with the method's arguments: changes the setting if asked, then reads it. */
 napi_value nd_interface_gro(napi_env env, int fd, const char *ifname, size_t argc, napi_value *argv);
 /* stats(): kernel counters as the socket reads them, and the frames we skipped. */
 napi_value nd_stats_object(napi_env env, uint32_t kernel_received, uint32_t kernel_dropped, uint64_t truncated,

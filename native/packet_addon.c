@@ -114,13 +114,14 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 	return nd_stats_object(env, kstats.tp_packets, kstats.tp_drops, ps->rx_truncated, ps->rx_outgoing);
 }
 
-/* gro(): the GRO setting; gro(enabled): change it. */
+/* link(): the interface's PS_LINK_UP | PS_LINK_RUNNING bits. */
 static napi_value link_flags(napi_env env, napi_callback_info info)
 {
 	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	return ps == NULL ? NULL : nd_interface_link(env, ps->base.fd, ps->info.name);
 }
 
+/* gro(): the GRO setting; gro(enabled): change it. */
 static napi_value gro(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;

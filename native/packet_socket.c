@@ -224,7 +224,6 @@ void ps_delay_us(unsigned int usec)
 	} while (now.tv_sec < until.tv_sec || (now.tv_sec == until.tv_sec && now.tv_nsec < until.tv_nsec));
 }
 
-/* GRO (Linux's receive offload, the counterpart of FreeBSD's LRO) through ethtool. */
 int ps_link_flags(int fd, const char *ifname, int *flags, ps_error *err)
 {
 	struct ifreq ifr;
@@ -237,6 +236,7 @@ int ps_link_flags(int fd, const char *ifname, int *flags, ps_error *err)
 	return 0;
 }
 
+/* GRO (Linux's receive offload, the counterpart of FreeBSD's LRO) through ethtool. */
 int ps_get_gro(int fd, const char *ifname, int *enabled, ps_error *err)
 {
 	struct ifreq ifr;

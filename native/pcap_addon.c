@@ -223,13 +223,14 @@ static napi_value socket_stats(napi_env env, napi_callback_info info)
 	return nd_stats_object(env, stats.ps_recv, stats.ps_drop, ps->rx_truncated, 0);
 }
 
-/* gro(): the GRO setting; gro(enabled): change it (through ethtool, as PacketSocket does). */
+/* link(): the interface's PS_LINK_UP | PS_LINK_RUNNING bits, as PacketSocket's. */
 static napi_value link_flags(napi_env env, napi_callback_info info)
 {
 	pcap_socket *ps = nd_open_socket(env, info, NULL, NULL);
 	return ps == NULL ? NULL : nd_interface_link(env, ps->ioctl_fd, ps->info.name);
 }
 
+/* gro(): the GRO setting; gro(enabled): change it (through ethtool, as PacketSocket does). */
 static napi_value gro(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;

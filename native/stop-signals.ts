@@ -2,7 +2,9 @@
  * SIGINT, SIGTERM and SIGHUP while a dump runs (native/stop_signals.c):
  * the dump loop is synchronous, so Node's handlers would only run after
  * it. Watched, a signal only sets a word that `caught` reads without a
- * call into C, and the dump stops at its next poll.
+ * call into C, and the dump stops at its next poll. While watching, do
+ * not add process.on() listeners for these signals: libuv would take
+ * the signal over, and release() would then remove libuv's handler.
  */
 import { constants } from 'node:os';
 
@@ -17,9 +19,9 @@ export class StopSignals {
     return new StopSignals(new Int32Array(buffer.buffer, buffer.byteOffset, 1));
   }
 
-  /** The first stop signal caught since watch(), 0 if none. */
+  /** The first stop signal caught since watch(), 0 if none; still readable after release(). */
   get caught(): number {
-    return this.word[0]!;
+    return Atomics.load(this.word, 0);
   }
 
   release(): void {

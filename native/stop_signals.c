@@ -1,10 +1,11 @@
 /*
  * Stop signals during a dump. The dump runs synchronously, as the
  * kernel's does, so Node's own signal handling, which waits for the event
- * loop, would run only after it. While watched, SIGINT, SIGTERM and SIGHUP
- * only record their number in a word that JS reads through a buffer at
- * every poll, and the dump stops cleanly (the interface's settings put
- * back); unwatching restores the handlers that were there before.
+ * loop, would run only after it. While watched, the first SIGINT, SIGTERM
+ * or SIGHUP only records its number in a word that JS reads at every
+ * poll, and the dump stops cleanly (the interface's settings put back);
+ * a second one takes its default action, for a process stuck elsewhere.
+ * Unwatching restores the handlers that were there before (Node's).
  *   watchStopSignals() -> a 4-byte Buffer over the word (0: none caught)
  *   unwatchStopSignals()
  */
@@ -22,30 +23,56 @@ static volatile sig_atomic_t caught_signal;
 static struct sigaction previous[STOP_SIGNALS];
 static int watching;
 
-static void record_signal(int signal)
+/* Runs with the other stop signals blocked (sa_mask), so the first one wins. */
+static void record_signal(int number)
 {
-	if (caught_signal == 0)
-		caught_signal = signal;
+	if (caught_signal == 0) {
+		caught_signal = number;
+		return;
+	}
+	signal(number, SIG_DFL);
+	raise(number);
+}
+
+static void restore_handlers(size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		sigaction(stop_signals[i], &previous[i], NULL);
+}
+
+static int install_handlers(void)
+{
+	struct sigaction action;
+
+	memset(&action, 0, sizeof(action));
+	action.sa_handler = record_signal;
+	action.sa_flags = SA_RESTART;
+	sigemptyset(&action.sa_mask);
+	for (size_t i = 0; i < STOP_SIGNALS; i++)
+		sigaddset(&action.sa_mask, stop_signals[i]);
+	for (size_t i = 0; i < STOP_SIGNALS; i++) {
+		if (sigaction(stop_signals[i], &action, &previous[i]) < 0) {
+			int saved = errno;
+			restore_handlers(i);
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static napi_value watch_stop_signals(napi_env env, napi_callback_info info)
 {
-	struct sigaction action;
 	napi_value word;
 
 	(void)info;
+	CHECK(env, napi_create_external_buffer(env, sizeof(caught_signal), (void *)&caught_signal, NULL, NULL, &word));
 	caught_signal = 0;
 	if (!watching) {
-		memset(&action, 0, sizeof(action));
-		action.sa_handler = record_signal;
-		action.sa_flags = SA_RESTART;
-		sigemptyset(&action.sa_mask);
-		for (size_t i = 0; i < STOP_SIGNALS; i++)
-			if (sigaction(stop_signals[i], &action, &previous[i]) < 0)
-				return nd_throw(env, "EINVAL", errno, "cannot watch stop signals");
+		if (install_handlers() < 0)
+			return nd_throw_errno(env, errno, "cannot watch stop signals");
 		watching = 1;
 	}
-	CHECK(env, napi_create_external_buffer(env, sizeof(caught_signal), (void *)&caught_signal, NULL, NULL, &word));
 	return word;
 }
 
@@ -54,8 +81,7 @@ static napi_value unwatch_stop_signals(napi_env env, napi_callback_info info)
 	(void)env;
 	(void)info;
 	if (watching)
-		for (size_t i = 0; i < STOP_SIGNALS; i++)
-			sigaction(stop_signals[i], &previous[i], NULL);
+		restore_handlers(STOP_SIGNALS);
 	watching = 0;
 	return NULL;
 }

@@ -45,9 +45,9 @@ const NETDUMP_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
 const HELD_SLOTS = 64;
 const SEEN_SLOTS = 4096;
 
-/** A plain decimal number: no hex, no Infinity, nothing after it. */
+/** A plain decimal number: no hex, no words, nothing after it (out-of-range values are refused later). */
 const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
-/** Longer than a retransmit round (2000 polls of 0.5 ms) would only make every held frame late. */
+/** Ten default retransmit rounds (2000 polls of 0.5 ms each): longer only makes every held frame a loss. */
 const MAX_DELAY_MS = 10_000;
 
 /** Parses "loss=0.05,dup=0.01,tx.reorder=0.02,rx.loss=0.1,seed=7,delay_ms=2". */

@@ -11,7 +11,7 @@ import { holdHostAckPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
-import { StopSignals } from '../../native/index.js';
+import { signalName, StopSignals } from '../../native/index.js';
 import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
@@ -77,8 +77,8 @@ minidump with --synthetic.
 Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;
 3 ARP failed (no server or gateway MAC); 4 no ack for the herald; 5 the dump
 data could not be sent (timeout or transmit error); 6 the data is complete
-but FINISHED was not acknowledged; 128 + the signal's number when SIGINT,
-SIGTERM or SIGHUP stopped the dump (the interface is left as it was found).`;
+but FINISHED was not acknowledged. SIGINT, SIGTERM or SIGHUP stop the dump,
+leave the interface as it was found, and the client dies of the signal.`;
 
 const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
 
@@ -333,7 +333,6 @@ function dumpContent(options: Options): DumpContent {
   return { source, kdh, key: ekcd?.blob };
 }
 
-/** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
 /**
  * Received frames corrupted past the NIC: a real NIC drops them on their
  * Ethernet FCS, and the kernel checks no UDP checksum in software (spec
@@ -344,6 +343,7 @@ function noteReceiveCorruption(options: Options, print: (text: string) => void):
   print('netdump: rx.corrupt hands the client frames a NIC would have dropped; like the kernel, it checks no UDP checksum, so a corrupted ack can leave a hole in the dump\n');
 }
 
+/** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
 function noteJumboPayload(options: Options, mtu: number, print: (text: string) => void): void {
   const kernelPayload = maxPayload(options.profile, mtu, true);
   if (kernelPayload <= NETDUMP_DATASIZE || options.jumboPayload) return;
@@ -383,19 +383,34 @@ function driverStack(options: Options): { driver: NetdumpDriver; tracer?: Tracin
   return { driver: tracer, tracer };
 }
 
-/** Runs the dump; returns a stop signal that came too late to stop it (0 if none). */
-function main(): number {
+/** Runs the dump. A stop signal caught meanwhile wins over how the dump ended: the process dies of it once all is closed. */
+function main(): void {
   const options = parseOptions(process.argv.slice(2));
   const print = (text: string) => process.stdout.write(text);
   const { client, gateway } = addressesOf(options);
   const content = dumpContent(options);
   const signals = StopSignals.watch();
+  let failure: unknown;
   try {
     dump(options, content, signals, { client, gateway, print });
-    return signals.caught;
+  } catch (error) {
+    failure = error;
   } finally {
     signals.release();
   }
+  if (signals.caught !== 0) dieOf(signals.caught);
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * Says why and dies of the signal, now that the previous handlers (Node's)
+ * are back, so that a shell running us in a loop stops too; exits with the
+ * shell's status for it should a handler return.
+ */
+function dieOf(signal: number): never {
+  process.stderr.write(`netdump: interrupted by ${signalName(signal)}\n`);
+  process.kill(process.pid, signal);
+  process.exit(128 + signal);
 }
 
 function dump(
@@ -443,10 +458,8 @@ function dump(
 }
 
 try {
-  const lateSignal = main();
-  if (lateSignal !== 0) process.kill(process.pid, lateSignal); // the default action, now the handlers are back
+  main();
 } catch (error) {
-  if (error instanceof NetdumpError && error.code === 'EINTR') fail(error.message, 128 + (error.errno ?? 0));
   if (error instanceof DumpFailure) fail(error.message, EXIT[error.stage]);
   if (error instanceof NetdumpError) fail(error.message, EXIT.system);
   throw error;

@@ -76,7 +76,7 @@ export interface DumpReport extends SenderStats {
 }
 
 /** FreeBSD's errno numbers, for "** DUMP FAILED (ERROR n) **". */
-const FREEBSD_ERRNO: Record<string, number> = { EINTR: 4, ETIMEDOUT: 60, ENOBUFS: 55, EBUSY: 16, ENETDOWN: 50, EMSGSIZE: 40, EINVAL: 22 };
+const FREEBSD_ERRNO: Record<string, number> = { ETIMEDOUT: 60, ENOBUFS: 55, EBUSY: 16, ENETDOWN: 50, EMSGSIZE: 40, EINVAL: 22 };
 
 function asNetdumpError(error: unknown): NetdumpError {
   if (error instanceof NetdumpError) return error;
@@ -127,7 +127,8 @@ function sendStage(stage: FailureStage, action: () => void, onFailure: (error: N
     action();
   } catch (error) {
     const failure = asNetdumpError(error);
-    onFailure(failure);
+    // EINTR is the user stopping us (src/cli/stopping-driver.ts), not the kernel failing: it has no console message.
+    if (failure.code !== 'EINTR') onFailure(failure);
     throw new DumpFailure(stage, failure);
   }
 }

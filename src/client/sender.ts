@@ -161,7 +161,8 @@ export class ReliableSender {
 
   private timeoutMessage(count: number, rounds: number): string {
     const missing = this.window.missing(count);
-    const beyond = this.window.ackedBeyond(count);
+    // Under --ack-bug-compat, bits alias (spec §3.7): the stray's own sequence number cannot be told.
+    const beyond = this.settings.ackBugCompat ? -1 : this.window.ackedBeyond(count);
     if (missing > 0 || beyond < 0) return `no ack for ${missing} of ${count} packets after ${rounds} rounds`;
     return (
       `all ${count} packets were acked, and so was sequence number ${this.seqno + beyond}, which was never sent: ` +

@@ -8,13 +8,14 @@ import { test } from 'node:test';
 
 import type { FrameBackend } from '../../drivers/backend.js';
 import { createDriver, shimForLinuxDriver } from '../../drivers/select.js';
+import { LinkFlag } from '../../native/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
-/** A backend that only answers facts and GRO: enough to choose and start a shim. */
+/** A backend with a running link that sends and receives nothing: enough to choose and start a shim. */
 function backendOf(linuxDriver: string, gro = { enabled: true, changes: 0 }): FrameBackend {
   return {
     facts: () => ({ name: 'test0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver }),
-    link: () => 3,
+    link: () => LinkFlag.Up | LinkFlag.Running,
     gro: (enabled?: boolean) => {
       if (enabled !== undefined) [gro.enabled, gro.changes] = [enabled, gro.changes + 1];
       return gro.enabled;
