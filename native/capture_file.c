@@ -45,7 +45,6 @@ struct capture_record_header {
 
 typedef struct {
 	int fd;
-	char path[4096];
 	int64_t realtime_offset_ns; /* wall clock minus monotonic clock at open: stamps never go back */
 	uint8_t *ring;
 	uint64_t size; /* a power of two */
@@ -329,13 +328,14 @@ static napi_value construct(napi_env env, napi_callback_info info)
 	size_t argc = 2;
 	napi_value argv[2], self;
 	uint32_t ring_bytes = 0;
+	char path[4096];
 	capture_file *w;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return nd_throw(env, "ENOMEM", ENOMEM, "out of memory");
-	if (argc < 2 || nd_get_string(env, argv[0], w->path, sizeof(w->path)) < 0 ||
+	if (argc < 2 || nd_get_string(env, argv[0], path, sizeof(path)) < 0 ||
 	    napi_get_value_uint32(env, argv[1], &ring_bytes) != napi_ok || ring_bytes < MIN_RING ||
 	    ring_bytes > MAX_RING || (ring_bytes & (ring_bytes - 1)) != 0) {
 		free(w);
@@ -349,7 +349,7 @@ static napi_value construct(napi_env env, napi_callback_info info)
 		free(w);
 		return nd_throw(env, "ENOMEM", ENOMEM, "out of memory");
 	}
-	w->fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0 || (errno = pthread_create(&w->thread, NULL, writer_thread, w)) != 0) {
 		int saved = errno;
 		if (w->fd >= 0)

@@ -3,7 +3,7 @@
  * buffer allocated once, with no string built per line, and the buffer goes
  * to the file when it fills and on flush().
  */
-import { BufferedFile } from './buffered-file.js';
+import { writeSync } from 'node:fs';
 
 const BUFFER_SIZE = 1 << 20;
 /** Room one line may need at most. */
@@ -21,15 +21,15 @@ function encodedOnce(cache: Map<string, Uint8Array>, key: string, before: string
   return bytes;
 }
 
-export class JsonLinesFile extends BufferedFile {
+export class JsonLinesFile {
+  private readonly buffer = Buffer.alloc(BUFFER_SIZE);
+  private used = 0;
   /** Encoded `,"name":` / `,"name":"` and `value"`: the same few recur on every line. */
   private readonly numberFields = new Map<string, Uint8Array>();
   private readonly textFields = new Map<string, Uint8Array>();
   private readonly textValues = new Map<string, Uint8Array>();
 
-  constructor(fd: number) {
-    super(fd, BUFFER_SIZE);
-  }
+  constructor(private readonly fd: number) {}
 
   /** Starts a line: `{"t":<micros>` — add fields, then end(). */
   begin(micros: number): this {
@@ -55,6 +55,11 @@ export class JsonLinesFile extends BufferedFile {
 
   end(): void {
     this.copy(LINE_END);
+  }
+
+  flush(): void {
+    for (let written = 0; written < this.used; ) written += writeSync(this.fd, this.buffer, written, this.used - written);
+    this.used = 0;
   }
 
   private copy(bytes: Uint8Array): void {

@@ -3,7 +3,7 @@
  * profile, against a C reference client running the kernel's wait loop over
  * a kernel UDP socket (send the batch; then drain acks, spin 500 µs, repeat),
  * against the same server, in rounds: each round runs the three clients back
- * to back (in a rotating order), so that the machine's slow spells, which
+ * to back (forward and backward in turn, the start moving on), so that the machine's slow spells, which
  * last tens of seconds here, fall on all of them alike. The target is our
  * time per batch within ±10 % of the reference's in the same round, taken
  * as the median over the rounds. The addon's raw-frame blast is printed for
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import type { DumpReport } from '../../src/client/netdump.js';
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, PROJECT_ROOT } from './lib.js';
+import { buildBenchProgram, formatTable, median, PROJECT_ROOT, roundOrder } from './lib.js';
 
 const USAGE = `usage: npm run bench:client -- [--size SIZE] [--rounds N]
   --size SIZE   dump size per run (default 1G; K, M, G suffixes)
@@ -128,8 +128,7 @@ async function main(): Promise<void> {
     const clients = [() => referenceClient(hosts, sender, size), () => ourClient(hosts, 'freebsd13', size), () => ourClient(hosts, 'freebsd12', size)];
     const runs: Row[][] = clients.map(() => []);
     for (let round = 0; round < rounds; round++) {
-      for (let turn = 0; turn < clients.length; turn++) {
-        const client = (round + turn) % clients.length;
+      for (const client of roundOrder([...clients.keys()], round)) {
         runs[client]!.push(clients[client]!());
         removeDumps(dir);
       }

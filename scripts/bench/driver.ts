@@ -26,7 +26,7 @@ import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket, threadCpus } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, pinThisThread, quantile, startingThreadsOn } from './lib.js';
+import { buildBenchProgram, formatTable, median, pinThisThread, quantile, roundOrder, startingThreadsOn } from './lib.js';
 
 const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BYTES]
   --frames N    frames per mode and run, sent in blocks of 10000, the modes in turn (default 400000)
@@ -156,17 +156,6 @@ class BlastProcess implements Mode {
 
 /** Rates of each mode, block by block; blocks of the same index come from the same round. */
 type Rates = Map<string, number[]>;
-
-/**
- * Round `round`'s order: forward and backward in turn, starting one mode
- * later every two rounds, so that every mode takes every place and runs
- * on both sides of its neighbours.
- */
-function roundOrder(modes: Mode[], round: number): Mode[] {
-  const start = Math.floor(round / 2) % modes.length;
-  const rotated = [...modes.slice(start), ...modes.slice(0, start)];
-  return round % 2 === 0 ? rotated : rotated.reverse();
-}
 
 /** One run: `total` frames per mode, in rounds of one block per mode; returns the next round's number. */
 async function measureRun(modes: Mode[], total: number, firstRound: number, rates: Rates): Promise<number> {

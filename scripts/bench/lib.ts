@@ -34,6 +34,17 @@ export function quantile(values: number[], q: number): number {
   return sorted[below]! + (sorted[Math.ceil(at)]! - sorted[below]!) * (at - below);
 }
 
+/**
+ * Round `round`'s order of the things a benchmark compares: forward and
+ * backward in turn, starting one later every two rounds, so that each takes
+ * every place and runs on both sides of its neighbours.
+ */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  const start = Math.floor(round / 2) % items.length;
+  const rotated = [...items.slice(start), ...items.slice(0, start)];
+  return round % 2 === 0 ? rotated : rotated.reverse();
+}
+
 /** A plain-text table: first column left-aligned, the rest right-aligned. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));

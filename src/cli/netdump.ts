@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { NetdumpDriver } from '../../drivers/driver.js';
-import { holdHostAckPort } from '../../drivers/host-ack-port.js';
+import { holdHostPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
@@ -22,8 +22,8 @@ import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
-import { lookUpRouteFacts } from '../net/inference.js';
-import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, NETDUMP_DATASIZE, parseIpv4Address } from '../wire/index.js';
+import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
+import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20, NETDUMP_ACKPORT, NETDUMP_DATASIZE, parseIpv4Address } from '../wire/index.js';
 
 const USAGE = `usage: netdump [-s server] [-c client] [-g gateway] [-p path] [options] iface [dumpfile]
 
@@ -426,7 +426,7 @@ function dump(
   const serverIp = parseIpv4Address(options.server);
   noteJumboPayload(options, facts.mtu, print);
   noteReceiveCorruption(options, print);
-  const heldPort = holdHostAckPort(client, options.netns);
+  const heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
   if (heldPort !== undefined && options.debug) {
     print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
   }
