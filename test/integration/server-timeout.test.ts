@@ -62,10 +62,12 @@ describe('netdumpd: timeouts and the handler', () => {
     await server.waitForLine(`Client ${ip} timed out`, 5000, from);
     const idle = Date.now() - sent;
     assert.ok(idle >= 1000 && idle < 3500, `timed out after ${idle} ms idle, expected 1–2 s`);
-    const expected = `Dump from ${ip} [${ip}]\nDump incomplete: client timed out\n`;
-    assert.equal(text(`info.${ip}.0`), expected);
+    // The server logs the timeout before it writes the info file (as netdumpd
+    // does), so the file is read once the handler, which runs after it, has started.
     const record = await handler.waitFor(['timeout', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);
+    const expected = `Dump from ${ip} [${ip}]\nDump incomplete: client timed out\n`;
     assert.equal(record.info, expected);
+    assert.equal(text(`info.${ip}.0`), expected);
     // The session is gone: its port no longer answers.
     client.send({ type: 2, seq: 99 });
     await client.expectNoAck(300, 'FINISHED after the timeout');
