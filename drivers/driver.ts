@@ -25,6 +25,9 @@ export interface InterfaceFacts {
   running: boolean;
   /** The Linux driver's name ("veth", "virtio_net", "e1000e", ...). */
   linuxDriver: string;
+  /** RX queues Linux has in use, and the most it could have (ethtool channels; 1 when not reported). */
+  rxQueues: number;
+  maxRxQueues: number;
 }
 
 export interface NetdumpDriver {

@@ -5,7 +5,8 @@
  * doorbell per frame (iflib_no_tx_batch) and fails with EBUSY when the
  * interface is not running or the ring has no free descriptor; poll reclaims
  * completed transmits and reaps at most 16 frames per RX queue, whatever
- * count it is given.
+ * count it is given. The RX queue sets are those Linux has in use on the
+ * interface (ethtool channels); the ring depth is the FreeBSD driver's.
  */
 import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
@@ -14,8 +15,6 @@ import { LinkWatch } from './link-watch.js';
 
 export interface IflibModel {
   name: 'em' | 'igb';
-  /** RX queue sets (Linux veth and most test links have one). */
-  rxQueues: number;
   /** Descriptors of TX queue 0 and of each RX free list. */
   ringDepth: number;
 }
@@ -23,14 +22,16 @@ export interface IflibModel {
 /** iflib_rxeof(rxq, 16) for every RX queue on each poll. */
 export const IFLIB_RX_BUDGET_PER_QUEUE = 16;
 
-export const EM: IflibModel = { name: 'em', rxQueues: 1, ringDepth: 1024 };
-export const IGB: IflibModel = { name: 'igb', rxQueues: 1, ringDepth: 1024 };
+export const EM: IflibModel = { name: 'em', ringDepth: 1024 };
+export const IGB: IflibModel = { name: 'igb', ringDepth: 1024 };
 
 export class IflibDriver implements NetdumpDriver {
   readonly name: string;
   /** Descriptors handed to the NIC and not yet reclaimed by a poll. */
   private txInUse = 0;
   private readonly link: LinkWatch;
+  /** RX queue sets; a poll reaps 16 frames from each. */
+  private readonly rxQueues: number;
 
   constructor(
     private readonly backend: FrameBackend,
@@ -38,6 +39,7 @@ export class IflibDriver implements NetdumpDriver {
   ) {
     this.name = model.name;
     this.link = new LinkWatch(backend);
+    this.rxQueues = backend.facts().rxQueues;
   }
 
   facts(): InterfaceFacts {
@@ -46,9 +48,9 @@ export class IflibDriver implements NetdumpDriver {
 
   init(): DriverInit {
     // The free list's buffer size follows the MTU: 2 KiB clusters, or page/jumbo clusters above.
-    const mtu = this.facts().mtu;
+    const { mtu } = this.facts();
     const clusterSize = mtu <= 1500 ? 2048 : mtu <= 4096 - 18 ? 4096 : 9216;
-    return { rxRings: this.model.rxQueues, clustersPerRing: this.model.ringDepth, clusterSize };
+    return { rxRings: this.rxQueues, clustersPerRing: this.model.ringDepth, clusterSize };
   }
 
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
@@ -68,7 +70,7 @@ export class IflibDriver implements NetdumpDriver {
   poll(_count: number, input: FrameInput): number {
     this.txInUse = 0;
     this.link.refresh();
-    return this.backend.receive(this.model.rxQueues * IFLIB_RX_BUDGET_PER_QUEUE, input);
+    return this.backend.receive(this.rxQueues * IFLIB_RX_BUDGET_PER_QUEUE, input);
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import type { NetdumpDriver } from './driver.js';
 import { GenericDriver } from './generic.js';
 import { EM, IflibDriver, IGB } from './iflib.js';
 import { PcapBackend } from './pcap-backend.js';
-import { VtnetDriver } from './vtnet.js';
+import { VtnetDriver, VTNET13, type VtnetModel } from './vtnet.js';
 
 export const BACKENDS = ['afpacket', 'pcap'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -48,10 +48,10 @@ export function isShimName(name: string): name is ShimName {
 
 /**
  * The shim over `backend`: `name`, or the one that matches the interface's
- * Linux driver. `toggleOffload` (default on) lets vtnet turn GRO off for
- * the dump, as 13+ does with LRO; 12.x's vtnet has no event.
+ * Linux driver. `vtnet` says which release's vtnet to model (13+ unless
+ * told otherwise).
  */
-export function createDriver(backend: FrameBackend, name?: string, { toggleOffload = true }: { toggleOffload?: boolean } = {}): NetdumpDriver {
+export function createDriver(backend: FrameBackend, name?: string, { vtnet = VTNET13 }: { vtnet?: VtnetModel } = {}): NetdumpDriver {
   const shim = name ?? shimForLinuxDriver(backend.facts().linuxDriver);
   switch (shim) {
     case 'generic':
@@ -61,7 +61,7 @@ export function createDriver(backend: FrameBackend, name?: string, { toggleOfflo
     case 'igb':
       return new IflibDriver(backend, IGB);
     case 'vtnet':
-      return new VtnetDriver(backend, { toggleOffload });
+      return new VtnetDriver(backend, vtnet);
     default:
       throw new NetdumpError('EINVAL', `unknown driver '${shim}': choose one of ${SHIMS.join(', ')}`);
   }

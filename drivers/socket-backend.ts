@@ -15,7 +15,8 @@ export abstract class SocketBackend<Socket extends PacketSocket | PcapSocket> im
 
   facts(): InterfaceFacts {
     const info = this.socket.info();
-    return { name: info.name, mac: info.mac, mtu: info.mtu, up: info.up, running: info.running, linuxDriver: info.driver };
+    const { name, mac, mtu, up, running, rxQueues, maxRxQueues } = info;
+    return { name, mac, mtu, up, running, linuxDriver: info.driver, rxQueues, maxRxQueues };
   }
 
   link(): number {

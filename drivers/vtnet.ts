@@ -1,6 +1,7 @@
 /**
  * vtnet (virtio-net), as its netdump/debugnet methods behave (spec §8.2):
- * init reports the virtqueue pairs, 64 clusters (one per packet in flight)
+ * init reports the virtqueue pairs (12.x the most the device has, 13+ those
+ * in use; Linux's ethtool channels), 64 clusters (one per packet in flight)
  * and the RX cluster size; under 13+ the start event turns software LRO off
  * and the end event restores it, which Linux mirrors with GRO; transmit
  * fails with EBUSY when not running or when the TX virtqueue is full; poll
@@ -16,10 +17,16 @@ export const VTNET_RX_PROCESS_LIMIT = 1024;
 const TX_VIRTQUEUE_SIZE = 256;
 const CLUSTERS_IN_FLIGHT = 64;
 
-export interface VtnetOptions {
-  /** Turn GRO off for the dump and restore it after, as 13+ does with LRO. */
-  toggleOffload: boolean;
+/** Where a FreeBSD release's vtnet differs in its netdump methods. */
+export interface VtnetModel {
+  /** 13+ turns software LRO off at the start event and back on at the end; Linux mirrors it with GRO. */
+  togglesLro: boolean;
+  /** init's RX rings: 12.x reports the most virtqueue pairs, 13+ the pairs in use. */
+  reportsMaxQueues: boolean;
 }
+
+export const VTNET12: VtnetModel = { togglesLro: false, reportsMaxQueues: true };
+export const VTNET13: VtnetModel = { togglesLro: true, reportsMaxQueues: false };
 
 export class VtnetDriver implements NetdumpDriver {
   readonly name = 'vtnet';
@@ -29,7 +36,7 @@ export class VtnetDriver implements NetdumpDriver {
 
   constructor(
     private readonly backend: FrameBackend,
-    private readonly options: VtnetOptions = { toggleOffload: true },
+    private readonly model: VtnetModel = VTNET13,
   ) {
     this.link = new LinkWatch(backend);
   }
@@ -39,13 +46,14 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   init(): DriverInit {
-    const mtu = this.facts().mtu;
-    return { rxRings: 1, clustersPerRing: CLUSTERS_IN_FLIGHT, clusterSize: mtu <= 1500 ? 2048 : 4096 };
+    const { mtu, rxQueues, maxRxQueues } = this.facts();
+    const rxRings = this.model.reportsMaxQueues ? maxRxQueues : rxQueues;
+    return { rxRings, clustersPerRing: CLUSTERS_IN_FLIGHT, clusterSize: mtu <= 1500 ? 2048 : 4096 };
   }
 
   event(event: DriverEvent): void {
     if (event === 'start') this.link.refresh();
-    if (!this.options.toggleOffload) return;
+    if (!this.model.togglesLro) return;
     if (event === 'start') {
       this.groBefore = this.backend.gro();
       if (this.groBefore) this.backend.gro(false);

@@ -49,6 +49,10 @@ napi_value nd_interface_object(napi_env env, const ps_interface *info)
 	set_named(env, result, "running", value);
 	napi_create_string_utf8(env, info->driver, NAPI_AUTO_LENGTH, &value);
 	set_named(env, result, "driver", value);
+	napi_create_int32(env, info->rx_queues, &value);
+	set_named(env, result, "rxQueues", value);
+	napi_create_int32(env, info->max_rx_queues, &value);
+	set_named(env, result, "maxRxQueues", value);
 	return result;
 }
 

@@ -106,6 +106,26 @@ void ps_leave_namespace(int home_fd)
 	close(home_fd);
 }
 
+/* RX-only plus combined channels; a driver without get_channels has one queue. */
+static void read_rx_queues(int fd, struct ifreq *ifr, ps_interface *info)
+{
+	struct ethtool_channels channels;
+
+	memset(&channels, 0, sizeof(channels));
+	channels.cmd = ETHTOOL_GCHANNELS;
+	ifr->ifr_data = (void *)&channels;
+	info->rx_queues = 1;
+	info->max_rx_queues = 1;
+	if (ioctl(fd, SIOCETHTOOL, ifr) < 0)
+		return;
+	if (channels.rx_count + channels.combined_count > 0)
+		info->rx_queues = (int)(channels.rx_count + channels.combined_count);
+	if (channels.max_rx + channels.max_combined > 0)
+		info->max_rx_queues = (int)(channels.max_rx + channels.max_combined);
+	if (info->max_rx_queues < info->rx_queues)
+		info->max_rx_queues = info->rx_queues;
+}
+
 static int read_interface_facts(int fd, const char *ifname, ps_interface *info, ps_error *err)
 {
 	struct ifreq ifr;
@@ -141,6 +161,7 @@ static int read_interface_facts(int fd, const char *ifname, ps_interface *info, 
 		snprintf(info->driver, sizeof(info->driver), "%s", drvinfo.driver);
 	else
 		info->driver[0] = '\0';
+	read_rx_queues(fd, &ifr, info);
 	snprintf(info->name, sizeof(info->name), "%s", ifname);
 	return 0;
 }

@@ -17,6 +17,8 @@ typedef struct {
 	int up;
 	int running;
 	char driver[32]; /* the Linux driver's name, from ethtool; "" if unknown */
+	int rx_queues;     /* RX queues in use (ethtool channels), 1 if the driver does not say */
+	int max_rx_queues; /* the most RX queues the device can have, 1 if the driver does not say */
 } ps_interface;
 
 typedef struct {

@@ -36,6 +36,8 @@ export interface TestHostOptions {
   clientAddressInKernel?: boolean;
   /** MTU of every link. Default 1500. */
   mtu?: number;
+  /** Queues of each end of the client's link (veth's numrxqueues and numtxqueues); Linux's default otherwise. */
+  queues?: number;
 }
 
 const NAME_PREFIX = 'ndt';
@@ -161,8 +163,10 @@ function addNamespace(ns: string): void {
   }
 }
 
-function link(nsA: string, ifA: string, nsB: string, ifB: string, mtu: number): void {
-  ip(['link', 'add', ifA, 'netns', nsA, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB, 'mtu', String(mtu)]);
+function link(nsA: string, ifA: string, nsB: string, ifB: string, mtu: number, queues?: number): void {
+  const queueArgs = queues === undefined ? [] : ['numrxqueues', String(queues), 'numtxqueues', String(queues)];
+  const end = (ns: string) => ['netns', ns, 'mtu', String(mtu), ...queueArgs];
+  ip(['link', 'add', ifA, ...end(nsA), 'type', 'veth', 'peer', 'name', ifB, ...end(nsB)]);
   ip(['-n', nsA, 'link', 'set', ifA, 'up']);
   ip(['-n', nsB, 'link', 'set', ifB, 'up']);
 }
@@ -200,7 +204,7 @@ export function createTestHostPair(options: TestHostOptions = {}): TestHosts {
   const [clientNs, serverNs] = [`${id}-client`, `${id}-server`];
   return register(
     build([clientNs, serverNs], () => {
-      link(clientNs, 'ndc0', serverNs, 'nds0', mtu);
+      link(clientNs, 'ndc0', serverNs, 'nds0', mtu, options.queues);
       const client = host(clientNs, 'ndc0', '198.18.0.1');
       const server = host(serverNs, 'nds0', '198.18.0.2');
       addAddress(server);
@@ -217,7 +221,7 @@ export function createRoutedTestHosts(options: TestHostOptions = {}): TestHosts 
   const [clientNs, routerNs, serverNs] = [`${id}-client`, `${id}-router`, `${id}-server`];
   return register(
     build([clientNs, routerNs, serverNs], () => {
-      link(clientNs, 'ndc0', routerNs, 'ndr0', mtu);
+      link(clientNs, 'ndc0', routerNs, 'ndr0', mtu, options.queues);
       link(routerNs, 'ndr1', serverNs, 'nds0', mtu);
       const client = host(clientNs, 'ndc0', '198.18.1.1');
       const server = host(serverNs, 'nds0', '198.18.2.1');

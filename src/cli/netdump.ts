@@ -374,7 +374,7 @@ function summary(report: CliReport): string {
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
 function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
   let driver: NetdumpDriver = createDriver(openBackend(options.backend, options.iface, { netns: options.netns }), options.driver, {
-    toggleOffload: options.profile.vtnetTogglesLro,
+    vtnet: options.profile.vtnet,
   });
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
   if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);

@@ -2,6 +2,7 @@
  * Behaviour profiles: every row of spec §9 that a peer can observe, as
  * data, so that the code paths read the same for both kernels.
  */
+import { VTNET12, VTNET13, type VtnetModel } from '../../drivers/vtnet.js';
 import { NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE } from '../wire/index.js';
 
 const IP_UDP_HEADERS = 28;
@@ -29,8 +30,8 @@ export interface Profile {
   /** 12.x skips the gateway fallback when gateway == server; 13+ does not (spec §3.2). */
   gatewayFallbackNeedsDistinctGateway: boolean;
   minidumpVersion: 2 | 3;
-  /** 13+'s vtnet turns LRO off for the dump (its start event); 12.x's has no event (spec §8.2). */
-  vtnetTogglesLro: boolean;
+  /** The release's vtnet: 13+'s turns LRO off for the dump, 12.x's has no event; init's rings differ (spec §8.2). */
+  vtnet: VtnetModel;
 }
 
 export const FREEBSD12: Profile = {
@@ -46,7 +47,7 @@ export const FREEBSD12: Profile = {
   serverIsDefaultGateway: true,
   gatewayFallbackNeedsDistinctGateway: true,
   minidumpVersion: 2,
-  vtnetTogglesLro: false,
+  vtnet: VTNET12,
 };
 
 export const FREEBSD13: Profile = {
@@ -62,7 +63,7 @@ export const FREEBSD13: Profile = {
   serverIsDefaultGateway: false,
   gatewayFallbackNeedsDistinctGateway: false,
   minidumpVersion: 3,
-  vtnetTogglesLro: true,
+  vtnet: VTNET13,
 };
 
 export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };

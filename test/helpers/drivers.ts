@@ -97,6 +97,11 @@ export function setGro(hosts: TestHosts, ns: string, iface: string, state: 'on' 
   hosts.run(ns, 'ethtool', ['-K', iface, 'gro', state]);
 }
 
+/** Sets the RX and TX queues in use on a veth made with more (`ethtool -L`). */
+export function setQueuesInUse(hosts: TestHosts, ns: string, iface: string, queues: number): void {
+  hosts.run(ns, 'ethtool', ['-L', iface, 'rx', String(queues), 'tx', String(queues)]);
+}
+
 /** A netdump message as a transmitted frame carries it. */
 export interface SentMessage {
   type: number;
@@ -226,7 +231,7 @@ export class SimulatedServerLink implements NetdumpDriver {
   ) {}
 
   facts(): InterfaceFacts {
-    return { name: 'sim0', mac: SIMULATED_CLIENT_MAC, mtu: 1500, up: true, running: true, linuxDriver: 'simulated' };
+    return { name: 'sim0', mac: SIMULATED_CLIENT_MAC, mtu: 1500, up: true, running: true, linuxDriver: 'simulated', rxQueues: 1, maxRxQueues: 1 };
   }
 
   init(): DriverInit {

@@ -82,7 +82,7 @@ describe('dumps at the driver limits (in process, against netdumpd)', () => {
   }
 
   test('igb with a 32-descriptor TX ring: the first 46-packet batch overflows it: EBUSY in stage data, ERROR 16, no FINISHED', async () => {
-    const ring = new IflibDriver(backend(), { name: 'igb', rxQueues: 1, ringDepth: 32 });
+    const ring = new IflibDriver(backend(), { name: 'igb', ringDepth: 32 });
     const driver = new RecordingDriver(ring);
     let dump: InProcessDump;
     try {

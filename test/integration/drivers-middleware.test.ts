@@ -67,7 +67,7 @@ class ReplayLink implements NetdumpDriver {
   readonly sent: Array<{ type: number; seq: number }> = [];
   arrivals: Uint8Array[] = [];
   facts() {
-    return { name: 'replay0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: 'replay' };
+    return { name: 'replay0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: 'replay', rxQueues: 1, maxRxQueues: 1 };
   }
   init() {
     return { rxRings: 1, clustersPerRing: 256, clusterSize: 2048 };

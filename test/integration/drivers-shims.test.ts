@@ -5,7 +5,8 @@
  * under generic and vtnet; a TX ring without a reclaiming poll fills up and
  * refuses with EBUSY; vtnet turns the interface's GRO (Linux's LRO) off at
  * the start event and puts it back at the end, in process and around a
- * whole CLI dump.
+ * whole CLI dump. The veth has 4 queues, 1 of them in use unless a test
+ * says otherwise.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -16,16 +17,17 @@ import { AfPacketBackend } from '../../drivers/afpacket.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import { IflibDriver } from '../../drivers/iflib.js';
 import { createDriver } from '../../drivers/select.js';
-import { VtnetDriver } from '../../drivers/vtnet.js';
+import { VtnetDriver, VTNET12, VTNET13 } from '../../drivers/vtnet.js';
 import { LinkFlag, PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { parseMac } from '../../src/wire/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
-import { collectTestFrames, drainTestFrames, ethtoolGro, ETHERTYPE_TEST, setGro, settle, testFrame, testIndexOf } from '../helpers/drivers.js';
+import { collectTestFrames, drainTestFrames, ethtoolGro, ETHERTYPE_TEST, setGro, setQueuesInUse, settle, testFrame, testIndexOf } from '../helpers/drivers.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import { assertFileBytes, assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump, writeRandomDump } from '../helpers/netdump-cli.js';
 
 const WAITING = 40;
+const QUEUES = 4;
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => from + index);
 
 describe('driver shims on a veth link', () => {
@@ -38,7 +40,8 @@ describe('driver shims on a veth link', () => {
   let clientWatch: PacketSocket;
 
   before(() => {
-    hosts = createTestHostPair();
+    hosts = createTestHostPair({ queues: QUEUES });
+    setQueuesInUse(hosts, hosts.client.ns, hosts.client.iface, 1);
     clientMac = parseMac(hosts.client.mac);
     serverMac = parseMac(hosts.server.mac);
     serverSocket = PacketSocket.open(hosts.server.iface, { netns: hosts.server.ns, ethertype: ETHERTYPE_TEST });
@@ -102,22 +105,28 @@ describe('driver shims on a veth link', () => {
     });
   }
 
-  test('igb with 2 RX queues: 16 per queue per poll, 32 a poll', async () => {
-    const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name: 'igb', rxQueues: 2, ringDepth: 1024 });
+  test('with 2 of 4 RX queues in use (ethtool -L): igb reports 2 rings and reaps 32 a poll; vtnet reports 4 (12.x) or 2 (13+)', async () => {
+    setQueuesInUse(hosts, hosts.client.ns, hosts.client.iface, 2);
+    const backend = () => new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns });
+    const drivers = { igb: open('igb'), vtnet12: new VtnetDriver(backend(), VTNET12), vtnet13: new VtnetDriver(backend(), VTNET13) };
     try {
+      assert.deepEqual(drivers.igb.init(), { rxRings: 2, clustersPerRing: 1024, clusterSize: 2048 });
+      assert.equal(drivers.vtnet12.init().rxRings, QUEUES, '12.x: the most virtqueue pairs');
+      assert.equal(drivers.vtnet13.init().rxRings, 2, '13+: the pairs in use');
       await queueFramesFromServer(WAITING);
-      const { returned, handed } = pollTimes(driver, 3);
+      const { returned, handed } = pollTimes(drivers.igb, 3);
       assert.deepEqual(returned, [32, 8, 0]);
       assert.deepEqual(handed, range(0, WAITING));
     } finally {
-      driver.close();
+      Object.values(drivers).forEach((driver) => driver.close());
+      setQueuesInUse(hosts, hosts.client.ns, hosts.client.iface, 1);
     }
   });
 
   test('igb/em: a TX ring of 32 takes 32 frames, refuses the 33rd with EBUSY until a poll reclaims, then takes 32 again', async () => {
     for (const name of ['igb', 'em'] as const) {
       drainTestFrames(serverSocket);
-      const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name, rxQueues: 1, ringDepth: 32 });
+      const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name, ringDepth: 32 });
       try {
         for (let index = 0; index < 32; index++) driver.transmit(testFrame(serverMac, clientMac, index));
         assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`);
@@ -229,7 +238,7 @@ describe('driver shims on a veth link', () => {
     assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
   });
 
-  test('vtnet: close() after start without end restores GRO; without toggleOffload (12.x) GRO is never touched', () => {
+  test('vtnet: close() after start without end restores GRO; 12.x\'s vtnet never touches GRO', () => {
     setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
     const driver = open('vtnet');
     driver.event('start');
@@ -237,7 +246,7 @@ describe('driver shims on a veth link', () => {
     driver.close();
     assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');
 
-    const untouched = new VtnetDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { toggleOffload: false });
+    const untouched = new VtnetDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), VTNET12);
     try {
       untouched.event('start');
       assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'on');

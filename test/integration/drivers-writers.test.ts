@@ -24,7 +24,7 @@ class NullDriver implements NetdumpDriver {
   readonly name = 'null';
   closed = false;
   facts(): InterfaceFacts {
-    return { name: 'null0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: '' };
+    return { name: 'null0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: '', rxQueues: 1, maxRxQueues: 1 };
   }
   init(): DriverInit {
     return { rxRings: 1, clustersPerRing: 256, clusterSize: 2048 };
