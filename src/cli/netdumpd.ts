@@ -153,13 +153,7 @@ function serve(settings: Settings, log: Logger, onReady: () => void, onFailure: 
     onFailure(`pidfile_write(): ${strerror(error)}`);
     return;
   }
-  try {
-    server.start();
-  } catch (error) {
-    removePidfile(settings.pidFile);
-    onFailure((error as Error).message);
-    return;
-  }
+  // Before start() says "Waiting for clients.": a signal sent on seeing that line must find them.
   const shutDown = () => {
     server.stop();
     removePidfile(settings.pidFile);
@@ -167,6 +161,15 @@ function serve(settings: Settings, log: Logger, onReady: () => void, onFailure: 
   };
   process.once('SIGINT', shutDown);
   process.once('SIGTERM', shutDown);
+  try {
+    server.start();
+  } catch (error) {
+    process.off('SIGINT', shutDown);
+    process.off('SIGTERM', shutDown);
+    removePidfile(settings.pidFile);
+    onFailure((error as Error).message);
+    return;
+  }
   onReady();
 }
 
