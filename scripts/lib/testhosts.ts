@@ -10,7 +10,7 @@
  * speaks on it.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
 export interface TestHost {
   /** Network namespace name (under /var/run/netns). */
@@ -79,9 +79,7 @@ export class TestHosts {
     this.children.clear();
     for (const ns of this.namespaces) {
       killProcessesIn(ns);
-      ip(['netns', 'del', ns], true);
-      // Per-namespace files that ip netns exec binds over /etc (resolv.conf, hosts), if a test made any.
-      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+      removeNamespace(ns);
     }
     live.delete(this);
   }
@@ -137,8 +135,7 @@ export function removeStaleTestHosts(): string[] {
   });
   for (const ns of stale) {
     killProcessesIn(ns);
-    ip(['netns', 'del', ns], true);
-    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    removeNamespace(ns);
   }
   return stale;
 }
@@ -154,7 +151,26 @@ function newId(): string {
   return `${NAME_PREFIX}-${process.pid}-${counter}`;
 }
 
+/**
+ * Name lookups inside a test host go to its own loopback, where nothing
+ * answers: they fail at once and send nothing off the machine, whatever the
+ * host's resolv.conf says (ip netns exec binds this file over it; a routed
+ * server's queries to the host's name servers would otherwise meet the
+ * router's rate-limited ICMP errors and wait out netdumpd's DNS bound).
+ */
+function isolateNameLookups(ns: string): void {
+  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+}
+
+/** Deletes the namespace and the files that ip netns exec binds over /etc inside it. */
+function removeNamespace(ns: string): void {
+  ip(['netns', 'del', ns], true);
+  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+}
+
 function addNamespace(ns: string): void {
+  isolateNameLookups(ns);
   ip(['netns', 'add', ns]);
   ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   // IPv6 would add router solicitations and MLD reports to every capture.
@@ -186,7 +202,7 @@ function build<T>(namespaces: string[], steps: () => T): T {
     namespaces.forEach(addNamespace);
     return steps();
   } catch (error) {
-    for (const ns of namespaces) ip(['netns', 'del', ns], true);
+    for (const ns of namespaces) removeNamespace(ns);
     throw error;
   }
 }

@@ -127,7 +127,9 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
   test('exit 5 after exactly retries + 2 rounds, ". " per retransmit round, and never a FINISHED', async () => {
     server = await FakeServer.start(hosts);
     const retries = 2;
-    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--polls', '100', '--retries', String(retries)];
+    // Rounds of 200 ms: the fake server's herald ack takes three process hops (UDP peer, this process, UDP
+    // peer), and any '. ' of a herald retransmission would break the exact console checks below.
+    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--polls', '400', '--retries', String(retries)];
     const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
     assertStatus(result, EXIT_DATA);
     assert.ok(
@@ -146,7 +148,11 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'nothing beyond the first batch');
   });
 
-  /** Runs the client; once the first VMCORE packet arrives, injects acks for the whole first batch with `flaw`, then for `extraSeqs`. */
+  /**
+   * Runs the client; once the first VMCORE packet arrives, injects acks for `extraSeqs`, then for the whole
+   * first batch with `flaw`. The extra acks go first: sent after the batch's, they could land after a poll
+   * that had already seen the batch complete (the client polls every 0.5 ms), and the next batch would go out.
+   */
   async function injectAcks(profile: string, flaw: AckFlaw, extraSeqs: number[] = []) {
     server = await FakeServer.start(hosts);
     const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', profile, '--debug'];
@@ -157,8 +163,8 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
       const early = await running;
       assert.fail(`${(error as Error).message}; netdump exited ${early.status}\nstdout:\n${early.stdout}\nstderr:\n${early.stderr}`);
     }
-    injector.ackAll(FIRST_BATCH.first, FIRST_BATCH.count, flaw);
     for (const seq of extraSeqs) injector.ackAll(seq, 1, 'none');
+    injector.ackAll(FIRST_BATCH.first, FIRST_BATCH.count, flaw);
     const result = await running;
     await settle(100);
     return { result, server };

@@ -39,8 +39,13 @@ import { readPcap, Tcpdump, type PcapRecord } from '../helpers/pcap.js';
 const DUMP_SIZE = 10 * 65536 + 1000;
 /** HERALD, 10 × 46, 3, KDH, FINISHED. */
 const PACKETS = 1 + 10 * 46 + 3 + 1 + 1;
-/** Rounds of 100 polls (≈ 50 ms) and room for many of them: 5 % loss each way leaves few batches whole. */
-const LOSSY = ['--retries', '50', '--polls', '100'];
+/**
+ * Rounds of 400 polls (≈ 200 ms) and room for many of them: 5 % loss each way
+ * leaves few batches whole. The counts are compared with a prompt simulated
+ * link, so a round must outlast any stall of netdumpd on a loaded machine: an
+ * ack late by a round is a retransmission the prediction does not have.
+ */
+const LOSSY = ['--retries', '50', '--polls', '400'];
 const NETDUMP_UDP_AT = 42;
 
 function reportOf(result: ClientResult): DumpReport {

@@ -5,7 +5,7 @@
  * wrongly starts cannot take a port of the real host.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -112,8 +112,9 @@ describe('netdumpd: command line', () => {
   test('a second server with the same pidfile refuses to start; a stale pidfile does not stop one', async () => {
     const pidfile = pidFile('running.pid');
     // A pidfile left by a dead process, or holding a process that is not netdumpd, is stale.
-    writeFileSync(pidfile, `${process.pid}\n`);
-    const server = await NetdumpdServer.start(hosts, ['-d', dumpDir, '-P', pidfile]);
+    const notNetdumpd = spawn('sleep', ['60'], { stdio: 'ignore' });
+    writeFileSync(pidfile, `${notNetdumpd.pid}\n`);
+    const server = await NetdumpdServer.start(hosts, ['-d', dumpDir, '-P', pidfile]).finally(() => notNetdumpd.kill());
     try {
       assert.equal(readFileSync(pidfile, 'utf8'), `${server.pid}\n`);
       const result = run(['-D', '-d', dumpDir, '-P', pidfile, '--port', '20099']);

@@ -87,8 +87,8 @@ describe('test hosts', () => {
     child.kill('SIGKILL');
     await once(child, 'exit');
     assert.ok(namespaces.every(namespaceExists), 'SIGKILL leaves no chance to clean up');
-    const removed = removeStaleTestHosts();
-    assert.deepEqual(removed.filter((ns) => namespaces.includes(ns)).sort(), [...namespaces].sort());
+    // Another run's removeStaleTestHosts may get there first, so only their absence is certain.
+    removeStaleTestHosts();
     assert.deepEqual(namespaces.filter(namespaceExists), []);
   });
 });
