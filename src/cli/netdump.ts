@@ -20,6 +20,7 @@ import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
+import { describeArgumentError } from './argument-errors.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
 import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
@@ -209,7 +210,7 @@ function parseOptions(argv: string[]): Options {
       },
     });
   } catch (error) {
-    usageError((error as Error).message.split('\n')[0]!);
+    usageError(describeArgumentError(error));
   }
   const values = parsed.values as Record<string, string | boolean | undefined> & { o?: string[] };
   if (values.help) {

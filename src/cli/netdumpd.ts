@@ -12,6 +12,7 @@ import { foregroundLogger, syslogLogger, type Logger } from '../server/log.js';
 import { pidfileHolder, removePidfile, writePidfile } from '../server/pidfile.js';
 import { NetdumpServer, type ServerOptions } from '../server/server.js';
 import { strerror } from '../server/strerror.js';
+import { describeArgumentError } from './argument-errors.js';
 
 const USAGE = `usage: netdumpd [-D] [-a bind_addr] [-d dumpdir] [-i script] [-P pidfile]
                 [-p default_path] [--port N] [--timeout SECONDS] [--dns-timeout SECONDS]
@@ -87,7 +88,7 @@ function parseSettings(argv: string[]): Settings {
       },
     });
   } catch (error) {
-    usageError((error as Error).message.split('\n')[0]!);
+    usageError(describeArgumentError(error));
   }
   const { values, positionals } = parsed;
   if (values.help) {

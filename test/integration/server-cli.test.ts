@@ -70,9 +70,11 @@ describe('netdumpd: command line', () => {
 
   test('an unknown flag, a missing value or a bad number: exit 2 with a message and the usage', () => {
     const cases: Array<[string[], string]> = [
-      [['--bogus'], "netdumpd: Unknown option '--bogus'"],
-      [['-x'], "netdumpd: Unknown option '-x'"],
-      [['-d'], "netdumpd: Option '-d, --d <value>' argument missing"],
+      [['--bogus'], "netdumpd: unknown option '--bogus'"],
+      [['-x'], "netdumpd: unknown option '-x'"],
+      [['-d'], 'netdumpd: option -d needs a value'],
+      [['--timeout'], 'netdumpd: option --timeout needs a value'],
+      [['-d', '-D'], "netdumpd: option -d needs a value, and the next argument looks like an option (write -dVALUE for a value that starts with '-')"],
       [['--timeout', '0'], "netdumpd: --timeout must be a positive number, not '0'"],
       [['--port', '70000'], 'netdumpd: --port must be at most 65535, not 70000'],
     ];
