@@ -39,6 +39,7 @@ export class IflibDriver implements NetdumpDriver {
   ) {
     this.name = model.name;
     this.link = new LinkWatch(backend);
+    // Read once: a poll must not cost the five ioctls of facts(), and a panicking kernel's queues do not change.
     this.rxQueues = backend.facts().rxQueues;
   }
 

@@ -11,7 +11,7 @@ export interface InterfaceInfo {
   running: boolean;
   /** The Linux driver's name as ethtool reports it ("veth", "virtio_net", "e1000e"), or "". */
   driver: string;
-  /** RX queues in use, from ethtool's channels; 1 when the driver does not report them (as veth before Linux 5.x). */
+  /** RX queues in use, from ethtool's channels (the larger of RX and combined); 1 when the driver does not report them. */
   rxQueues: number;
   /** The most RX queues the device can have; 1 when the driver does not say. */
   maxRxQueues: number;

@@ -106,7 +106,16 @@ void ps_leave_namespace(int home_fd)
 	close(home_fd);
 }
 
-/* RX-only plus combined channels; a driver without get_channels has one queue. */
+/*
+ * RX queues from ethtool's channels: drivers count them as RX-only or as
+ * combined channels, some (veth in 5.13) as both at once, so the larger of
+ * the two is the count. A driver without get_channels has one queue.
+ */
+static int larger(unsigned int a, unsigned int b)
+{
+	return (int)(a > b ? a : b);
+}
+
 static void read_rx_queues(int fd, struct ifreq *ifr, ps_interface *info)
 {
 	struct ethtool_channels channels;
@@ -118,10 +127,10 @@ static void read_rx_queues(int fd, struct ifreq *ifr, ps_interface *info)
 	info->max_rx_queues = 1;
 	if (ioctl(fd, SIOCETHTOOL, ifr) < 0)
 		return;
-	if (channels.rx_count + channels.combined_count > 0)
-		info->rx_queues = (int)(channels.rx_count + channels.combined_count);
-	if (channels.max_rx + channels.max_combined > 0)
-		info->max_rx_queues = (int)(channels.max_rx + channels.max_combined);
+	if (channels.rx_count > 0 || channels.combined_count > 0)
+		info->rx_queues = larger(channels.rx_count, channels.combined_count);
+	if (channels.max_rx > 0 || channels.max_combined > 0)
+		info->max_rx_queues = larger(channels.max_rx, channels.max_combined);
 	if (info->max_rx_queues < info->rx_queues)
 		info->max_rx_queues = info->rx_queues;
 }

@@ -1,7 +1,7 @@
 // Runs every compiled test with Node's test runner, then checks that the
 // run left no test host (network namespace, and so no veth) behind.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const suites = ['dist/test/unit', 'dist/test/integration'];
@@ -24,16 +24,22 @@ function isAlive(pid) {
 }
 
 /**
- * Test namespaces whose creating process (its pid is in the name) is gone:
- * after our run every test process has exited, so anything of ours left is
- * here, while a concurrent run's namespaces (live pids) are not.
+ * Test namespaces (or their /etc/netns files) whose creating process (its
+ * pid is in the name) is gone: after our run every test process has exited,
+ * so anything of ours left is here, while a concurrent run's namespaces
+ * (live pids) are not.
  */
 function leftoverNamespaces() {
+  const names = new Set([...listDir('/var/run/netns'), ...listDir('/etc/netns')]);
+  return [...names].filter((name) => {
+    const match = /^ndt-(\d+)-/.exec(name);
+    return match !== null && !isAlive(Number(match[1]));
+  });
+}
+
+function listDir(dir) {
   try {
-    return readdirSync('/var/run/netns').filter((name) => {
-      const match = /^ndt-(\d+)-/.exec(name);
-      return match !== null && !isAlive(Number(match[1]));
-    });
+    return readdirSync(dir);
   } catch {
     return [];
   }
@@ -53,7 +59,10 @@ const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ..
 const leaked = leftoverNamespaces().filter((name) => !before.has(name));
 if (leaked.length > 0) {
   console.error(`run-tests: the tests left network namespaces behind: ${leaked.join(' ')}`);
-  for (const ns of leaked) spawnSync('ip', ['netns', 'del', ns]);
+  for (const ns of leaked) {
+    spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  }
   process.exit(1);
 }
 process.exit(result.status ?? 1);

@@ -121,15 +121,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Removes namespaces left by runs that were killed before they could clean up. */
-export function removeStaleTestHosts(): string[] {
-  let names: string[];
+function listDir(dir: string): string[] {
   try {
-    names = readdirSync('/var/run/netns');
+    return readdirSync(dir);
   } catch {
     return [];
   }
-  const stale = names.filter((name) => {
+}
+
+/** Removes namespaces (and their /etc/netns files) left by runs that were killed before they could clean up. */
+export function removeStaleTestHosts(): string[] {
+  const names = new Set([...listDir('/var/run/netns'), ...listDir('/etc/netns')]);
+  const stale = [...names].filter((name) => {
     const match = new RegExp(`^${NAME_PREFIX}-(\\d+)-`).exec(name);
     return match !== null && !isAlive(Number(match[1]));
   });

@@ -14,12 +14,13 @@ function optionName(raw: string): string {
 /** One line for a parseArgs error; any other error's first line. */
 export function describeArgumentError(error: unknown): string {
   const { code, message } = error as { code?: string; message: string };
-  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
   switch (code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option '${quoted}'`;
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const option = /^Unknown option '(.*)'\. To specify/s.exec(message)?.[1] ?? '';
+      return `unknown option '${option}' (an argument that starts with '-' but is not an option goes after '--')`;
+    }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      const option = optionName(quoted);
+      const option = optionName(/^Option '([^']+)'/.exec(message)?.[1] ?? '');
       if (message.includes('argument missing')) return `option ${option} needs a value`;
       if (message.includes('ambiguous')) {
         const attached = option.startsWith('--') ? `${option}=VALUE` : `${option}VALUE`;

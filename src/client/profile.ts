@@ -2,7 +2,7 @@
  * Behaviour profiles: every row of spec §9 that a peer can observe, as
  * data, so that the code paths read the same for both kernels.
  */
-import { VTNET12, VTNET13, type VtnetModel } from '../../drivers/vtnet.js';
+import type { VtnetModel } from '../../drivers/vtnet.js';
 import { NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE } from '../wire/index.js';
 
 const IP_UDP_HEADERS = 28;
@@ -47,7 +47,7 @@ export const FREEBSD12: Profile = {
   serverIsDefaultGateway: true,
   gatewayFallbackNeedsDistinctGateway: true,
   minidumpVersion: 2,
-  vtnet: VTNET12,
+  vtnet: { togglesLro: false, reportsMaxQueues: true },
 };
 
 export const FREEBSD13: Profile = {
@@ -63,7 +63,7 @@ export const FREEBSD13: Profile = {
   serverIsDefaultGateway: false,
   gatewayFallbackNeedsDistinctGateway: false,
   minidumpVersion: 3,
-  vtnet: VTNET13,
+  vtnet: { togglesLro: true, reportsMaxQueues: false },
 };
 
 export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };

@@ -102,6 +102,11 @@ export function setQueuesInUse(hosts: TestHosts, ns: string, iface: string, queu
   hosts.run(ns, 'ethtool', ['-L', iface, 'rx', String(queues), 'tx', String(queues)]);
 }
 
+/** The facts of a running 1500-byte interface with one RX queue, as a driver double reports them. */
+export function fakeFacts(name: string, linuxDriver: string, mac: Uint8Array = new Uint8Array(6)): InterfaceFacts {
+  return { name, mac, mtu: 1500, up: true, running: true, linuxDriver, rxQueues: 1, maxRxQueues: 1 };
+}
+
 /** A netdump message as a transmitted frame carries it. */
 export interface SentMessage {
   type: number;
@@ -231,7 +236,7 @@ export class SimulatedServerLink implements NetdumpDriver {
   ) {}
 
   facts(): InterfaceFacts {
-    return { name: 'sim0', mac: SIMULATED_CLIENT_MAC, mtu: 1500, up: true, running: true, linuxDriver: 'simulated', rxQueues: 1, maxRxQueues: 1 };
+    return fakeFacts('sim0', 'simulated', SIMULATED_CLIENT_MAC);
   }
 
   init(): DriverInit {

@@ -66,7 +66,7 @@ describe('netdump command line errors', () => {
       message: "-c: 'client' is not an IPv4 address",
     },
     { name: 'a bad IP in -g', args: () => [...base, '-g', '198.18.0', '--synthetic', '9M', 'ndc0'], message: "-g: '198.18.0' is not an IPv4 address" },
-    { name: 'an unknown flag', args: () => [...base, '--bogus', '--synthetic', '9M', 'ndc0'], message: "unknown option '--bogus'" },
+    { name: 'an unknown flag', args: () => [...base, '--bogus', '--synthetic', '9M', 'ndc0'], message: "unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')" },
     { name: 'a missing value', args: () => [...base, '--synthetic', '9M', 'ndc0', '--driver'], message: 'option --driver needs a value' },
     {
       name: 'a value that looks like an option',

@@ -20,7 +20,7 @@ import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.
 import { ARP_OP_REQUEST, ETHERTYPE_ARP, parseArp, parseIpv4Address, readU16BE, readU32BE } from '../../src/wire/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 import { holdsFinishedAck } from '../helpers/capture-frames.js';
-import { dumpInProcess, readTrace, SimulatedServerLink, type TraceLine } from '../helpers/drivers.js';
+import { dumpInProcess, fakeFacts, readTrace, SimulatedServerLink, type TraceLine } from '../helpers/drivers.js';
 import {
   assertFileBytes,
   assertStatus,
@@ -72,7 +72,7 @@ class ReplayLink implements NetdumpDriver {
   readonly sent: Array<{ type: number; seq: number }> = [];
   arrivals: Uint8Array[] = [];
   facts() {
-    return { name: 'replay0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: 'replay', rxQueues: 1, maxRxQueues: 1 };
+    return fakeFacts('replay0', 'replay');
   }
   init() {
     return { rxRings: 1, clustersPerRing: 256, clusterSize: 2048 };

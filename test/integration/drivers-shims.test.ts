@@ -105,6 +105,28 @@ describe('driver shims on a veth link', () => {
     });
   }
 
+  test('an interface whose driver reports no channels (a bridge) counts as one RX queue', (t) => {
+    try {
+      hosts.run(hosts.client.ns, 'ip', ['link', 'add', 'ndb0', 'type', 'bridge']);
+    } catch (error) {
+      t.skip(`this kernel cannot make a bridge: ${(error as Error).message.split('\n')[0]}`);
+      return;
+    }
+    try {
+      hosts.run(hosts.client.ns, 'ip', ['link', 'set', 'ndb0', 'up']);
+      assert.throws(() => hosts.run(hosts.client.ns, 'ethtool', ['-l', 'ndb0']), 'the bridge driver has no get_channels');
+      const driver = createDriver(new AfPacketBackend('ndb0', { netns: hosts.client.ns }), 'igb');
+      try {
+        assert.deepEqual([driver.facts().rxQueues, driver.facts().maxRxQueues], [1, 1]);
+        assert.equal(driver.init().rxRings, 1);
+      } finally {
+        driver.close();
+      }
+    } finally {
+      hosts.run(hosts.client.ns, 'ip', ['link', 'del', 'ndb0']);
+    }
+  });
+
   test('with 2 of 4 RX queues in use (ethtool -L): igb reports 2 rings and reaps 32 a poll; vtnet reports 4 (12.x) or 2 (13+)', async () => {
     setQueuesInUse(hosts, hosts.client.ns, hosts.client.iface, 2);
     const backend = () => new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns });

@@ -15,7 +15,7 @@ import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { CaptureFile } from '../../native/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
-import { readTrace } from '../helpers/drivers.js';
+import { fakeFacts, readTrace } from '../helpers/drivers.js';
 import { makeTempDir } from '../helpers/netdump-cli.js';
 import { LINKTYPE_ETHERNET, readPcap } from '../helpers/pcap.js';
 
@@ -24,7 +24,7 @@ class NullDriver implements NetdumpDriver {
   readonly name = 'null';
   closed = false;
   facts(): InterfaceFacts {
-    return { name: 'null0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver: '', rxQueues: 1, maxRxQueues: 1 };
+    return fakeFacts('null0', '');
   }
   init(): DriverInit {
     return { rxRings: 1, clustersPerRing: 256, clusterSize: 2048 };

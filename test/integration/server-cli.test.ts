@@ -70,8 +70,9 @@ describe('netdumpd: command line', () => {
 
   test('an unknown flag, a missing value or a bad number: exit 2 with a message and the usage', () => {
     const cases: Array<[string[], string]> = [
-      [['--bogus'], "netdumpd: unknown option '--bogus'"],
-      [['-x'], "netdumpd: unknown option '-x'"],
+      [['--bogus'], "netdumpd: unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')"],
+      [['-x'], "netdumpd: unknown option '-x' ("],
+      [["--bo'gus"], "netdumpd: unknown option '--bo'gus' ("],
       [['-d'], 'netdumpd: option -d needs a value'],
       [['--timeout'], 'netdumpd: option --timeout needs a value'],
       [['-d', '-D'], "netdumpd: option -d needs a value, and the next argument looks like an option (write -dVALUE for a value that starts with '-')"],

@@ -63,6 +63,7 @@ describe('netdumpd: disk full', () => {
     // the first write (at 0) fits, the second (at 127424 = 0x1f1c0, for the
     // 177th packet) cannot: 2 × 127424 bytes is more than 192 KiB.
     const data = randomBytes(320 * 1024);
+    const ACKED_BEFORE_THE_FAILED_WRITE = 176;
     const acked: number[] = [];
     let seq = 2;
     sending: for (let offset = 0; offset < data.length; ) {
@@ -72,15 +73,15 @@ describe('netdumpd: disk full', () => {
         batch.push(seq);
       }
       for (const _ of batch) {
-        // Up to the 176th ack, silence means a slow machine, not the end: wait long. After it, 500 ms of
-        // silence shows that nothing more comes.
-        const ack = await client.nextAck(acked.length < 176 ? 5000 : 500);
+        // Up to the last expected ack, silence means a slow machine, not the end: wait long. After it,
+        // 500 ms of silence shows that nothing more comes.
+        const ack = await client.nextAck(acked.length < ACKED_BEFORE_THE_FAILED_WRITE ? 5000 : 500);
         if (ack === undefined) break sending;
         acked.push(ack.seq);
       }
     }
     // Packets 1..176 (seq 2..177) acked; the 177th, whose write failed, and nothing after it.
-    assert.deepEqual(acked, Array.from({ length: 176 }, (_, i) => i + 2));
+    assert.deepEqual(acked, Array.from({ length: ACKED_BEFORE_THE_FAILED_WRITE }, (_, i) => i + 2));
 
     const expectedInfo = `Dump from ${ip} [${ip}]\nDump unsuccessful: write error @ offset 0001f1c0: No space left on device\n`;
     const record = await handler.waitFor(['error', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);

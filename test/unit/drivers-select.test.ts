@@ -10,12 +10,14 @@ import type { FrameBackend } from '../../drivers/backend.js';
 import { createDriver, shimForLinuxDriver } from '../../drivers/select.js';
 import { VTNET12, VTNET13 } from '../../drivers/vtnet.js';
 import { LinkFlag } from '../../native/index.js';
+import { FREEBSD12, FREEBSD13 } from '../../src/client/profile.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
+import { fakeFacts } from '../helpers/drivers.js';
 
 /** A backend with a running link that sends and receives nothing: enough to choose and start a shim. */
 function backendOf(linuxDriver: string, gro = { enabled: true, changes: 0 }): FrameBackend {
   return {
-    facts: () => ({ name: 'test0', mac: new Uint8Array(6), mtu: 1500, up: true, running: true, linuxDriver, rxQueues: 1, maxRxQueues: 1 }),
+    facts: () => fakeFacts('test0', linuxDriver),
     link: () => LinkFlag.Up | LinkFlag.Running,
     gro: (enabled?: boolean) => {
       if (enabled !== undefined) [gro.enabled, gro.changes] = [enabled, gro.changes + 1];
@@ -60,4 +62,9 @@ test("13+'s vtnet turns GRO off for the dump and back on after; 12.x's has no ev
     driver.event('end');
     assert.deepEqual(gro, { enabled: true, changes }, `GRO after the dump, ${release}`);
   }
+});
+
+test("the profiles' vtnet models are the shim's own for each release", () => {
+  assert.deepEqual(FREEBSD12.vtnet, VTNET12);
+  assert.deepEqual(FREEBSD13.vtnet, VTNET13);
 });
