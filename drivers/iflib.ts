@@ -8,10 +8,9 @@
  * count it is given. The RX queue sets are those Linux has in use on the
  * interface (ethtool channels); the ring depth is the FreeBSD driver's.
  */
-import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
 import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
-import { LinkWatch } from './link-watch.js';
+import { TxQueue } from './tx-queue.js';
 
 export interface IflibModel {
   name: 'em' | 'igb';
@@ -27,9 +26,7 @@ export const IGB: IflibModel = { name: 'igb', ringDepth: 1024 };
 
 export class IflibDriver implements NetdumpDriver {
   readonly name: string;
-  /** Descriptors handed to the NIC and not yet reclaimed by a poll. */
-  private txInUse = 0;
-  private readonly link: LinkWatch;
+  private readonly txQueue: TxQueue;
   /** RX queue sets; a poll reaps 16 frames from each. */
   private readonly rxQueues: number;
 
@@ -38,7 +35,7 @@ export class IflibDriver implements NetdumpDriver {
     private readonly model: IflibModel,
   ) {
     this.name = model.name;
-    this.link = new LinkWatch(backend);
+    this.txQueue = new TxQueue(backend, model.name, model.ringDepth, `TX queue 0 is full (${model.ringDepth} descriptors awaiting reclaim)`);
     // Read once: a poll must not cost the five ioctls of facts(), and a panicking kernel's queues do not change.
     this.rxQueues = backend.facts().rxQueues;
   }
@@ -56,21 +53,15 @@ export class IflibDriver implements NetdumpDriver {
 
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
   event(event: DriverEvent): void {
-    if (event === 'start') this.link.refresh();
+    if (event === 'start') this.txQueue.start();
   }
 
   transmit(frame: Uint8Array): void {
-    if (!this.link.running) throw new NetdumpError('EBUSY', `${this.name}: interface is not running`);
-    if (this.txInUse >= this.model.ringDepth) {
-      throw new NetdumpError('EBUSY', `${this.name}: TX queue 0 is full (${this.model.ringDepth} descriptors awaiting reclaim)`);
-    }
-    this.backend.send(frame);
-    this.txInUse++;
+    this.txQueue.transmit(frame);
   }
 
   poll(_count: number, input: FrameInput): number {
-    this.txInUse = 0;
-    this.link.refresh();
+    this.txQueue.reclaim();
     return this.backend.receive(this.rxQueues * IFLIB_RX_BUDGET_PER_QUEUE, input);
   }
 

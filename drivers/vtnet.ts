@@ -7,10 +7,9 @@
  * fails with EBUSY when not running or when the TX virtqueue is full; poll
  * drains every pending frame up to hw.vtnet.rx_process_limit.
  */
-import { NetdumpError } from '../src/errors.js';
 import type { FrameBackend } from './backend.js';
 import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
-import { LinkWatch } from './link-watch.js';
+import { TxQueue } from './tx-queue.js';
 
 /** hw.vtnet.rx_process_limit's default. */
 export const VTNET_RX_PROCESS_LIMIT = 1024;
@@ -30,15 +29,14 @@ export const VTNET13: VtnetModel = { togglesLro: true, reportsMaxQueues: false }
 
 export class VtnetDriver implements NetdumpDriver {
   readonly name = 'vtnet';
-  private txInUse = 0;
   private groBefore: boolean | undefined;
-  private readonly link: LinkWatch;
+  private readonly txQueue: TxQueue;
 
   constructor(
     private readonly backend: FrameBackend,
     private readonly model: VtnetModel = VTNET13,
   ) {
-    this.link = new LinkWatch(backend);
+    this.txQueue = new TxQueue(backend, 'vtnet', TX_VIRTQUEUE_SIZE, `the TX virtqueue is full (${TX_VIRTQUEUE_SIZE} entries)`);
   }
 
   facts(): InterfaceFacts {
@@ -52,7 +50,7 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   event(event: DriverEvent): void {
-    if (event === 'start') this.link.refresh();
+    if (event === 'start') this.txQueue.start();
     if (!this.model.togglesLro) return;
     if (event === 'start') {
       this.groBefore = this.backend.gro();
@@ -64,15 +62,11 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   transmit(frame: Uint8Array): void {
-    if (!this.link.running) throw new NetdumpError('EBUSY', 'vtnet: interface is not running');
-    if (this.txInUse >= TX_VIRTQUEUE_SIZE) throw new NetdumpError('EBUSY', `vtnet: the TX virtqueue is full (${TX_VIRTQUEUE_SIZE} entries)`);
-    this.backend.send(frame);
-    this.txInUse++;
+    this.txQueue.transmit(frame);
   }
 
   poll(_count: number, input: FrameInput): number {
-    this.txInUse = 0;
-    this.link.refresh();
+    this.txQueue.reclaim();
     return this.backend.receive(VTNET_RX_PROCESS_LIMIT, input);
   }
 

@@ -139,6 +139,7 @@ static int read_interface_facts(int fd, const char *ifname, ps_interface *info, 
 {
 	struct ifreq ifr;
 	struct ethtool_drvinfo drvinfo;
+	int flags;
 
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
@@ -158,10 +159,10 @@ static int read_interface_facts(int fd, const char *ifname, ps_interface *info, 
 		return fail(err, "ENODEV", errno, "cannot read the MTU of %s: %s", ifname);
 	info->mtu = ifr.ifr_mtu;
 
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return fail(err, "ENODEV", errno, "cannot read the flags of %s: %s", ifname);
-	info->up = (ifr.ifr_flags & IFF_UP) != 0;
-	info->running = (ifr.ifr_flags & IFF_RUNNING) != 0;
+	if (ps_link_flags(fd, ifname, &flags, err) < 0)
+		return -1;
+	info->up = (flags & PS_LINK_UP) != 0;
+	info->running = (flags & PS_LINK_RUNNING) != 0;
 
 	memset(&drvinfo, 0, sizeof(drvinfo));
 	drvinfo.cmd = ETHTOOL_GDRVINFO;

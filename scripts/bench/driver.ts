@@ -25,6 +25,7 @@ import { GenericDriver } from '../../drivers/generic.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket, threadCpus } from '../../native/index.js';
+import { parseMac } from '../../src/wire/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
 import { buildBenchProgram, formatTable, median, pinThisThread, quantile, roundOrder, startingThreadsOn } from './lib.js';
 
@@ -253,7 +254,7 @@ async function measureAndPrint(
     const bare = openDriver(hosts);
     closers.push(() => bare.close());
     let chain: NetdumpDriver | undefined;
-    const peerMac = Buffer.from(hosts.server.mac.split(':').map((h) => parseInt(h, 16)));
+    const peerMac = Buffer.from(parseMac(hosts.server.mac));
     const frame = experimentalFrame(size, peerMac, Buffer.from(bare.facts().mac));
     const modes: Mode[] = [
       blast,

@@ -129,13 +129,21 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** Removes namespaces (and their /etc/netns files) left by runs that were killed before they could clean up. */
-export function removeStaleTestHosts(): string[] {
+/**
+ * Test namespaces (or their /etc/netns files) whose creating process, its
+ * pid in the name, is gone: a concurrent run's (live pids) are not.
+ */
+export function staleTestHosts(): string[] {
   const names = new Set([...listDir('/var/run/netns'), ...listDir('/etc/netns')]);
-  const stale = [...names].filter((name) => {
+  return [...names].filter((name) => {
     const match = new RegExp(`^${NAME_PREFIX}-(\\d+)-`).exec(name);
     return match !== null && !isAlive(Number(match[1]));
   });
+}
+
+/** Removes namespaces (and their /etc/netns files) left by runs that were killed before they could clean up. */
+export function removeStaleTestHosts(): string[] {
+  const stale = staleTestHosts();
   for (const ns of stale) {
     killProcessesIn(ns);
     removeNamespace(ns);

@@ -429,7 +429,7 @@ function dump(
   noteReceiveCorruption(options, print);
   const heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
   if (heldPort !== undefined && options.debug) {
-    print(`netdump: ${client} is configured in the host kernel; holding UDP port 20024 there so that it does not answer acks with ICMP port unreachable\n`);
+    print(`netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`);
   }
   try {
     const dumped = runNetdump(

@@ -1,0 +1,47 @@
+/**
+ * TX queue 0 of a shim during a dump, as iflib's and vtnet's transmit
+ * methods see it: descriptors handed to the NIC since the last poll (a poll
+ * reclaims them all), and the link's running flag, read at the start event
+ * and at every poll rather than for every frame (re-reading all the
+ * interface's facts cost 8-10 µs, more than a transmit). In a panicking
+ * kernel the flags a transmit checks cannot change between polls: no
+ * interrupts or taskqueues run. Here a change shows within one poll.
+ */
+import { LinkFlag } from '../native/index.js';
+import { NetdumpError } from '../src/errors.js';
+import type { FrameBackend } from './backend.js';
+
+export class TxQueue {
+  private inUse = 0;
+  private flags: number;
+
+  /** `driver` names the shim in errors; `full` says what a full ring is, for its EBUSY. */
+  constructor(
+    private readonly backend: FrameBackend,
+    private readonly driver: string,
+    private readonly depth: number,
+    private readonly full: string,
+  ) {
+    this.flags = backend.link();
+  }
+
+  /** The start event: the link as it is now. */
+  start(): void {
+    this.flags = this.backend.link();
+  }
+
+  /** Sends one frame on a free descriptor; EBUSY when the interface is not running or the ring is full. */
+  transmit(frame: Uint8Array): void {
+    // Linux's IFF_RUNNING (a carrier) stands in for the driver's IFF_DRV_RUNNING and link checks.
+    if ((this.flags & LinkFlag.Running) === 0) throw new NetdumpError('EBUSY', `${this.driver}: interface is not running`);
+    if (this.inUse >= this.depth) throw new NetdumpError('EBUSY', `${this.driver}: ${this.full}`);
+    this.backend.send(frame);
+    this.inUse++;
+  }
+
+  /** A poll reclaims every completed transmit and reads the link again. */
+  reclaim(): void {
+    this.inUse = 0;
+    this.flags = this.backend.link();
+  }
+}
