@@ -154,6 +154,8 @@ static napi_value init(napi_env env, napi_value exports)
 	CHECK(env, napi_set_named_property(env, exports, "openSyslog", value));
 	CHECK(env, napi_create_function(env, "syslog", NAPI_AUTO_LENGTH, write_syslog, NULL, &value));
 	CHECK(env, napi_set_named_property(env, exports, "syslog", value));
+	if (nd_dir_functions(env, exports) == NULL)
+		return NULL;
 	return nd_stop_signal_functions(env, exports);
 }
 

@@ -61,6 +61,12 @@ interface NativeModule {
   setThreadCpus(cpus: readonly number[]): void;
   openSyslog(ident: string): void;
   syslog(priority: number, message: string): void;
+  openBeneath(dirfd: number, path: Uint8Array): number;
+  openAt(dirfd: number, name: Uint8Array, flags: number, mode: number): number;
+  renameAt(dirfd: number, from: Uint8Array, to: Uint8Array): void;
+  symlinkAt(target: Uint8Array, dirfd: number, name: Uint8Array): void;
+  unlinkAt(dirfd: number, name: Uint8Array): void;
+  pwriteAll(fd: number, data: Uint8Array, position: bigint): void;
   watchStopSignals(): Buffer;
   unwatchStopSignals(): void;
 }

@@ -10,6 +10,7 @@ export { UdpSocket, type UdpSocketOptions } from './udp-socket.js';
 export { CaptureFile } from './capture-file.js';
 export { LinkFlag } from './frame-socket.js';
 export { signalName, StopSignals } from './stop-signals.js';
+export { HeldDirectory, pwriteAll, type FileName } from './held-directory.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */
 export function delayMicroseconds(microseconds: number): void {

@@ -10,12 +10,13 @@ import { parseArgs } from 'node:util';
 
 import { foregroundLogger, syslogLogger, type Logger } from '../server/log.js';
 import { pidfileHolder, removePidfile, writePidfile } from '../server/pidfile.js';
-import { NetdumpServer, type ServerOptions } from '../server/server.js';
+import { DEFAULT_MAX_SESSIONS, NetdumpServer, type ServerOptions } from '../server/server.js';
 import { strerror } from '../server/strerror.js';
 import { describeArgumentError } from './argument-errors.js';
 
 const USAGE = `usage: netdumpd [-D] [-a bind_addr] [-d dumpdir] [-i script] [-P pidfile]
                 [-p default_path] [--port N] [--timeout SECONDS] [--dns-timeout SECONDS]
+                [--max-sessions N]
 
 Receives FreeBSD kernel dumps sent with netdump(4) and stores them as
 netdumpd(8) does: <dumpdir>/<path>/vmcore.<host>.<N>, info.<host>.<N>,
@@ -35,6 +36,9 @@ key.<host>.<N> (encrypted dumps), bounds.<host>, and *.last symlinks.
   --timeout S      abandon a dump after S idle seconds (default: 600)
   --dns-timeout S  wait at most S seconds for a client's reverse DNS name
                    before using its address (default: 2)
+  --max-sessions N dumps received at once (default: ${DEFAULT_MAX_SESSIONS}); a herald
+                   past the limit is not answered, and logged at most once
+                   every 10 seconds
   -h, --help       show this help
 
 A client's herald path must be relative, without "..", and stay inside the
@@ -68,6 +72,15 @@ function positiveNumber(name: string, value: string | undefined, fallback: numbe
   return number;
 }
 
+/** Each session holds 4 descriptors: stay well inside the usual limit of 1024. */
+const MAX_SESSIONS_LIMIT = 200;
+
+function maxSessions(value: string | undefined): number {
+  const count = positiveNumber('--max-sessions', value, DEFAULT_MAX_SESSIONS, true);
+  if (count > MAX_SESSIONS_LIMIT) usageError(`--max-sessions must be at most ${MAX_SESSIONS_LIMIT}, not ${count}`);
+  return count;
+}
+
 function parseSettings(argv: string[]): Settings {
   let parsed;
   try {
@@ -84,6 +97,7 @@ function parseSettings(argv: string[]): Settings {
         port: { type: 'string' },
         timeout: { type: 'string' },
         'dns-timeout': { type: 'string' },
+        'max-sessions': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -111,6 +125,7 @@ function parseSettings(argv: string[]): Settings {
       heraldPort: port,
       clientTimeout: positiveNumber('--timeout', values.timeout, 600),
       dnsTimeout: positiveNumber('--dns-timeout', values['dns-timeout'], 2),
+      maxSessions: maxSessions(values['max-sessions']),
     },
   };
 }

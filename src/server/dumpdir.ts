@@ -1,73 +1,81 @@
 /**
  * The dump directory: every file the server writes lives below it. netdumpd
- * gets that guarantee from Capsicum (openat relative to the directory, no
- * absolute paths, no "..", no symlink out); here it is checked by hand:
- * a client directory must be relative, free of "..", and still inside the
- * dump directory once every symlink is resolved; files are opened with
- * O_NOFOLLOW, so a planted symlink is never written through.
+ * gets that guarantee from Capsicum: every file is opened relative to the
+ * dump directory's descriptor, with no absolute path, no ".." and no
+ * symlink out. Here the dump directory is held open from start-up; a
+ * client's directory is opened below it once, at the herald, with
+ * openat2(RESOLVE_BENEATH), and held for the whole dump; every file of the
+ * dump is named relative to that descriptor, with O_NOFOLLOW, so neither a
+ * planted symlink nor the directory swapped for one mid-dump is written
+ * through.
  */
-import { closeSync, constants, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync, constants, readSync, realpathSync, writeSync } from 'node:fs';
 
+import { HeldDirectory, type FileName } from '../../native/index.js';
 import type { Logger } from './log.js';
 import { strerror } from './strerror.js';
 
 export const MAX_DUMPS = 1024;
 
-// Node opens every file with O_CLOEXEC already.
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW } = constants;
+const SLASH = 0x2f;
 
 export class DumpDirectory {
-  /** The dump directory with every symlink resolved. */
+  /** The dump directory with every symlink resolved: the handler's working directory. */
   readonly root: string;
+  private readonly held: HeldDirectory;
 
   constructor(dir: string) {
     this.root = realpathSync(dir);
+    this.held = HeldDirectory.open(this.root);
   }
 
   /**
-   * The absolute directory for a client path relative to the dump
-   * directory, or a reason it is refused.
+   * A client's directory, named by a path relative to the dump directory
+   * (the herald's bytes, or -p), held open; or why it is refused.
    */
-  resolveClientDirectory(relative: string): { dir: string } | { refused: string } {
-    if (relative === '' || path.isAbsolute(relative)) return { refused: 'not a relative path' };
-    if (relative.split('/').includes('..')) return { refused: 'contains ".."' };
-    let resolved: string;
+  openClientDirectory(relative: Uint8Array): { dir: HeldDirectory } | { refused: string } {
+    if (relative.length === 0 || relative[0] === SLASH) return { refused: 'not a relative path' };
+    if (hasDotDot(relative)) return { refused: 'contains ".."' };
     try {
-      resolved = realpathSync(path.join(this.root, relative));
+      return { dir: this.held.openBeneath(relative) };
     } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EXDEV') return { refused: 'leads out of the dump directory' };
+      if (code === 'ENOTDIR') return { refused: 'not a directory' };
       return { refused: strerror(error) };
     }
-    if (resolved !== this.root && !resolved.startsWith(this.root + path.sep)) return { refused: 'leads out of the dump directory' };
-    if (!statSync(resolved).isDirectory()) return { refused: 'not a directory' };
-    return { dir: resolved };
   }
 
-  /** Absolute path of `relative` (as netdumpd names it, e.g. "./vmcore.host.0"). */
-  absolute(relative: string): string {
-    return path.join(this.root, relative);
+  /** Stops holding the dump directory (the server's stop). */
+  close(): void {
+    this.held.close();
   }
 }
 
-export function openForAppend(file: string): number {
-  return openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, 0o600);
+function hasDotDot(path: Uint8Array): boolean {
+  return Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1').split('/').includes('..');
 }
 
-export function openTruncated(file: string, mode = 0o600): number {
-  return openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+export function openForAppend(dir: HeldDirectory, name: FileName): number {
+  return dir.openFile(name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, 0o600);
 }
 
-export function openForWriting(file: string, mode: number): number {
-  return openSync(file, O_WRONLY | O_CREAT | O_NOFOLLOW, mode);
+export function openTruncated(dir: HeldDirectory, name: FileName, mode = 0o600): number {
+  return dir.openFile(name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+}
+
+export function openForWriting(dir: HeldDirectory, name: FileName, mode: number): number {
+  return dir.openFile(name, O_WRONLY | O_CREAT | O_NOFOLLOW, mode);
 }
 
 /** The number in `bounds.<host>` (created empty if missing), or undefined. */
-export function readBounds(file: string, describeClient: string, log: Logger): number | undefined {
+export function readBounds(dir: HeldDirectory, name: string, describeClient: string, log: Logger): number | undefined {
   let fd: number;
   try {
-    fd = openSync(file, O_RDONLY | O_CREAT | O_NOFOLLOW, 0o600);
+    fd = dir.openFile(name, O_RDONLY | O_CREAT | O_NOFOLLOW, 0o600);
   } catch (error) {
-    log.error(`openat(${file}): ${strerror(error)}\n`);
+    log.error(`openat(${name}): ${strerror(error)}\n`);
     return undefined;
   }
   const buffer = Buffer.alloc(15);
@@ -91,15 +99,15 @@ export function readBounds(file: string, describeClient: string, log: Logger): n
   return bound;
 }
 
-export function writeBounds(file: string, next: number, log: Logger): void {
+export function writeBounds(dir: HeldDirectory, name: string, next: number, log: Logger): void {
   try {
-    const fd = openTruncated(file);
+    const fd = openTruncated(dir, name);
     try {
       writeSync(fd, `${next}\n`);
     } finally {
       closeSync(fd);
     }
   } catch (error) {
-    log.error(`openat(${file}): ${strerror(error)}\n`);
+    log.error(`openat(${name}): ${strerror(error)}\n`);
   }
 }

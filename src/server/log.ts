@@ -23,3 +23,18 @@ export function syslogLogger(ident = 'netdumpd'): Logger {
   };
   return { info: send(SyslogPriority.Info), warn: send(SyslogPriority.Warning), error: send(SyslogPriority.Err) };
 }
+
+/**
+ * Client-supplied bytes (a herald path, a name from DNS) as they may appear
+ * in a log line: printable ASCII as it is, every other byte, and the
+ * backslash, as \xNN, so that no client can write control characters to a
+ * terminal or forge a line.
+ */
+export function printable(text: Uint8Array | string): string {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  let out = '';
+  for (const byte of bytes) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}

@@ -9,11 +9,11 @@
  */
 import { UdpSocket } from '../../native/index.js';
 import { formatIpv4Address, NETDUMP_ACKPORT, NETDUMP_HEADER_SIZE, NETDUMP_HERALD, NETDUMP_PORT } from '../wire/index.js';
-import { openFilesForHerald } from './client-files.js';
+import { describeClient, openFilesForHerald } from './client-files.js';
 import { DumpDirectory } from './dumpdir.js';
 import { runHandler } from './handler.js';
 import { clientHostname } from './hostname.js';
-import type { Logger } from './log.js';
+import { printable, type Logger } from './log.js';
 import { Session, type EndReason } from './session.js';
 
 /** netdumpd reads heralds into 24 + MAXPATHLEN bytes. */
@@ -37,8 +37,15 @@ export interface ServerOptions {
   timeoutCheckInterval?: number;
   /** Seconds to wait for reverse DNS before using the numeric address. */
   dnsTimeout?: number;
+  /** Dumps received at once (sessions, and heralds being answered); heralds past it are refused. */
+  maxSessions?: number;
   log: Logger;
 }
+
+/** Default for ServerOptions.maxSessions: each session holds 4 descriptors and about 0.5 MiB. */
+export const DEFAULT_MAX_SESSIONS = 64;
+/** At most one "refusing heralds" line in this many milliseconds. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /**
  * A session whose herald is being answered: the reverse DNS lookup runs
@@ -48,13 +55,21 @@ export interface ServerOptions {
  */
 class Starting {
   readonly repeatedSeqnos: number[] = [];
+
+  /** Keeps a repeated herald's seqno; a client repeats it a few times, a flood is not kept. */
+  repeated(seqno: number): void {
+    if (this.repeatedSeqnos.length < MAX_REPEATED_HERALDS) this.repeatedSeqnos.push(seqno);
+  }
 }
+
+/** More than the kernel's retries (10) of a herald while its lookup runs. */
+const MAX_REPEATED_HERALDS = 16;
 
 interface Herald {
   clientIp: number;
   serverIp: number;
   seqno: number;
-  path: string | undefined;
+  path: Buffer | undefined;
 }
 
 export class NetdumpServer {
@@ -63,6 +78,7 @@ export class NetdumpServer {
   private readonly dumpDir: DumpDirectory;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
+  private readonly refusals = new RateLimitedLine(REFUSAL_LOG_INTERVAL_MS);
 
   constructor(private readonly options: ServerOptions) {
     this.dumpDir = new DumpDirectory(options.dumpDir);
@@ -91,6 +107,11 @@ export class NetdumpServer {
       if (session instanceof Session) session.timeOut();
     }
     this.heraldSocket.close();
+    this.dumpDir.close();
+  }
+
+  private get maxSessions(): number {
+    return this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   }
 
   private get clientTimeout(): number {
@@ -147,7 +168,7 @@ export class NetdumpServer {
   private handleHerald(herald: Herald): void {
     const existing = this.sessions.get(herald.clientIp);
     if (existing instanceof Starting) {
-      existing.repeatedSeqnos.push(herald.seqno);
+      existing.repeated(herald.seqno);
       return;
     }
     if (existing !== undefined) {
@@ -156,6 +177,10 @@ export class NetdumpServer {
         return;
       }
       existing.timeOut();
+    }
+    if (this.sessions.size >= this.maxSessions) {
+      this.refuseHerald(herald);
+      return;
     }
     const starting = new Starting();
     this.sessions.set(herald.clientIp, starting);
@@ -167,6 +192,16 @@ export class NetdumpServer {
         this.sessions.delete(herald.clientIp);
         this.log.error(`new client allocation failure: ${(error as Error).message}\n`);
       },
+    );
+  }
+
+  /** One log line per interval, however many heralds arrive past the limit. */
+  private refuseHerald(herald: Herald): void {
+    const suppressed = this.refusals.take();
+    if (suppressed === undefined) return;
+    const more = suppressed > 0 ? ` (${suppressed} more refused since the last such line)` : '';
+    this.log.error(
+      `Refusing herald from ${formatIpv4Address(herald.clientIp)}: ${this.maxSessions} dumps in progress (--max-sessions)${more}\n`,
     );
   }
 
@@ -190,7 +225,6 @@ export class NetdumpServer {
       return undefined;
     }
     const session = new Session(ip, hostname, socket, files, {
-      dumpDir: this.dumpDir,
       log: this.log,
       runHandler: (reason, ended) => this.runHandler(reason, ended),
       onEnd: (ended) => {
@@ -199,7 +233,7 @@ export class NetdumpServer {
     });
     this.sessions.set(herald.clientIp, session);
     session.start();
-    this.log.info(`New dump from client ${hostname} [${ip}] (to ${files.coreFile})\n`);
+    this.log.info(`New dump from client ${describeClient(client)} (to ${printable(session.coreFile)})\n`);
     session.ackNow(herald.seqno);
     for (const seqno of starting.repeatedSeqnos) session.ackNow(seqno);
     return session;
@@ -210,15 +244,44 @@ export class NetdumpServer {
     runHandler(
       this.options.handlerScript,
       this.dumpDir.root,
-      { reason, ip: session.ip, hostname: session.hostname, infoFile: session.infoFile, coreFile: session.coreFile },
+      {
+        reason,
+        ip: session.ip,
+        hostname: session.hostname,
+        infoFile: session.infoFile.toString('utf8'),
+        coreFile: session.coreFile.toString('utf8'),
+      },
       this.log,
     );
   }
 }
 
-/** The herald's path: used only if 1..1024 bytes long and NUL-terminated (spec §6.3). */
-function heraldPath(payload: Buffer): string | undefined {
+/** The herald's path, as bytes: used only if 1..1024 bytes long and NUL-terminated (spec §6.3). */
+function heraldPath(payload: Buffer): Buffer | undefined {
   if (payload.length === 0 || payload.length > 1024 || payload[payload.length - 1] !== 0) return undefined;
-  const text = payload.subarray(0, payload.indexOf(0));
-  return text.length > 0 ? text.toString('latin1') : undefined;
+  const path = payload.subarray(0, payload.indexOf(0));
+  return path.length > 0 ? Buffer.from(path) : undefined;
+}
+
+/**
+ * Lets a log line through at most once per interval; take() says whether
+ * this one goes out, and how many were held back since the last that did.
+ */
+class RateLimitedLine {
+  private lastAt = -Infinity;
+  private held = 0;
+
+  constructor(private readonly intervalMs: number) {}
+
+  take(): number | undefined {
+    const now = performance.now();
+    if (now - this.lastAt < this.intervalMs) {
+      this.held++;
+      return undefined;
+    }
+    const held = this.held;
+    this.lastAt = now;
+    this.held = 0;
+    return held;
+  }
 }

@@ -5,23 +5,26 @@
  * its own sequence number; nothing is tracked, so duplicates and reordering
  * are harmless: data lands at its offset.
  */
-import { closeSync, fsyncSync, ftruncateSync, renameSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync, fsyncSync, ftruncateSync, writeSync } from 'node:fs';
 
-import type { UdpSocket } from '../../native/index.js';
+import { pwriteAll, type UdpSocket } from '../../native/index.js';
 import {
   NETDUMP_DATASIZE,
   NETDUMP_EKCD_KEY,
   NETDUMP_FINISHED,
   NETDUMP_HEADER_SIZE,
   NETDUMP_KDH,
+  NETDUMP_LEN_OFFSET,
+  NETDUMP_OFFSET_OFFSET,
+  NETDUMP_SEQNO_OFFSET,
+  NETDUMP_TYPE_OFFSET,
   NETDUMP_VMCORE,
   KERNELDUMPHEADER_SIZE,
 } from '../wire/index.js';
-import type { ClientFiles } from './client-files.js';
-import { openForWriting, type DumpDirectory } from './dumpdir.js';
+import { describeClient, relativeName, type ClientFiles } from './client-files.js';
+import { openForWriting } from './dumpdir.js';
 import { describeKdh } from './kdh-info.js';
-import type { Logger } from './log.js';
+import { printable, type Logger } from './log.js';
 import { strerror } from './strerror.js';
 
 const VMCORE_BUFFER_SIZE = 128 * 1024;
@@ -39,7 +42,6 @@ const SPIN_NS = 50_000n;
 export type EndReason = 'success' | 'timeout' | 'error';
 
 export interface SessionContext {
-  dumpDir: DumpDirectory;
   log: Logger;
   /** Runs the handler script, if one is configured. */
   runHandler(reason: EndReason, session: Session): void;
@@ -54,6 +56,7 @@ export class Session {
   private ended = false;
   private readonly vmcore = Buffer.alloc(VMCORE_BUFFER_SIZE);
   private vmcoreLength = 0;
+  /** File offset of the buffer's first byte; buffered data always ends below 2^53. */
   private vmcoreOffset = 0;
   private keyFd: number | undefined;
   private readonly acks = Array.from({ length: RECEIVE_BATCH }, () => Buffer.alloc(4));
@@ -67,16 +70,17 @@ export class Session {
     private readonly context: SessionContext,
   ) {}
 
-  get infoFile(): string {
-    return this.files.infoFile;
+  /** Relative to the dump directory, as netdumpd names it to the handler: "./info.host.0". */
+  get infoFile(): Buffer {
+    return relativeName(this.files, this.files.infoName);
   }
 
-  get coreFile(): string {
-    return this.files.coreFile;
+  get coreFile(): Buffer {
+    return relativeName(this.files, this.files.coreName);
   }
 
   private get who(): string {
-    return `${this.hostname} [${this.ip}]`;
+    return describeClient(this);
   }
 
   /** Writes "Dump from …" and starts receiving. */
@@ -91,8 +95,11 @@ export class Session {
     this.sendAcks();
   }
 
+  /** Ends the dump as timed out (idle, a receive error, a new herald, a stop signal); acked data is written first. */
   timeOut(): void {
+    if (this.ended) return;
     this.context.log.info(`Client ${this.ip} timed out\n`);
+    if (!this.flushVmcore()) return;
     this.info('Dump incomplete: client timed out\n');
     this.end('timeout');
   }
@@ -133,17 +140,18 @@ export class Session {
       this.context.log.error(`Ignoring runt packet from ${this.ip} (got ${length})\n`);
       return false;
     }
-    const type = data.readUInt32BE(start);
-    const seqno = data.readUInt32BE(start + 4);
-    const offset = data.readUInt32BE(start + 8) * TWO_TO_32 + data.readUInt32BE(start + 12);
-    const payloadLength = data.readUInt32BE(start + 16);
+    const type = data.readUInt32BE(start + NETDUMP_TYPE_OFFSET);
+    const seqno = data.readUInt32BE(start + NETDUMP_SEQNO_OFFSET);
+    const offsetHigh = data.readUInt32BE(start + NETDUMP_OFFSET_OFFSET);
+    const offsetLow = data.readUInt32BE(start + NETDUMP_OFFSET_OFFSET + 4);
+    const payloadLength = data.readUInt32BE(start + NETDUMP_LEN_OFFSET);
     if (length - NETDUMP_HEADER_SIZE !== payloadLength) {
       this.context.log.error(`Bad packet size from ${this.ip}\n`);
       return false;
     }
     const payloadStart = start + NETDUMP_HEADER_SIZE;
     if (type === NETDUMP_VMCORE) {
-      this.handleVmcore(seqno, offset, data, payloadStart, payloadLength);
+      this.handleVmcore(seqno, offsetHigh, offsetLow, data, payloadStart, payloadLength);
       return true;
     }
     const payload = data.subarray(payloadStart, payloadStart + payloadLength);
@@ -152,7 +160,8 @@ export class Session {
         this.handleKdh(seqno, payload);
         break;
       case NETDUMP_EKCD_KEY:
-        this.handleEkcdKey(seqno, offset, payload);
+        // netdumpd keeps the key's offset in 32 bits.
+        this.handleEkcdKey(seqno, offsetLow, payload);
         break;
       case NETDUMP_FINISHED:
         this.handleFinished(seqno);
@@ -164,9 +173,16 @@ export class Session {
   }
 
   /** The hot path: the payload is copied straight from the receive slot, no view made. */
-  private handleVmcore(seqno: number, offset: number, data: Buffer, start: number, length: number): void {
+  private handleVmcore(seqno: number, offsetHigh: number, offsetLow: number, data: Buffer, start: number, length: number): void {
     this.anyDataReceived = true;
     if (seqno % PROGRESS_EVERY === 0) this.context.log.info('.');
+    const offset = offsetHigh * TWO_TO_32 + offsetLow;
+    if (offset + length > Number.MAX_SAFE_INTEGER) {
+      // Past exact numbers: written at once at its exact 64-bit offset, as netdumpd's pwrite would.
+      const exactOffset = (BigInt(offsetHigh) << 32n) | BigInt(offsetLow);
+      if (this.flushVmcore() && this.writeVmcore(data.subarray(start, start + length), exactOffset)) this.queueAck(seqno);
+      return;
+    }
     const full = this.vmcoreLength + NETDUMP_DATASIZE > VMCORE_BUFFER_SIZE;
     const apart = this.vmcoreLength > 0 && this.vmcoreOffset + this.vmcoreLength !== offset;
     if ((full || apart) && !this.flushVmcore()) return;
@@ -189,8 +205,12 @@ export class Session {
     this.info(kdh.info);
     if (kdh.encrypted) this.renameCore(`vmcore_encrypted.${this.hostname}.${this.files.index}`);
     if (kdh.compressionSuffix !== undefined) {
-      this.renameCore(path.basename(this.files.coreFile) + kdh.compressionSuffix);
+      this.renameCore(this.files.coreName + kdh.compressionSuffix);
       if (!this.flushVmcore()) return;
+      if (kdh.dumpLength > BigInt(Number.MAX_SAFE_INTEGER)) {
+        this.context.log.error(`ftruncate(): a dump length of ${kdh.dumpLength} bytes is past what a file can hold\n`);
+        return;
+      }
       try {
         ftruncateSync(this.files.coreFd, Number(kdh.dumpLength < 0n ? 0n : kdh.dumpLength));
       } catch (error) {
@@ -201,9 +221,8 @@ export class Session {
 
   private handleEkcdKey(seqno: number, offset: number, payload: Buffer): void {
     if (this.keyFd === undefined) {
-      const keyFile = `${this.files.path}/key.${this.hostname}.${this.files.index}`;
       try {
-        this.keyFd = openForWriting(this.context.dumpDir.absolute(keyFile), 0o400);
+        this.keyFd = openForWriting(this.files.dir, `key.${this.hostname}.${this.files.index}`, 0o400);
       } catch (error) {
         this.context.log.error(`openat(): ${strerror(error)}\n`);
         return;
@@ -211,8 +230,7 @@ export class Session {
       this.context.log.info(`(EKCD key from ${this.who})\n`);
     }
     try {
-      // netdumpd keeps the key's offset in 32 bits.
-      writeAll(this.keyFd, payload, offset % TWO_TO_32);
+      pwriteAll(this.keyFd, payload, BigInt(offset));
     } catch (error) {
       this.context.log.error(`write(): ${strerror(error)}\n`);
       return;
@@ -227,8 +245,8 @@ export class Session {
     } catch (error) {
       this.context.log.error(`fsync(): ${strerror(error)}\n`);
     }
-    this.linkLast('vmcore', this.files.coreFile);
-    this.linkLast('info', this.files.infoFile);
+    this.linkLast('vmcore', this.files.coreName);
+    this.linkLast('info', this.files.infoName);
     this.context.log.info(`Completed dump from client ${this.who}\n`);
     this.info('Dump complete\n');
     this.queueAck(seqno);
@@ -238,41 +256,47 @@ export class Session {
   /** Writes the buffered VMCORE data; on failure ends the dump as netdumpd does and returns false. */
   private flushVmcore(): boolean {
     if (this.vmcoreLength === 0) return true;
-    try {
-      writeAll(this.files.coreFd, this.vmcore.subarray(0, this.vmcoreLength), this.vmcoreOffset);
-    } catch (error) {
-      const reason = strerror(error);
-      this.context.log.error(`pwrite (for client ${this.who}): ${reason}\n`);
-      this.info(`Dump unsuccessful: write error @ offset ${this.vmcoreOffset.toString(16).padStart(8, '0')}: ${reason}\n`);
-      this.end('error');
-      return false;
-    }
+    if (!this.writeVmcore(this.vmcore.subarray(0, this.vmcoreLength), BigInt(this.vmcoreOffset))) return false;
     this.vmcoreLength = 0;
     return true;
   }
 
-  private renameCore(newName: string): void {
-    const renamed = `${path.dirname(this.files.coreFile)}/${newName}`;
+  /** pwrite at an exact 64-bit offset; a failure ends the dump as a write error, and returns false. */
+  private writeVmcore(data: Buffer, offset: bigint): boolean {
     try {
-      renameSync(this.context.dumpDir.absolute(this.files.coreFile), this.context.dumpDir.absolute(renamed));
-      this.files.coreFile = renamed;
+      pwriteAll(this.files.coreFd, data, offset);
+      return true;
     } catch (error) {
-      this.context.log.warn(`Couldn't rename '${this.files.coreFile}': ${strerror(error)}\n`);
+      const reason = strerror(error);
+      this.context.log.error(`pwrite (for client ${this.who}): ${reason}\n`);
+      this.info(`Dump unsuccessful: write error @ offset ${offset.toString(16).padStart(8, '0')}: ${reason}\n`);
+      this.vmcoreLength = 0;
+      this.end('error');
+      return false;
+    }
+  }
+
+  private renameCore(newName: string): void {
+    try {
+      this.files.dir.rename(this.files.coreName, newName);
+      this.files.coreName = newName;
+    } catch (error) {
+      this.context.log.warn(`Couldn't rename '${printable(this.coreFile)}': ${strerror(error)}\n`);
     }
   }
 
   private linkLast(kind: 'vmcore' | 'info', target: string): void {
-    const link = this.context.dumpDir.absolute(`${this.files.path}/${kind}.${this.hostname}.last`);
+    const link = `${kind}.${this.hostname}.last`;
     try {
-      unlinkSync(link);
+      this.files.dir.unlink(link);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if ((error as { code?: string }).code !== 'ENOENT') {
         this.context.log.error(`unlinkat(): ${strerror(error)}\n`);
         return;
       }
     }
     try {
-      symlinkSync(path.basename(target), link);
+      this.files.dir.symlink(target, link);
     } catch (error) {
       this.context.log.error(`symlink(): ${strerror(error)}\n`);
     }
@@ -312,12 +336,7 @@ export class Session {
     for (const fd of [this.keyFd, this.files.infoFd, this.files.coreFd]) {
       if (fd !== undefined) closeSync(fd);
     }
+    this.files.dir.close();
     this.context.onEnd(this);
-  }
-}
-
-function writeAll(fd: number, data: Buffer, position: number): void {
-  for (let written = 0; written < data.length; ) {
-    written += writeSync(fd, data, written, data.length - written, position + written);
   }
 }
