@@ -78,6 +78,7 @@ export class NetdumpServer {
   private readonly dumpDir: DumpDirectory;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly refusals = new RateLimitedLine(REFUSAL_LOG_INTERVAL_MS);
 
   constructor(private readonly options: ServerOptions) {
@@ -102,6 +103,7 @@ export class NetdumpServer {
   /** Ends every open dump as timed out (so handlers run), then stops listening. */
   stop(): void {
     this.log.info('Shutting down...\n');
+    this.stopped = true;
     clearInterval(this.timer);
     for (const session of this.sessions.values()) {
       if (session instanceof Session) session.timeOut();
@@ -217,6 +219,10 @@ export class NetdumpServer {
       return undefined;
     }
     const hostname = await clientHostname(ip, (this.options.dnsTimeout ?? 2) * 1000);
+    if (this.stopped) {
+      socket.close(); // the dump directory is closed: no files for a dump that would never be served
+      return undefined;
+    }
     const client = { hostname, ip };
     const files = openFilesForHerald(this.dumpDir, herald.path, this.options.defaultPath ?? '.', client, this.log);
     if (files === undefined) {
