@@ -5,6 +5,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { BUILD_TOOLS, ensureTools } from './system-tools.mjs';
+
+ensureTools(BUILD_TOOLS, 'netdump: building the native addon');
+
 const nodeDir = path.resolve(path.dirname(process.execPath), '..');
 const header = path.join(nodeDir, 'include', 'node', 'node_api.h');
 if (!existsSync(header)) {

@@ -5,6 +5,10 @@ import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 
 const suites = ['dist/test/unit', 'dist/test/integration'];
+// Node's runner applies this to each test and to each file as a whole: a file
+// whose process stays alive (a child or socket left open) is ended, not waited
+// for. The slowest file takes about 21 s here, and 35 s with three suites at once.
+const TEST_TIMEOUT_MS = 180_000;
 
 function testFiles(dir) {
   if (!existsSync(dir)) return [];
@@ -26,7 +30,7 @@ if (process.getuid?.() !== 0) {
 // After our run every test process has exited, so any test host of ours left is stale.
 const { removeStaleTestHosts, staleTestHosts } = await import('../dist/scripts/lib/testhosts.js');
 const before = new Set(staleTestHosts());
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
 const leaked = staleTestHosts().filter((name) => !before.has(name));
 if (leaked.length > 0) {
   console.error(`run-tests: the tests left network namespaces behind: ${leaked.join(' ')}`);

@@ -62,7 +62,8 @@ export class FakeServer {
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopped) {
+    // Ends with the peer too: a test that failed before stop() must not keep this process alive.
+    while (!this.stopped && this.peer.alive) {
       const event = await this.peer.next(200);
       if (event?.event !== 'message' || event.data === undefined) continue;
       const data = Buffer.from(event.data, 'hex');

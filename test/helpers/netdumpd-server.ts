@@ -68,8 +68,13 @@ export class NetdumpdServer {
     const failed = server.exited.then(({ code, signal }) => {
       throw new Error(`netdumpd exited during start-up (${code ?? signal}): ${server.stderr}`);
     });
-    await Promise.race([ready, failed]);
     failed.catch(() => undefined);
+    try {
+      await Promise.race([ready, failed]);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
     return server;
   }
 

@@ -18,8 +18,14 @@ const PEER_SCRIPT = fileURLToPath(new URL('./udp-peer-process.js', import.meta.u
 export class UdpPeer {
   private readonly queue: PeerEvent[] = [];
   private waiter: (() => void) | undefined;
+  /** False once the peer's process has exited: nothing more will come. */
+  alive = true;
 
   private constructor(private readonly child: ChildProcess) {
+    child.once('exit', () => {
+      this.alive = false;
+      this.waiter?.();
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       this.queue.push(JSON.parse(line) as PeerEvent);
       this.waiter?.();
@@ -30,7 +36,10 @@ export class UdpPeer {
   static async start(hosts: TestHosts, ns: string, bind: string): Promise<UdpPeer> {
     const peer = new UdpPeer(hosts.spawn(ns, process.execPath, [PEER_SCRIPT, bind]));
     const ready = await peer.next(5000);
-    if (ready?.event !== 'listening') throw new Error(`UDP peer did not start: ${JSON.stringify(ready)}`);
+    if (ready?.event !== 'listening') {
+      peer.stop();
+      throw new Error(`UDP peer did not start: ${JSON.stringify(ready)}`);
+    }
     return peer;
   }
 
@@ -39,7 +48,7 @@ export class UdpPeer {
     const deadline = Date.now() + timeoutMs;
     while (this.queue.length === 0) {
       const left = deadline - Date.now();
-      if (left <= 0) return undefined;
+      if (left <= 0 || !this.alive) return undefined;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiter = () => {

@@ -83,8 +83,9 @@ describe('a whole dump on the wire (tcpdump on the server link)', () => {
     const dumpDir = path.join(dir, 'dumps');
     mkdirSync(path.join(dumpDir, 'capt'), { recursive: true });
     const server = await Netdumpd.start(hosts, dumpDir);
-    const capture = await Tcpdump.start(hosts, hosts.server.ns, hosts.server.iface, path.join(dir, 'dump.pcap'));
+    let capture: Tcpdump | undefined;
     try {
+      capture = await Tcpdump.start(hosts, hosts.server.ns, hosts.server.iface, path.join(dir, 'dump.pcap'));
       const { file, bytes } = writeRandomDump(dir, 'dump.bin', DUMP_SIZE);
       dump = paddedToBlock(bytes);
       const args = [...hostArgs(hosts), '-p', 'capt', '--hostname', 'wire', '--panic', 'on the wire', '--dump-time', String(DUMP_TIME)];
@@ -100,7 +101,7 @@ describe('a whole dump on the wire (tcpdump on the server link)', () => {
         buildDumpHeader({ dumpLength: bytes.length, hostname: 'wire', panicString: 'on the wire', dumpTime: DUMP_TIME, profile: 'freebsd13' }),
       );
     } finally {
-      capture.kill();
+      capture?.kill();
       await server.stop();
     }
   });
@@ -238,8 +239,9 @@ describe('batches go out back to back (tcpdump on the server link, a server that
     // Long enough that a batch sent back to back is never split by a pause of the client, the UDP peer or
     // this process on a loaded machine; short against the client's 1 s rounds (polls 2000), so nothing is resent.
     const server = await FakeServer.start(hosts, { holdAcksMs: 200 });
-    const capture = await Tcpdump.start(hosts, hosts.server.ns, hosts.server.iface, path.join(dir, 'batches.pcap'));
+    let capture: Tcpdump | undefined;
     try {
+      capture = await Tcpdump.start(hosts, hosts.server.ns, hosts.server.iface, path.join(dir, 'batches.pcap'));
       const { file } = writeRandomDump(dir, 'dump.bin', DUMP_SIZE);
       const result = await runNetdump([...hostArgs(hosts), hosts.client.iface, file]);
       assertStatus(result, 0);
@@ -262,7 +264,7 @@ describe('batches go out back to back (tcpdump on the server link, a server that
         base += run.length;
       }
     } finally {
-      capture.kill();
+      capture?.kill();
       server.stop();
     }
   });
