@@ -4,6 +4,11 @@
  * name single-letter options oddly and run over several lines.
  */
 
+/** A usage error's two lines on stderr: what is wrong, and where the help is. */
+export function usageLines(program: string, message: string): string {
+  return `${program}: ${message}\nTry '${program} --help' for more information.\n`;
+}
+
 /** The option as a user types it: -d for a single letter, --name otherwise. */
 function optionName(raw: string): string {
   const long = /--([\w-]+)/.exec(raw)?.[1];

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
+import type { FrameBackend } from '../../drivers/backend.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import { holdHostPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
@@ -20,7 +21,7 @@ import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { NetdumpError } from '../errors.js';
-import { describeArgumentError } from './argument-errors.js';
+import { describeArgumentError, usageLines } from './argument-errors.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
 import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
@@ -83,9 +84,11 @@ leave the interface as it was found, and the client dies of the signal.`;
 
 const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
 
+/** Bad usage: thrown, so that what is open is closed before the exit with status 2. */
+class UsageError extends Error {}
+
 function usageError(message: string): never {
-  process.stderr.write(`netdump: ${message}\n\n${USAGE}\n`);
-  process.exit(EXIT.usage);
+  throw new UsageError(message);
 }
 
 function fail(message: string, status: number): never {
@@ -169,7 +172,9 @@ function applySysctls(settings: string[], values: Record<string, string | boolea
     const [name, value] = setting.split('=', 2);
     const option = names[name ?? ''];
     if (option === undefined || value === undefined) usageError(`-o ${setting}: expected one of ${Object.keys(names).join(', ')} as NAME=VALUE`);
-    values[option] = option === 'debug' ? Number(value) > 0 : value;
+    if (option === 'p') values[option] = value;
+    else if (!/^\d+$/.test(value)) usageError(`-o ${name}: '${value}' is not a number (the sysctl is an integer)`);
+    else values[option] = option === 'debug' ? Number(value) > 0 : value;
   }
 }
 
@@ -294,7 +299,11 @@ function cipherOf(name: string | undefined, publicKey: string | undefined, profi
   return cipher;
 }
 
-/** The client address and gateway: given, or inferred from the interface and the route to the server. */
+/**
+ * The client address and gateway: given, or inferred from the interface and
+ * the route to the server. Called once the interface is open, so that a
+ * missing interface, namespace or privilege has already said so.
+ */
 function addressesOf(options: Options): { client: string; gateway: string | undefined } {
   const facts = lookUpRouteFacts(options.iface, options.server, options.netns);
   const client = options.client ?? facts.interfaceAddress;
@@ -373,8 +382,8 @@ function summary(report: CliReport): string {
 }
 
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
-function driverStack(options: Options): { driver: NetdumpDriver; tracer?: TracingDriver } {
-  let driver: NetdumpDriver = createDriver(openBackend(options.backend, options.iface, { netns: options.netns }), options.driver, {
+function driverStack(options: Options, backend: FrameBackend): { driver: NetdumpDriver; tracer?: TracingDriver } {
+  let driver: NetdumpDriver = createDriver(backend, options.driver, {
     vtnet: options.profile.vtnet,
   });
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
@@ -388,12 +397,11 @@ function driverStack(options: Options): { driver: NetdumpDriver; tracer?: Tracin
 function main(): void {
   const options = parseOptions(process.argv.slice(2));
   const print = (text: string) => process.stdout.write(text);
-  const { client, gateway } = addressesOf(options);
   const content = dumpContent(options);
   const signals = StopSignals.watch();
   let failure: unknown;
   try {
-    dump(options, content, signals, { client, gateway, print });
+    dump(options, content, signals, print);
   } catch (error) {
     failure = error;
   } finally {
@@ -414,24 +422,32 @@ function dieOf(signal: number): never {
   process.exit(128 + signal);
 }
 
-function dump(
-  options: Options,
-  content: DumpContent,
-  signals: StopSignals,
-  { client, gateway, print }: { client: string; gateway: string | undefined; print: (text: string) => void },
-): void {
-  const stack = driverStack(options);
-  const driver = new StoppingDriver(stack.driver, signals);
-  const tracer = stack.tracer;
-  const facts = driver.facts();
-  const serverIp = parseIpv4Address(options.server);
-  noteJumboPayload(options, facts.mtu, print);
-  noteReceiveCorruption(options, print);
-  const heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
-  if (heldPort !== undefined && options.debug) {
-    print(`netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`);
-  }
+/** Opens the interface, then looks up what -c and -g left out: a missing interface, namespace or privilege says so first. */
+function openInterface(options: Options): { backend: FrameBackend; client: string; gateway: string | undefined } {
+  const backend = openBackend(options.backend, options.iface, { netns: options.netns });
   try {
+    return { backend, ...addressesOf(options) };
+  } catch (error) {
+    backend.close();
+    throw error;
+  }
+}
+
+function dump(options: Options, content: DumpContent, signals: StopSignals, print: (text: string) => void): void {
+  const { backend, client, gateway } = openInterface(options);
+  const stack = driverStack(options, backend);
+  const driver = new StoppingDriver(stack.driver, signals);
+  let heldPort: ReturnType<typeof holdHostPort> | undefined;
+  try {
+    const tracer = stack.tracer;
+    const facts = driver.facts();
+    const serverIp = parseIpv4Address(options.server);
+    noteJumboPayload(options, facts.mtu, print);
+    noteReceiveCorruption(options, print);
+    heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
+    if (heldPort !== undefined && options.debug) {
+      print(`netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`);
+    }
     const dumped = runNetdump(
       driver,
       { clientIp: parseIpv4Address(client), serverIp, gatewayIp: gateway === undefined ? 0 : parseIpv4Address(gateway), mac: facts.mac, mtu: facts.mtu },
@@ -461,6 +477,10 @@ function dump(
 try {
   main();
 } catch (error) {
+  if (error instanceof UsageError) {
+    process.stderr.write(usageLines('netdump', error.message));
+    process.exit(EXIT.usage);
+  }
   if (error instanceof DumpFailure) fail(error.message, EXIT[error.stage]);
   if (error instanceof NetdumpError) fail(error.message, EXIT.system);
   throw error;

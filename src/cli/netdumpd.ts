@@ -12,7 +12,7 @@ import { foregroundLogger, syslogLogger, type Logger } from '../server/log.js';
 import { pidfileHolder, removePidfile, writePidfile } from '../server/pidfile.js';
 import { DEFAULT_MAX_SESSIONS, NetdumpServer, type ServerOptions } from '../server/server.js';
 import { strerror } from '../server/strerror.js';
-import { describeArgumentError } from './argument-errors.js';
+import { describeArgumentError, usageLines } from './argument-errors.js';
 
 const USAGE = `usage: netdumpd [-D] [-a bind_addr] [-d dumpdir] [-i script] [-P pidfile]
                 [-p default_path] [--port N] [--timeout SECONDS] [--dns-timeout SECONDS]
@@ -59,7 +59,7 @@ function fail(message: string, code = 1): never {
 }
 
 function usageError(message: string): never {
-  process.stderr.write(`netdumpd: ${message}\n${USAGE}\n`);
+  process.stderr.write(usageLines('netdumpd', message));
   process.exit(2);
 }
 

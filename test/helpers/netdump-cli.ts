@@ -34,12 +34,17 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with each stdout chunk as it arrives, and a way to signal the client. */
   onStdout?: (chunk: string, signal: (name: NodeJS.Signals) => void) => void;
+  /** Run as user nobody, without capabilities (setpriv). */
+  asNobody?: boolean;
 }
+
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'];
 
 /** Runs `node netdump.js <args>` and collects its output and exit status. */
 export function runNetdump(args: string[], options: RunOptions = {}): Promise<ClientResult> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [NETDUMP_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, NETDUMP_CLI, ...args];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -91,7 +96,12 @@ export class Netdumpd {
       env: { ...process.env, TZ: 'UTC' },
     });
     const server = new Netdumpd(child);
-    await server.waitForLine(/^Waiting for clients\.$/, 10_000);
+    try {
+      await server.waitForLine(/^Waiting for clients\.$/, 10_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
     return server;
   }
 

@@ -68,7 +68,7 @@ describe('netdumpd: command line', () => {
     }
   });
 
-  test('an unknown flag, a missing value or a bad number: exit 2 with a message and the usage', () => {
+  test('an unknown flag, a missing value or a bad number: exit 2 with a message and a hint at --help', () => {
     const cases: Array<[string[], string]> = [
       [['--bogus'], "netdumpd: unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')"],
       [['-x'], "netdumpd: unknown option '-x' ("],
@@ -78,14 +78,17 @@ describe('netdumpd: command line', () => {
       [['-d', '-D'], "netdumpd: option -d needs a value, and the next argument looks like an option (write -dVALUE for a value that starts with '-')"],
       [['--timeout', '0'], "netdumpd: --timeout must be a positive number, not '0'"],
       [['--port', '70000'], 'netdumpd: --port must be at most 65535, not 70000'],
+      [['--max-sessions', '0'], "netdumpd: --max-sessions must be a positive integer, not '0'"],
+      [['--max-sessions', '201'], 'netdumpd: --max-sessions must be at most 200, not 201'],
     ];
     for (const [args, message] of cases) {
       const result = run(['-P', pidFile('unused.pid'), ...args]);
       assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stdout, '');
-      const [first, second] = result.stderr.split('\n');
+      const [first, second, ...rest] = result.stderr.split('\n');
       assert.ok(first!.startsWith(message), `${args.join(' ')}: ${first}`);
-      assert.equal(second, USAGE_FIRST_LINE);
+      assert.equal(second, "Try 'netdumpd --help' for more information.");
+      assert.deepEqual(rest, [''], 'two lines, not the whole usage');
     }
   });
 
@@ -136,22 +139,22 @@ describe('netdumpd: command line', () => {
     execFileSync('ip', ['-n', hosts.server.ns, 'addr', 'add', '198.18.0.3/24', 'dev', hosts.server.iface]);
     const pidfile = pidFile('bound.pid');
     const server = await NetdumpdServer.start(hosts, ['-a', '198.18.0.3', '--port', '20123', '-d', dumpDir, '-P', pidfile]);
-    const toBound = await NetdumpTestClient.start(hosts, hosts.client.ip, { serverIp: '198.18.0.3', heraldPort: 20123 });
+    let toBound: NetdumpTestClient | undefined;
+    let toOther: NetdumpTestClient | undefined;
     try {
+      toBound = await NetdumpTestClient.start(hosts, hosts.client.ip, { serverIp: '198.18.0.3', heraldPort: 20123 });
       assert.equal(server.stderr, 'netdumpd: listening on IP 198.18.0.3\n');
       toBound.send({ type: 1, seq: 1 }, 20023);
       await toBound.expectNoAck(300, 'herald to port 20023');
       await toBound.herald(1);
       await toBound.finish(2);
-    } finally {
       toBound.stop();
-    }
-    const toOther = await NetdumpTestClient.start(hosts, hosts.client.ip, { heraldPort: 20123 });
-    try {
+      toOther = await NetdumpTestClient.start(hosts, hosts.client.ip, { heraldPort: 20123 });
       toOther.send({ type: 1, seq: 1 }, 20123);
       await toOther.expectNoAck(300, 'herald to 198.18.0.2, not the bound address');
     } finally {
-      toOther.stop();
+      toBound?.stop();
+      toOther?.stop();
       await server.stop();
     }
     assert.equal(server.countLines('New dump from client'), 1);
@@ -162,8 +165,9 @@ describe('netdumpd: command line', () => {
     const handler = new HandlerRecorder(work);
     // handler.sh, the dump directory and the pidfile, all named relative to `work`.
     const server = await NetdumpdServer.start(hosts, ['-d', 'dump', '-P', 'relative.pid', '-i', 'handler.sh'], { cwd: work });
-    const client = await NetdumpTestClient.start(hosts);
+    let client: NetdumpTestClient | undefined;
     try {
+      client = await NetdumpTestClient.start(hosts);
       assert.equal(readFileSync(pidFile('relative.pid'), 'utf8'), `${server.pid}\n`);
       await client.herald(1);
       await client.finish(2);
@@ -172,7 +176,7 @@ describe('netdumpd: command line', () => {
       assert.equal(record.info, 'Dump from 198.18.0.1 [198.18.0.1]\nDump complete\n');
       await server.waitForLine(/^Process \d+ exited with status 0$/);
     } finally {
-      client.stop();
+      client?.stop();
       await server.stop();
     }
     assert.equal(server.countLines('cannot run handler'), 0);
