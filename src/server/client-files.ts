@@ -82,7 +82,11 @@ function openClientFiles(dir: HeldDirectory, path: Buffer, client: ClientIdentit
   } catch (error) {
     // Keep the numbers in sync: give the index back.
     closeSync(info.fd);
-    dir.unlink(infoName);
+    try {
+      dir.unlink(infoName);
+    } catch (unlinkError) {
+      log.error(`unlinkat(${printable(infoName)}): ${strerror(unlinkError)}\n`);
+    }
     log.error(`openat(${printable(coreName)}): ${strerror(error)}\n`);
     return undefined;
   }

@@ -224,7 +224,13 @@ export class NetdumpServer {
       return undefined;
     }
     const client = { hostname, ip };
-    const files = openFilesForHerald(this.dumpDir, herald.path, this.options.defaultPath ?? '.', client, this.log);
+    let files;
+    try {
+      files = openFilesForHerald(this.dumpDir, herald.path, this.options.defaultPath ?? '.', client, this.log);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     if (files === undefined) {
       socket.close();
       this.log.error('server_event(): new client allocation failure\n');
