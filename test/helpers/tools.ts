@@ -1,22 +1,18 @@
 /**
  * A system tool a test runs, checked before anything is started, so that a
- * missing one fails the test at once and says what to install.
+ * missing one fails the test at once and says what to install. The check is
+ * npm test's own (scripts/system-tools.mjs, plain JavaScript outside dist/).
  */
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
+const SYSTEM_TOOLS = new URL('../../../scripts/system-tools.mjs', import.meta.url).href;
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      accessSync(path.join(dir || '.', command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+interface SystemTools {
+  missingPackages(tools: Array<{ command: string; package: string }>): string[];
 }
 
 /** Throws unless `command` is on PATH, naming the Debian package that brings it. */
-export function requireTool(command: string, debianPackage: string): void {
-  if (!onPath(command)) throw new Error(`${command} is not installed: apt-get install -y ${debianPackage}`);
+export async function requireTool(command: string, debianPackage: string): Promise<void> {
+  const { missingPackages } = (await import(SYSTEM_TOOLS)) as SystemTools;
+  if (missingPackages([{ command, package: debianPackage }]).length > 0) {
+    throw new Error(`${command} is not installed: apt-get install -y ${debianPackage}`);
+  }
 }
