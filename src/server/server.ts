@@ -8,7 +8,16 @@
  * kernel-chosen port and connected to client-ip:20024, as netdumpd does.
  */
 import { UdpSocket } from '../../native/index.js';
-import { formatIpv4Address, NETDUMP_ACKPORT, NETDUMP_HEADER_SIZE, NETDUMP_HERALD, NETDUMP_PORT } from '../wire/index.js';
+import {
+  formatIpv4Address,
+  NETDUMP_ACKPORT,
+  NETDUMP_HEADER_SIZE,
+  NETDUMP_HERALD,
+  NETDUMP_PORT,
+  netdumpLen,
+  netdumpSeqno,
+  netdumpType,
+} from '../wire/index.js';
 import { describeClient, openFilesForHerald } from './client-files.js';
 import { DumpDirectory } from './dumpdir.js';
 import { runHandler } from './handler.js';
@@ -154,15 +163,15 @@ export class NetdumpServer {
       return undefined;
     };
     if (datagram.length < NETDUMP_HEADER_SIZE) return refuse(`runt packet (got ${datagram.length})`);
-    const type = datagram.readUInt32BE(0);
-    const payloadLength = datagram.readUInt32BE(16);
+    const type = netdumpType(datagram);
+    const payloadLength = netdumpLen(datagram);
     if (type !== NETDUMP_HERALD) return refuse(`message type ${type} is not a herald`);
     if (datagram.length - NETDUMP_HEADER_SIZE !== payloadLength) return refuse(`bad packet size (length ${payloadLength})`);
     if (socket.destinationAddress(index) === 0) return refuse('no destination address');
     return {
       clientIp: socket.sourceAddress(index),
       serverIp: socket.destinationAddress(index),
-      seqno: datagram.readUInt32BE(4),
+      seqno: netdumpSeqno(datagram),
       path: heraldPath(datagram.subarray(NETDUMP_HEADER_SIZE)),
     };
   }

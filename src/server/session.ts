@@ -14,11 +14,12 @@ import {
   NETDUMP_FINISHED,
   NETDUMP_HEADER_SIZE,
   NETDUMP_KDH,
-  NETDUMP_LEN_OFFSET,
-  NETDUMP_OFFSET_OFFSET,
-  NETDUMP_SEQNO_OFFSET,
-  NETDUMP_TYPE_OFFSET,
   NETDUMP_VMCORE,
+  netdumpLen,
+  netdumpOffsetHigh,
+  netdumpOffsetLow,
+  netdumpSeqno,
+  netdumpType,
   KERNELDUMPHEADER_SIZE,
 } from '../wire/index.js';
 import { describeClient, relativeName, type ClientFiles } from './client-files.js';
@@ -140,11 +141,11 @@ export class Session {
       this.context.log.error(`Ignoring runt packet from ${this.ip} (got ${length})\n`);
       return false;
     }
-    const type = data.readUInt32BE(start + NETDUMP_TYPE_OFFSET);
-    const seqno = data.readUInt32BE(start + NETDUMP_SEQNO_OFFSET);
-    const offsetHigh = data.readUInt32BE(start + NETDUMP_OFFSET_OFFSET);
-    const offsetLow = data.readUInt32BE(start + NETDUMP_OFFSET_OFFSET + 4);
-    const payloadLength = data.readUInt32BE(start + NETDUMP_LEN_OFFSET);
+    const type = netdumpType(data, start);
+    const seqno = netdumpSeqno(data, start);
+    const offsetHigh = netdumpOffsetHigh(data, start);
+    const offsetLow = netdumpOffsetLow(data, start);
+    const payloadLength = netdumpLen(data, start);
     if (length - NETDUMP_HEADER_SIZE !== payloadLength) {
       this.context.log.error(`Bad packet size from ${this.ip}\n`);
       return false;

@@ -62,15 +62,28 @@ export interface NetdumpAckRepr {
   seqno: number;
 }
 
+/*
+ * Field accessors on a header at byte `at` of a buffer, for the hot paths
+ * that must not build a repr per datagram (smoltcp's Packet view): the
+ * caller checks first that NETDUMP_HEADER_SIZE bytes are there.
+ */
+export const netdumpType = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_TYPE_OFFSET);
+export const netdumpSeqno = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_SEQNO_OFFSET);
+/** The offset's high and low 32 bits: exact where a number is not (2^53 and up). */
+export const netdumpOffsetHigh = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_OFFSET_OFFSET);
+export const netdumpOffsetLow = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_OFFSET_OFFSET + 4);
+export const netdumpLen = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_LEN_OFFSET);
+export const netdumpAux2 = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_AUX2_OFFSET);
+
 /** Reads the 24-byte header only; the payload length is not checked. */
 export function parseNetdumpHeader(datagram: Uint8Array): NetdumpHeaderRepr {
   requireLength('netdump', datagram, NETDUMP_HEADER_SIZE);
   return {
-    type: readU32BE(datagram, NETDUMP_TYPE_OFFSET),
-    seqno: readU32BE(datagram, NETDUMP_SEQNO_OFFSET),
+    type: netdumpType(datagram),
+    seqno: netdumpSeqno(datagram),
     offset: readU64BE(datagram, NETDUMP_OFFSET_OFFSET, 'netdump', 'offset'),
-    len: readU32BE(datagram, NETDUMP_LEN_OFFSET),
-    aux2: readU32BE(datagram, NETDUMP_AUX2_OFFSET),
+    len: netdumpLen(datagram),
+    aux2: netdumpAux2(datagram),
   };
 }
 

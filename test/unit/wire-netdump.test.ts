@@ -14,6 +14,12 @@ import {
   emitNetdumpAck,
   emitNetdumpHeader,
   emitNetdumpMessage,
+  netdumpAux2,
+  netdumpLen,
+  netdumpOffsetHigh,
+  netdumpOffsetLow,
+  netdumpSeqno,
+  netdumpType,
   netdumpTypeName,
   parseEthernet,
   parseIpv4,
@@ -192,4 +198,16 @@ test('ack: FreeBSD 13+ accepts exactly 4 bytes; 12.x at least 4, reading the fir
   assert.deepEqual(parseNetdumpAckLenient(longer.subarray(0, 4)), { seqno: 5 });
   assertWireError(() => parseNetdumpAck(longer.subarray(0, 3)), 'truncated', 'netdump-ack');
   assertWireError(() => parseNetdumpAckLenient(longer.subarray(0, 3)), 'truncated', 'netdump-ack');
+});
+
+test('field accessors read a header where it lies, with the 64-bit offset exact in two halves', () => {
+  // The spec's HERALD, 42 bytes into a buffer, as in a frame.
+  const frame = Buffer.concat([Buffer.alloc(42, 0xee), HERALD_PAYLOAD]);
+  assert.deepEqual(
+    [netdumpType(frame, 42), netdumpSeqno(frame, 42), netdumpOffsetHigh(frame, 42), netdumpOffsetLow(frame, 42), netdumpLen(frame, 42), netdumpAux2(frame, 42)],
+    [NETDUMP_HERALD, 1, 0, 0, 4, 0],
+  );
+  const far = hex('00 00 00 03 | 00 00 00 07 | ff ff ff ff ff ff f0 00 | 00 00 10 00 | 00 00 00 00');
+  assert.deepEqual([netdumpType(far), netdumpOffsetHigh(far), netdumpOffsetLow(far), netdumpLen(far)], [NETDUMP_VMCORE, 0xffffffff, 0xfffff000, 4096]);
+  assertWireError(() => netdumpLen(far, 5), 'truncated', 'bytes');
 });
