@@ -76,7 +76,7 @@ static napi_value open_beneath(napi_env env, napi_callback_info info)
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	char *path;
-	int dirfd;
+	int dirfd, saved;
 	long fd;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -85,9 +85,10 @@ static napi_value open_beneath(napi_env env, napi_callback_info info)
 	if ((path = get_name(env, argv[1], "openBeneath needs a non-empty path without NUL bytes")) == NULL)
 		return NULL;
 	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	saved = errno;
 	free(path);
 	if (fd < 0)
-		return nd_throw_errno(env, errno, "openat2");
+		return nd_throw_errno(env, saved, "openat2");
 	return fd_value(env, (int)fd);
 }
 
@@ -98,7 +99,7 @@ static napi_value open_at(napi_env env, napi_callback_info info)
 	napi_value argv[4] = { NULL, NULL, NULL, NULL };
 	uint32_t flags, mode;
 	char *name;
-	int dirfd, fd;
+	int dirfd, fd, saved;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 4 || get_fd(env, argv[0], &dirfd) < 0 || napi_get_value_uint32(env, argv[2], &flags) != napi_ok ||
@@ -107,9 +108,10 @@ static napi_value open_at(napi_env env, napi_callback_info info)
 	if ((name = get_name(env, argv[1], "openAt needs a non-empty name without NUL bytes")) == NULL)
 		return NULL;
 	fd = openat(dirfd, name, (int)flags | O_CLOEXEC, (mode_t)mode);
+	saved = errno;
 	free(name);
 	if (fd < 0)
-		return nd_throw_errno(env, errno, "openat");
+		return nd_throw_errno(env, saved, "openat");
 	return fd_value(env, fd);
 }
 
@@ -119,7 +121,7 @@ static napi_value rename_at(napi_env env, napi_callback_info info)
 	size_t argc = 3;
 	napi_value argv[3] = { NULL, NULL, NULL };
 	char *from, *to;
-	int dirfd, result;
+	int dirfd, result, saved;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 3 || get_fd(env, argv[0], &dirfd) < 0)
@@ -127,10 +129,11 @@ static napi_value rename_at(napi_env env, napi_callback_info info)
 	if (get_two_names(env, argv[1], argv[2], &from, &to, "renameAt needs names without NUL bytes") < 0)
 		return NULL;
 	result = renameat(dirfd, from, dirfd, to);
+	saved = errno;
 	free(from);
 	free(to);
 	if (result < 0)
-		return nd_throw_errno(env, errno, "renameat");
+		return nd_throw_errno(env, saved, "renameat");
 	return NULL;
 }
 
@@ -140,7 +143,7 @@ static napi_value symlink_at(napi_env env, napi_callback_info info)
 	size_t argc = 3;
 	napi_value argv[3] = { NULL, NULL, NULL };
 	char *target, *name;
-	int dirfd, result;
+	int dirfd, result, saved;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 3 || get_fd(env, argv[1], &dirfd) < 0)
@@ -148,10 +151,11 @@ static napi_value symlink_at(napi_env env, napi_callback_info info)
 	if (get_two_names(env, argv[0], argv[2], &target, &name, "symlinkAt needs names without NUL bytes") < 0)
 		return NULL;
 	result = symlinkat(target, dirfd, name);
+	saved = errno;
 	free(target);
 	free(name);
 	if (result < 0)
-		return nd_throw_errno(env, errno, "symlinkat");
+		return nd_throw_errno(env, saved, "symlinkat");
 	return NULL;
 }
 
@@ -161,7 +165,7 @@ static napi_value unlink_at(napi_env env, napi_callback_info info)
 	size_t argc = 2;
 	napi_value argv[2] = { NULL, NULL };
 	char *name;
-	int dirfd, result;
+	int dirfd, result, saved;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 2 || get_fd(env, argv[0], &dirfd) < 0)
@@ -169,9 +173,10 @@ static napi_value unlink_at(napi_env env, napi_callback_info info)
 	if ((name = get_name(env, argv[1], "unlinkAt needs a name without NUL bytes")) == NULL)
 		return NULL;
 	result = unlinkat(dirfd, name, 0);
+	saved = errno;
 	free(name);
 	if (result < 0)
-		return nd_throw_errno(env, errno, "unlinkat");
+		return nd_throw_errno(env, saved, "unlinkat");
 	return NULL;
 }
 

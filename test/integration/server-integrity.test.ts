@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -97,7 +97,15 @@ describe('netdumpd: acked data, offsets, the held directory', () => {
       assert.equal(ack.seq, 5);
       await client.finish(6);
       assert.equal(statSync(vmcore).size, 2 ** 53 + far.length);
-      assertSameBytes(read(`vmcore.${ip}.0`).subarray(0, start.length), start, 'the vmcore keeps its start');
+      // An 8 PiB sparse file: read its start only.
+      const fd = openSync(vmcore, 'r');
+      const head = Buffer.alloc(start.length);
+      try {
+        readSync(fd, head, 0, head.length, 0);
+      } finally {
+        closeSync(fd);
+      }
+      assertSameBytes(head, start, 'the vmcore keeps its start');
     }
   });
 
