@@ -72,7 +72,7 @@ function positiveNumber(name: string, value: string | undefined, fallback: numbe
   return number;
 }
 
-/** Each session holds 4 descriptors: stay well inside the usual limit of 1024. */
+/** Each session holds 4 or 5 descriptors: stay well inside the usual limit of 1024. */
 const MAX_SESSIONS_LIMIT = 200;
 
 function maxSessions(value: string | undefined): number {

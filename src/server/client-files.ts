@@ -97,13 +97,13 @@ function openClientFiles(dir: HeldDirectory, path: Buffer, client: ClientIdentit
 /** Opens the client's directory and its files there; undefined (and the directory closed) if either fails. */
 function openInDirectory(
   dumpDir: DumpDirectory,
-  path: Uint8Array,
+  path: Buffer,
   client: ClientIdentity,
   log: Logger,
 ): { files: ClientFiles } | { refused: string } | { failed: true } {
   const opened = dumpDir.openClientDirectory(path);
   if ('refused' in opened) return opened;
-  const files = openClientFiles(opened.dir, Buffer.from(path), client, log);
+  const files = openClientFiles(opened.dir, path, client, log);
   if (files !== undefined) return { files };
   opened.dir.close();
   return { failed: true };
@@ -112,7 +112,7 @@ function openInDirectory(
 /** The herald's path if it is usable, else the default path; the files, or undefined. */
 export function openFilesForHerald(
   dumpDir: DumpDirectory,
-  heraldPath: Uint8Array | undefined,
+  heraldPath: Buffer | undefined,
   defaultPath: string,
   client: ClientIdentity,
   log: Logger,

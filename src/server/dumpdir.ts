@@ -12,7 +12,7 @@
 import { closeSync, constants, readSync, realpathSync, writeSync } from 'node:fs';
 
 import { HeldDirectory, type FileName } from '../../native/index.js';
-import type { Logger } from './log.js';
+import { printable, type Logger } from './log.js';
 import { strerror } from './strerror.js';
 
 export const MAX_DUMPS = 1024;
@@ -34,9 +34,9 @@ export class DumpDirectory {
    * A client's directory, named by a path relative to the dump directory
    * (the herald's bytes, or -p), held open; or why it is refused.
    */
-  openClientDirectory(relative: Uint8Array): { dir: HeldDirectory } | { refused: string } {
+  openClientDirectory(relative: Buffer): { dir: HeldDirectory } | { refused: string } {
     if (relative.length === 0 || relative[0] === SLASH) return { refused: 'not a relative path' };
-    if (hasDotDot(relative)) return { refused: 'contains ".."' };
+    if (relative.toString('latin1').split('/').includes('..')) return { refused: 'contains ".."' };
     try {
       return { dir: this.held.openBeneath(relative) };
     } catch (error) {
@@ -51,10 +51,6 @@ export class DumpDirectory {
   close(): void {
     this.held.close();
   }
-}
-
-function hasDotDot(path: Uint8Array): boolean {
-  return Buffer.from(path.buffer, path.byteOffset, path.byteLength).toString('latin1').split('/').includes('..');
 }
 
 export function openForAppend(dir: HeldDirectory, name: FileName): number {
@@ -75,7 +71,7 @@ export function readBounds(dir: HeldDirectory, name: string, describeClient: str
   try {
     fd = dir.openFile(name, O_RDONLY | O_CREAT | O_NOFOLLOW, 0o600);
   } catch (error) {
-    log.error(`openat(${name}): ${strerror(error)}\n`);
+    log.error(`openat(${printable(name)}): ${strerror(error)}\n`);
     return undefined;
   }
   const buffer = Buffer.alloc(15);
@@ -93,7 +89,7 @@ export function readBounds(dir: HeldDirectory, name: string, describeClient: str
   const match = /^\s*\+?(\d+)/.exec(text);
   const bound = match ? Number(match[1]) : NaN;
   if (!Number.isSafeInteger(bound) || bound > 0x7fffffff) {
-    log.error(`Invalid bound for client ${describeClient}: '${text}'\n`);
+    log.error(`Invalid bound for client ${describeClient}: '${printable(Buffer.from(text, 'latin1'))}'\n`);
     return undefined;
   }
   return bound;
@@ -108,6 +104,6 @@ export function writeBounds(dir: HeldDirectory, name: string, next: number, log:
       closeSync(fd);
     }
   } catch (error) {
-    log.error(`openat(${name}): ${strerror(error)}\n`);
+    log.error(`openat(${printable(name)}): ${strerror(error)}\n`);
   }
 }

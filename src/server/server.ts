@@ -51,7 +51,7 @@ export interface ServerOptions {
   log: Logger;
 }
 
-/** Default for ServerOptions.maxSessions: each session holds 4 descriptors and about 0.5 MiB. */
+/** Default for ServerOptions.maxSessions: each session holds 4 descriptors (5 with a key) and about 0.5 MiB. */
 export const DEFAULT_MAX_SESSIONS = 64;
 /** At most one "refusing heralds" line in this many milliseconds. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;

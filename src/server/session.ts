@@ -16,7 +16,8 @@ import {
   NETDUMP_KDH,
   NETDUMP_VMCORE,
   netdumpLen,
-  netdumpOffsetHigh,
+  netdumpOffset,
+  netdumpOffset64,
   netdumpOffsetLow,
   netdumpSeqno,
   netdumpType,
@@ -32,7 +33,6 @@ const VMCORE_BUFFER_SIZE = 128 * 1024;
 const RECEIVE_BATCH = 64;
 /** netdumpd logs a "." about every 16 MB at MTU 1500. */
 const PROGRESS_EVERY = Math.floor((16 * 1024 * 1024) / 1456);
-const TWO_TO_32 = 2 ** 32;
 /**
  * After a datagram, keep polling this long before going back to epoll: a
  * sender's next packets are usually microseconds away, and one wake-up per
@@ -143,8 +143,6 @@ export class Session {
     }
     const type = netdumpType(data, start);
     const seqno = netdumpSeqno(data, start);
-    const offsetHigh = netdumpOffsetHigh(data, start);
-    const offsetLow = netdumpOffsetLow(data, start);
     const payloadLength = netdumpLen(data, start);
     if (length - NETDUMP_HEADER_SIZE !== payloadLength) {
       this.context.log.error(`Bad packet size from ${this.ip}\n`);
@@ -152,7 +150,7 @@ export class Session {
     }
     const payloadStart = start + NETDUMP_HEADER_SIZE;
     if (type === NETDUMP_VMCORE) {
-      this.handleVmcore(seqno, offsetHigh, offsetLow, data, payloadStart, payloadLength);
+      this.handleVmcore(seqno, data, start, payloadLength);
       return true;
     }
     const payload = data.subarray(payloadStart, payloadStart + payloadLength);
@@ -162,7 +160,7 @@ export class Session {
         break;
       case NETDUMP_EKCD_KEY:
         // netdumpd keeps the key's offset in 32 bits.
-        this.handleEkcdKey(seqno, offsetLow, payload);
+        this.handleEkcdKey(seqno, netdumpOffsetLow(data, start), payload);
         break;
       case NETDUMP_FINISHED:
         this.handleFinished(seqno);
@@ -174,14 +172,14 @@ export class Session {
   }
 
   /** The hot path: the payload is copied straight from the receive slot, no view made. */
-  private handleVmcore(seqno: number, offsetHigh: number, offsetLow: number, data: Buffer, start: number, length: number): void {
+  private handleVmcore(seqno: number, data: Buffer, header: number, length: number): void {
     this.anyDataReceived = true;
     if (seqno % PROGRESS_EVERY === 0) this.context.log.info('.');
-    const offset = offsetHigh * TWO_TO_32 + offsetLow;
+    const start = header + NETDUMP_HEADER_SIZE;
+    const offset = netdumpOffset(data, header);
     if (offset + length > Number.MAX_SAFE_INTEGER) {
       // Past exact numbers: written at once at its exact 64-bit offset, as netdumpd's pwrite would.
-      const exactOffset = (BigInt(offsetHigh) << 32n) | BigInt(offsetLow);
-      if (this.flushVmcore() && this.writeVmcore(data.subarray(start, start + length), exactOffset)) this.queueAck(seqno);
+      if (this.flushVmcore() && this.writeVmcore(data.subarray(start, start + length), netdumpOffset64(data, header))) this.queueAck(seqno);
       return;
     }
     const full = this.vmcoreLength + NETDUMP_DATASIZE > VMCORE_BUFFER_SIZE;

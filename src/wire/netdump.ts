@@ -72,6 +72,11 @@ export const netdumpSeqno = (buf: Uint8Array, at = 0): number => readU32BE(buf, 
 /** The offset's high and low 32 bits: exact where a number is not (2^53 and up). */
 export const netdumpOffsetHigh = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_OFFSET_OFFSET);
 export const netdumpOffsetLow = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_OFFSET_OFFSET + 4);
+/** The offset as a number: exact below 2^53 (every offset a file of ours can hold), rounded above. */
+export const netdumpOffset = (buf: Uint8Array, at = 0): number => netdumpOffsetHigh(buf, at) * 0x1_0000_0000 + netdumpOffsetLow(buf, at);
+/** The offset exact, all 64 bits. */
+export const netdumpOffset64 = (buf: Uint8Array, at = 0): bigint =>
+  (BigInt(netdumpOffsetHigh(buf, at)) << 32n) | BigInt(netdumpOffsetLow(buf, at));
 export const netdumpLen = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_LEN_OFFSET);
 export const netdumpAux2 = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_AUX2_OFFSET);
 

@@ -10,6 +10,19 @@ import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { seededRandom } from '../../src/dump/minidump.js';
+import {
+  KDH_DUMPLENGTH_OFFSET,
+  KERNELDUMPVERSION,
+  NETDUMP_EKCD_KEY,
+  NETDUMP_FINISHED,
+  NETDUMP_HEADER_SIZE,
+  NETDUMP_HERALD,
+  NETDUMP_KDH,
+  NETDUMP_LEN_OFFSET,
+  NETDUMP_TYPE_OFFSET,
+  NETDUMP_VMCORE,
+} from '../../src/wire/index.js';
+import { buildKdh, encodeMessage } from './netdump-test-client.js';
 
 interface Config {
   serverIp: string;
@@ -26,9 +39,6 @@ export interface FuzzSummary {
   acks: number;
 }
 
-const HERALD = 1;
-const KDH = 4;
-const HEADER_SIZE = 24;
 const BURST = 50;
 const BURST_PAUSE_MS = 5;
 /** Offsets that stress arithmetic: 2^32 - 1, 2^53 - 1, 2^53, 2^63, 2^64 - 4096. */
@@ -41,23 +51,16 @@ const below = (n: number) => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[below(items.length)]!;
 const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => below(256)));
 
-function message(type: number, seq: number, offset: bigint, payload: Buffer): Buffer {
-  const datagram = Buffer.alloc(HEADER_SIZE + payload.length);
-  datagram.writeUInt32BE(type, 0);
-  datagram.writeUInt32BE(seq, 4);
-  datagram.writeBigUInt64BE(offset, 8);
-  datagram.writeUInt32BE(payload.length, 16);
-  payload.copy(datagram, HEADER_SIZE);
-  return datagram;
-}
+const message = (type: number, seq: number, offset: bigint, payload: Buffer) => encodeMessage({ type, seq, offset, payload });
 
-/** A kernel dump header with hostile fields: compression codes, lengths, no NULs. */
+/**
+ * A kernel dump header with hostile fields: unknown versions and compression
+ * codes, an encryption key size, and dump lengths the emitter would refuse
+ * (negative, past 2^53), written over its own at the field's offset.
+ */
 function kdhPayload(): Buffer {
-  const kdh = randomBytes(512);
-  kdh.write('FreeBSD Kernel Dump\0', 0, 'latin1');
-  kdh.writeUInt32BE(below(2) === 0 ? 4 : below(2 ** 32), 24);
-  kdh.writeBigInt64BE(pick([0n, 4096n, 2n ** 40n, 2n ** 62n, -1n]), 32);
-  kdh[below(2) === 0 ? 511 : 510] = pick([0, 1, 2, 3, 255]);
+  const kdh = buildKdh({ version: pick([KERNELDUMPVERSION, 1, 0xffff_ffff]), compression: pick([0, 1, 2, 3, 255]), dumpKeySize: pick([0, 300]) });
+  kdh.writeBigInt64BE(pick([0n, 4096n, 2n ** 40n, 2n ** 62n, -1n]), KDH_DUMPLENGTH_OFFSET);
   return kdh;
 }
 
@@ -68,16 +71,16 @@ function seedMessage(): { datagram: Buffer; herald: boolean } {
     case 1: {
       const path = pick(PATHS);
       const payload = below(4) === 0 ? randomBytes(below(40)) : Buffer.from(`${path}\0`, 'latin1');
-      return { datagram: message(HERALD, seq, 0n, payload), herald: true };
+      return { datagram: message(NETDUMP_HERALD, seq, 0n, payload), herald: true };
     }
     case 2:
-      return { datagram: message(3, seq, below(2) === 0 ? BigInt(below(2 ** 24)) : pick(SPECIAL_OFFSETS), randomBytes(below(4097))), herald: false };
+      return { datagram: message(NETDUMP_VMCORE, seq, below(2) === 0 ? BigInt(below(2 ** 24)) : pick(SPECIAL_OFFSETS), randomBytes(below(4097))), herald: false };
     case 3:
-      return { datagram: message(KDH, seq, 0n, kdhPayload()), herald: false };
+      return { datagram: message(NETDUMP_KDH, seq, 0n, kdhPayload()), herald: false };
     case 4:
-      return { datagram: message(5, seq, pick(SPECIAL_OFFSETS), randomBytes(below(1024))), herald: false };
+      return { datagram: message(NETDUMP_EKCD_KEY, seq, pick(SPECIAL_OFFSETS), randomBytes(below(1024))), herald: false };
     default:
-      return { datagram: below(2) === 0 ? message(2, seq, 0n, Buffer.alloc(0)) : randomBytes(below(64)), herald: false };
+      return { datagram: below(2) === 0 ? message(NETDUMP_FINISHED, seq, 0n, Buffer.alloc(0)) : randomBytes(below(64)), herald: false };
   }
 }
 
@@ -100,10 +103,10 @@ function mutate(datagram: Buffer): Buffer {
         out = Buffer.concat([out, randomBytes(below(200))]);
         break;
       case 4:
-        if (out.length >= HEADER_SIZE) out.writeUInt32BE(below(2) === 0 ? Math.max(0, out.length - HEADER_SIZE + below(3) - 1) : below(2 ** 32), 16);
+        if (out.length >= NETDUMP_HEADER_SIZE) out.writeUInt32BE(below(2) === 0 ? Math.max(0, out.length - NETDUMP_HEADER_SIZE + below(3) - 1) : below(2 ** 32), NETDUMP_LEN_OFFSET);
         break;
       default:
-        if (out.length >= 4) out.writeUInt32BE(below(8), 0);
+        if (out.length >= 4) out.writeUInt32BE(below(8), NETDUMP_TYPE_OFFSET);
     }
   }
   return out;

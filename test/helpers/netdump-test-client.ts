@@ -35,7 +35,8 @@ export interface Ack {
 export interface RawMessage {
   type: number;
   seq: number;
-  offset?: number;
+  /** A bigint for offsets past 2^53. */
+  offset?: number | bigint;
   payload?: Uint8Array;
   /** The header's length field; payload.length unless given. */
   len?: number;

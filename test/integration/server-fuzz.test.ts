@@ -88,7 +88,10 @@ describe('netdumpd: fuzzed by eight hostile clients during a dump', () => {
 
     const rssAfter = memoryKb(server.pid, 'VmRSS');
     const peak = memoryKb(server.pid, 'VmHWM');
-    t.diagnostic(`${server.countLines('New dump')} sessions, ${server.lines.length} log lines`);
+    t.diagnostic(
+      `${server.countLines('New dump')} sessions, ${server.countLines('(KDH from')} KDHs, ` +
+        `${server.countLines('past what a file can hold')} dump lengths past 2^53, ${server.lines.length} log lines`,
+    );
     t.diagnostic(`fuzz: ${JSON.stringify(summary)}; server RSS ${rssBefore} kB before, peak ${peak} kB, ${rssAfter} kB after`);
     assert.ok(peak - rssBefore < RSS_GROWTH_LIMIT_KB, `RSS ${rssBefore} kB before, peak ${peak} kB, ${rssAfter} kB after`);
 
