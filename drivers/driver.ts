@@ -13,6 +13,12 @@ export interface DriverInit {
 
 export type DriverEvent = 'start' | 'end';
 
+/**
+ * What a driver knows of a received frame beyond its bytes, as FreeBSD's
+ * mbuf csum_flags and M_VLANTAG say it: the bits the native sockets report.
+ */
+export { RxFlag } from '../native/index.js';
+
 /** One received frame; valid only during the call. `flags` are RxFlag bits. */
 export type FrameInput = (frame: Uint8Array, flags: number) => void;
 

@@ -3,7 +3,7 @@
  * which shim models the interface: chosen from its Linux driver, or named
  * by the user.
  */
-import { NetdumpError } from '../src/errors.js';
+import { NetdumpError } from '../errors/index.js';
 import { AfPacketBackend } from './afpacket.js';
 import type { FrameBackend } from './backend.js';
 import type { NetdumpDriver } from './driver.js';

@@ -8,7 +8,7 @@
  * interrupts or taskqueues run. Here a change shows within one poll.
  */
 import { LinkFlag } from '../native/index.js';
-import { NetdumpError } from '../src/errors.js';
+import { NetdumpError } from '../errors/index.js';
 import type { FrameBackend } from './backend.js';
 
 export class TxQueue {

@@ -1,10 +1,8 @@
 /** Loads the C addon and turns its errors into NetdumpErrors. */
 import { createRequire } from 'node:module';
 
-import { NetdumpError } from '../src/errors.js';
-import type { InterfaceInfo, OpenOptions, SocketStats } from './packet-socket.js';
-import type { PcapOpenOptions } from './pcap-socket.js';
-import type { UdpSocketOptions } from './udp-socket.js';
+import { errorCodeOf, NetdumpError } from '../errors/index.js';
+import type { InterfaceInfo, OpenOptions, PcapOpenOptions, SocketStats, UdpSocketOptions } from './socket-types.js';
 
 /** Raw Ethernet frames on one interface: what PacketSocket and PcapSocket both offer. */
 export interface NativeFrameSocket {
@@ -86,7 +84,7 @@ export const addon = load();
 export function asNetdumpError(error: unknown): unknown {
   if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') {
     const { code, errno } = error as Error & { code: string; errno?: number };
-    return new NetdumpError(code, error.message, errno);
+    return new NetdumpError(errorCodeOf(code), error.message, errno);
   }
   return error;
 }

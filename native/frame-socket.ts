@@ -4,7 +4,7 @@
  * per frame in the results buffer.
  */
 import { asNetdumpError, call, type NativeFrameSocket } from './addon.js';
-import type { InterfaceInfo } from './packet-socket.js';
+import type { InterfaceInfo } from './socket-types.js';
 
 const RESULT_FIELDS = 3; // slot, length, flags
 

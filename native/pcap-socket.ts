@@ -6,16 +6,9 @@
  */
 import { addon, call, type NativePcapSocket } from './addon.js';
 import { FrameSocket } from './frame-socket.js';
-import type { SocketStats } from './packet-socket.js';
+import type { PcapOpenOptions, SocketStats } from './socket-types.js';
 
-export interface PcapOpenOptions {
-  /** Open the interface inside this network namespace (a name under /var/run/netns, or a path). */
-  netns?: string;
-  /** Receive slots allocated once; recvBatch returns at most this many frames. Default 256. */
-  rxSlots?: number;
-  /** libpcap's kernel buffer (pcap_set_buffer_size) in bytes. Default 8 MiB (about 128 frames with offloads on). */
-  bufferSize?: number;
-}
+export type { PcapOpenOptions } from './socket-types.js';
 
 /** The libpcap the addon was built with ("libpcap version 1.10.3 ..."), or null if it was built without. */
 export const pcapVersion: string | null = addon.pcapVersion;

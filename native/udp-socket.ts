@@ -1,18 +1,8 @@
 /** UdpSocket: a kernel UDP socket with batched receive and send, for the server. */
 import { addon, call, type NativeUdpSocket } from './addon.js';
+import type { UdpSocketOptions } from './socket-types.js';
 
-export interface UdpSocketOptions {
-  /** Datagrams one recvBatch can return. Default 64. */
-  rxSlots?: number;
-  /** Bytes kept of each datagram; longer ones are cut, as recv(2) cuts them. Default 65536. */
-  slotSize?: number;
-  /** SO_RCVBUF in bytes (Linux doubles it for bookkeeping); the system default if unset. */
-  receiveBuffer?: number;
-  /** Report each datagram's destination address (IP_PKTINFO). */
-  pktinfo?: boolean;
-  /** Create the socket inside this network namespace (a name under /var/run/netns, or a path). */
-  netns?: string;
-}
+export type { UdpSocketOptions } from './socket-types.js';
 
 const RESULT_FIELDS = 5; // slot, length, source address, source port, destination address
 

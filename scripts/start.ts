@@ -56,7 +56,7 @@ async function runClient(hosts: TestHosts, size: string, profile: string): Promi
   args.push('--hostname', 'crashed-host', '--panic', 'npm start: a demonstration panic');
   console.log(`\n$ netdump ${args.slice(1).join(' ')} ${hosts.client.iface}`);
   const child = spawn(process.execPath, [...args, hosts.client.iface], { stdio: ['ignore', 'pipe', 'inherit'] });
-  createInterface({ input: child.stdout! }).on('line', (line) => console.log(`  netdump  | ${line}`));
+  createInterface({ input: child.stdout }).on('line', (line) => console.log(`  netdump  | ${line}`));
   const [status] = (await once(child, 'exit')) as [number | null];
   return status ?? 1;
 }

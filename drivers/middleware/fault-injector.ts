@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { NetdumpError } from '../../src/errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { DriverWrapper } from './wrapper.js';
 

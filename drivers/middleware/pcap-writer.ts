@@ -4,7 +4,7 @@
  * its own, so the driver's thread only copies the frame.
  */
 import { CaptureFile } from '../../native/index.js';
-import { NetdumpError } from '../../src/errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { DriverWrapper } from './wrapper.js';
 

@@ -15,7 +15,7 @@ import { closeSync, openSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
-import { NetdumpError } from '../../src/errors.js';
+import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { TRACE_RECORD_BYTES, TraceRecords } from './trace-records.js';
 
 export const Control = { head: 0, tail: 16, wake: 32, closing: 48, done: 49, failed: 50, messageLength: 51 } as const;
@@ -73,7 +73,7 @@ export class TraceFile {
     try {
       this.fd = openSync(path, 'w', 0o644);
     } catch (error) {
-      throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot write the trace ${path}: ${reasonOf(error)}`);
+      throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot write the trace ${path}: ${reasonOf(error)}`);
     }
     const data: TraceWorkerData = {
       control: new SharedArrayBuffer(CONTROL_WORDS * 4),
@@ -122,7 +122,7 @@ export class TraceFile {
     if (Atomics.load(this.control, Control.failed) !== 0) {
       const text = Buffer.from(this.message.subarray(0, Atomics.load(this.control, Control.messageLength))).toString();
       const [code, reason] = text.split('\n');
-      throw new NetdumpError(code || 'EIO', `cannot write the trace ${this.path}: ${reason ?? ''}`);
+      throw new NetdumpError(errorCodeOf(code), `cannot write the trace ${this.path}: ${reason ?? ''}`);
     }
     if (!done) throw this.stopped();
   }

@@ -2,11 +2,10 @@
  * Middleware: one JSON line per event of the dump's polling path, with
  * monotonic microsecond timestamps: every transmit (with the netdump type
  * and sequence number when it carries one), every poll with the frames it
- * returned, and, through the client's observer hooks, every 0.5 ms delay
+ * returned, and, through the client's observer hooks, every DELAY(500)
  * tick, accepted ack and retransmit round. The dump's thread only stores
  * a 32-byte record per event; a worker thread formats and writes the lines.
  */
-import type { SendObserver } from '../../src/client/observer.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { TraceFile } from './trace-file.js';
 import { TraceEvent } from './trace-records.js';
@@ -27,7 +26,8 @@ function word(frame: Uint8Array, at: number): number {
   return ((frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!) >>> 0;
 }
 
-export class TracingDriver extends DriverWrapper implements SendObserver {
+/** Also the client's SendObserver: tick, ack and retransmitRound come from the send loop. */
+export class TracingDriver extends DriverWrapper {
   readonly counts: TraceCounts = { transmits: 0, polls: 0, framesReceived: 0, ticks: 0, acks: 0, retransmitRounds: 0 };
   private readonly file: TraceFile;
   private input: FrameInput = () => undefined;
@@ -63,9 +63,9 @@ export class TracingDriver extends DriverWrapper implements SendObserver {
     return returned;
   }
 
-  tick(): void {
+  tick(microseconds: number): void {
     this.counts.ticks++;
-    this.file.record(TraceEvent.tick, 500);
+    this.file.record(TraceEvent.tick, microseconds);
   }
 
   ack(seqno: number): void {

@@ -90,7 +90,7 @@ function ip(args: string[], ignoreFailure = false): string {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     if (ignoreFailure) return '';
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
     throw new Error(`ip ${args.join(' ')} failed: ${stderr || (error as Error).message}`);
   }
 }

@@ -12,7 +12,7 @@ import { holdHostPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
-import { signalName, StopSignals } from '../../native/index.js';
+import { delayMicroseconds, signalName, StopSignals } from '../../native/index.js';
 import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
@@ -20,7 +20,7 @@ import { buildDumpHeader } from '../dump/kdh.js';
 import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
-import { NetdumpError } from '../errors.js';
+import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
@@ -317,7 +317,7 @@ function readPublicKey(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new NetdumpError((error as NodeJS.ErrnoException).code ?? 'EIO', `cannot read the public key ${file}: ${(error as Error).message}`);
+    throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read the public key ${file}: ${(error as Error).message}`);
   }
 }
 
@@ -399,16 +399,13 @@ function main(): void {
   const print = (text: string) => process.stdout.write(text);
   const content = dumpContent(options);
   const signals = StopSignals.watch();
-  let failure: unknown;
   try {
     dump(options, content, signals, print);
-  } catch (error) {
-    failure = error;
   } finally {
     signals.release();
+    // dieOf does not return: a caught signal wins over an error in flight.
+    if (signals.caught !== 0) dieOf(signals.caught);
   }
-  if (signals.caught !== 0) dieOf(signals.caught);
-  if (failure !== undefined) throw failure;
 }
 
 /**
@@ -461,6 +458,7 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
         allowPayloadOver4096: options.jumboPayload,
         debug: options.debug,
         print,
+        delay: delayMicroseconds,
         gatewayGiven: options.gateway !== undefined,
         observer: tracer,
       },

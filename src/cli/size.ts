@@ -1,5 +1,5 @@
 /** Sizes on the command line: "256M", "1G", "64K", "65536". */
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
 

@@ -7,7 +7,7 @@
 import { DriverWrapper } from '../../drivers/middleware/wrapper.js';
 import type { FrameInput, NetdumpDriver } from '../../drivers/driver.js';
 import { signalName, type StopSignals } from '../../native/index.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 export class StoppingDriver extends DriverWrapper {
   constructor(

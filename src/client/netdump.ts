@@ -8,9 +8,10 @@
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import type { DumpSource } from '../dump/source.js';
 import { assertAlignedWrite } from '../dump/source.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
 import { DumpZones } from '../net/dump-zones.js';
+import type { Delay } from '../net/behaviour.js';
 import { NetStack, type NetConfig } from '../net/stack.js';
 import { formatIpv4Address, formatMac, NETDUMP_EKCD_KEY, NETDUMP_FINISHED, NETDUMP_HERALD, NETDUMP_KDH, NETDUMP_VMCORE } from '../wire/index.js';
 import type { SendObserver } from './observer.js';
@@ -33,6 +34,8 @@ export interface ClientSettings {
   debug: boolean;
   /** The kernel's console. */
   print: (text: string) => void;
+  /** The kernel's DELAY() (native/delayMicroseconds; a test may count instead). */
+  delay: Delay;
   /** Whether the user gave a gateway (13+ says "searching for gateway MAC" then). */
   gatewayGiven: boolean;
   /** Told of the send loop's ticks, acks and retransmit rounds (the tracer). */
@@ -88,13 +91,13 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
   const payloadBytes = maxPayload(profile, config.mtu, settings.allowPayloadOver4096);
   // 12.x with no gateway uses the server as its gateway (netdump_start); 13+ leaves it unset.
   const gatewayIp = config.gatewayIp === 0 && profile.serverIsDefaultGateway ? config.serverIp : config.gatewayIp;
-  const stack = new NetStack(driver, { ...config, gatewayIp }, { profile, print, debug: settings.debug }, new DumpZones(driver.init()));
+  const stack = new NetStack(driver, { ...config, gatewayIp }, { behaviour: profile, delay: settings.delay, print, debug: settings.debug }, new DumpZones(driver.init()));
   const sender = new ReliableSender(stack, {
     polls: settings.polls,
     retries: settings.retries,
     maxPayload: payloadBytes,
     ackBugCompat: settings.ackBugCompat,
-    ackFunctionName: profile.name === 'freebsd12' ? 'netdump_handle_ip' : 'debugnet_handle_ack',
+    ackFunctionName: profile.subsystem === 'netdump' ? 'netdump_handle_ip' : 'debugnet_handle_ack',
     print,
     observer: settings.observer,
   });
@@ -140,7 +143,7 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
   print(freebsd12 ? 'netdump in progress. searching for server...\n' : `debugnet_connect: searching for ${settings.gatewayGiven ? 'gateway' : 'server'} MAC...\n`);
   sendStage(
     'arp',
-    () => resolveNextHop(stack, { arpRetries: settings.arpRetries, polls: settings.polls, profile, print }),
+    () => resolveNextHop(stack, { arpRetries: settings.arpRetries, polls: settings.polls, behaviour: profile, print }),
     () => print(freebsd12 ? 'failed to locate server MAC address\n' : 'debugnet_connect: failed to locate MAC address\n'),
   );
   const herald = settings.path ? new TextEncoder().encode(`${settings.path}\0`) : new Uint8Array(0);

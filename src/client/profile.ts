@@ -3,11 +3,10 @@
  * data, so that the code paths read the same for both kernels.
  */
 import type { VtnetModel } from '../../drivers/vtnet.js';
-import { NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE } from '../wire/index.js';
+import type { NetBehaviour } from '../net/behaviour.js';
+import { IPV4_HEADER_SIZE, NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE, UDP_HEADER_SIZE } from '../wire/index.js';
 
-const IP_UDP_HEADERS = 28;
-
-export interface Profile {
+export interface Profile extends NetBehaviour {
   name: 'freebsd12' | 'freebsd13';
   /** 13+ dropped the 4096-byte cap; netdumpd still refuses more (spec §2.7). */
   capPayloadAt4096: boolean;
@@ -15,20 +14,8 @@ export interface Profile {
   coalesceWrites: boolean;
   /** 13+ sends the EKCD key right after the herald, 12.x after the KDH (spec §1.2). */
   keyBeforeData: boolean;
-  /** 13+ accepts broadcast ARP; 12.x drops every broadcast frame (spec §3.5). */
-  acceptBroadcastArp: boolean;
-  /** 12.x takes an ARP reply at any time and overwrites the MAC; 13+ only the first. */
-  arpRepliesAnyTime: boolean;
-  /** 13+ ignores IP until the next-hop MAC is known. */
-  ipNeedsNextHop: boolean;
-  /** 13+ takes only a UDP payload of exactly 4 bytes as an ack; 12.x anything of 4 or more. */
-  ackExactlyFourBytes: boolean;
-  /** 12.x re-latches the server port while it is still 20023; 13+ latches on the first ack only. */
-  latchPortOnFirstAckOnly: boolean;
   /** 12.x with no gateway uses the server as gateway; 13+ leaves it unset (spec §3.1). */
   serverIsDefaultGateway: boolean;
-  /** 12.x skips the gateway fallback when gateway == server; 13+ does not (spec §3.2). */
-  gatewayFallbackNeedsDistinctGateway: boolean;
   minidumpVersion: 2 | 3;
   /** The release's vtnet: 13+'s turns LRO off for the dump, 12.x's has no event; init's rings differ (spec §8.2). */
   vtnet: VtnetModel;
@@ -36,6 +23,7 @@ export interface Profile {
 
 export const FREEBSD12: Profile = {
   name: 'freebsd12',
+  subsystem: 'netdump',
   capPayloadAt4096: true,
   coalesceWrites: false,
   keyBeforeData: false,
@@ -52,6 +40,7 @@ export const FREEBSD12: Profile = {
 
 export const FREEBSD13: Profile = {
   name: 'freebsd13',
+  subsystem: 'debugnet',
   capPayloadAt4096: false,
   coalesceWrites: true,
   keyBeforeData: true,
@@ -73,6 +62,6 @@ export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12
  * which netdumpd refuses above 4096; we cap it unless asked not to.
  */
 export function maxPayload(profile: Profile, mtu: number, allowOver4096 = false): number {
-  const byMtu = mtu - IP_UDP_HEADERS - NETDUMP_HEADER_SIZE;
+  const byMtu = mtu - IPV4_HEADER_SIZE - UDP_HEADER_SIZE - NETDUMP_HEADER_SIZE;
   return profile.capPayloadAt4096 || !allowOver4096 ? Math.min(NETDUMP_DATASIZE, byMtu) : byMtu;
 }

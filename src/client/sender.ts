@@ -5,8 +5,8 @@
  * polls+1 fruitless iterations resend only what is unacked; give up after
  * retries+2 rounds. No pipelining across buffers.
  */
-import { delayMicroseconds } from '../../native/index.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
+import { POLL_DELAY_US } from '../net/behaviour.js';
 import type { NetStack } from '../net/stack.js';
 import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
 import {
@@ -24,7 +24,7 @@ import { AckWindow, WINDOW_SIZE } from './ack-window.js';
 import type { SendObserver } from './observer.js';
 
 export interface SenderSettings {
-  /** net.netdump.polls: poll iterations of 0.5 ms per round. */
+  /** net.netdump.polls: wait steps (a poll and DELAY(500)) per round. */
   polls: number;
   /** net.netdump.retries: retransmit rounds allowed. */
   retries: number;
@@ -152,10 +152,9 @@ export class ReliableSender {
         polls = 0;
         continue;
       }
-      this.stack.poll();
+      this.stack.pollAndWait();
       this.stats.polls++;
-      delayMicroseconds(500);
-      this.settings.observer?.tick();
+      this.settings.observer?.tick(POLL_DELAY_US);
     }
   }
 

@@ -28,7 +28,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import {
   KERNELDUMP_BUFFER_SIZE,
   KERNELDUMP_ENCKEY_MAX_SIZE,

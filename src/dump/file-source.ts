@@ -4,7 +4,7 @@
  * whole.
  */
 import { closeSync, constants as fsConstants, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { NetdumpError } from '../errors.js';
+import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { MAX_DUMP_WRITE, roundUpToBlock, type DumpSource, type DumpWrite } from './source.js';
 
 function describeFileType(stats: Stats): string {
@@ -32,7 +32,7 @@ function fileError(error: unknown, path: string): NetdumpError {
       return new NetdumpError('EINVAL', `dump file ${path} is a directory, not a regular file`, errno);
     default: {
       const detail = error instanceof Error ? error.message : String(error);
-      return new NetdumpError(code ?? 'EIO', `cannot read dump file ${path}: ${detail}`, errno);
+      return new NetdumpError(errorCodeOf(code), `cannot read dump file ${path}: ${detail}`, errno);
     }
   }
 }

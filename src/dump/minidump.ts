@@ -16,7 +16,7 @@
  * accumulated (fragsz == maxdumpsz) or at the very end — physical
  * contiguity plays no part.
  */
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import { defaultVersionString } from './kdh.js';
 import { DUMP_BLOCK_SIZE, MAX_DUMP_WRITE, roundUpToBlock, type DumpSource, type DumpWrite } from './source.js';
 

@@ -3,7 +3,7 @@
  * sequence of dumper calls, each block-aligned and at most maxiosize long
  * (spec §3.4).
  */
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 /** netdump's dumper block size (NETDUMP_DATASIZE) and the amd64 page size. */
 export const DUMP_BLOCK_SIZE = 4096;

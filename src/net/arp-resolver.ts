@@ -1,17 +1,17 @@
 /**
  * Finding the next hop's MAC as the kernel does (spec §3.2): the server
- * first, `arpRetries` requests each followed by up to `polls` polls of
- * 0.5 ms, "(ARP retry)" after each unanswered one, then the gateway.
+ * first, `arpRetries` requests each followed by up to `polls` wait steps
+ * (a poll and DELAY(500)), "(ARP retry)" after each unanswered one, then
+ * the gateway.
  */
-import { delayMicroseconds } from '../../native/index.js';
-import type { Profile } from '../client/profile.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
+import type { NetBehaviour } from './behaviour.js';
 import type { NetStack } from './stack.js';
 
 export interface ArpSettings {
   arpRetries: number;
   polls: number;
-  profile: Profile;
+  behaviour: NetBehaviour;
   print: (text: string) => void;
 }
 
@@ -19,8 +19,7 @@ function tryTarget(stack: NetStack, target: number, settings: ArpSettings): bool
   for (let attempt = 0; attempt < settings.arpRetries && stack.nextHopMac === undefined; attempt++) {
     stack.sendArpRequest(target);
     for (let poll = 0; poll < settings.polls && stack.nextHopMac === undefined; poll++) {
-      stack.poll();
-      delayMicroseconds(500);
+      stack.pollAndWait();
     }
     if (stack.nextHopMac === undefined) settings.print('(ARP retry)');
   }
@@ -31,8 +30,8 @@ function tryTarget(stack: NetStack, target: number, settings: ArpSettings): bool
 export function resolveNextHop(stack: NetStack, settings: ArpSettings): void {
   const { serverIp, gatewayIp } = stack.config;
   if (tryTarget(stack, serverIp, settings)) return;
-  if (settings.profile.name === 'freebsd12') {
-    if (gatewayIp !== 0 && (serverIp !== gatewayIp || !settings.profile.gatewayFallbackNeedsDistinctGateway)) {
+  if (settings.behaviour.subsystem === 'netdump') {
+    if (gatewayIp !== 0 && (serverIp !== gatewayIp || !settings.behaviour.gatewayFallbackNeedsDistinctGateway)) {
       settings.print('Failed to ARP server, trying to reach gateway...\n');
       if (tryTarget(stack, gatewayIp, settings)) return;
     }

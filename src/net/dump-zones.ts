@@ -6,7 +6,7 @@
  * ENOBUFS, as m_gethdr failing is in the kernel — the zones never grow.
  */
 import type { DriverInit } from '../../drivers/driver.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 /** A netdump message takes a header mbuf and an external-data mbuf. */
 export const MBUFS_PER_PACKET = 2;

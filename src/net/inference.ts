@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 export interface RouteFacts {
   /** The interface's first IPv4 address in the kernel, if any. */

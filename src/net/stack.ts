@@ -3,9 +3,7 @@
  * filter (spec §3.5), ARP input (§3.2), the ack path with the server-port
  * latch (§3.3), and IPv4/UDP output with the kernel's field values (§2).
  */
-import type { FrameInput, NetdumpDriver } from '../../drivers/driver.js';
-import { RxFlag } from '../../native/index.js';
-import type { Profile } from '../client/profile.js';
+import { RxFlag, type FrameInput, type NetdumpDriver } from '../../drivers/driver.js';
 import {
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
@@ -38,7 +36,8 @@ import {
   UDP_LENGTH_OFFSET,
   UDP_SRC_PORT_OFFSET,
 } from '../wire/index.js';
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
+import { DRIVER_POLL_COUNT, POLL_DELAY_US, type Delay, type NetBehaviour } from './behaviour.js';
 import { DumpZones, MBUFS_PER_PACKET } from './dump-zones.js';
 import { UdpFramer } from './udp-frame.js';
 
@@ -52,7 +51,9 @@ export interface NetConfig {
 }
 
 export interface StackOptions {
-  profile: Profile;
+  behaviour: NetBehaviour;
+  /** The kernel's DELAY(), for the wait step between polls. */
+  delay: Delay;
   /** The kernel's printf. */
   print: (text: string) => void;
   /** net.netdump.debug: explain every dropped frame. */
@@ -92,11 +93,17 @@ export class NetStack {
     });
   }
 
-  /** One driver poll, as netdump_network_poll: count 1000, frames go through our input path. */
+  /** One driver poll, as netdump_network_poll: frames go through our input path. */
   poll(): number {
-    const received = this.driver.poll(1000, this.input);
+    const received = this.driver.poll(DRIVER_POLL_COUNT, this.input);
     this.zones.reclaimTransmits();
     return received;
+  }
+
+  /** The step both wait loops (ARP and the send loop) repeat: poll the NIC, then DELAY(500). */
+  pollAndWait(): void {
+    this.poll();
+    this.options.delay(POLL_DELAY_US);
   }
 
   sendArpRequest(targetIp: number): void {
@@ -131,7 +138,7 @@ export class NetStack {
     try {
       this.zones.takeForTransmit(mbufs);
     } catch (error) {
-      this.options.print(`${this.options.profile.name === 'freebsd12' ? 'netdump_send' : 'debugnet_send'}: Out of mbufs\n`);
+      this.options.print(`${this.options.behaviour.subsystem}_send: Out of mbufs\n`);
       throw error;
     }
     this.driver.transmit(frame);
@@ -147,7 +154,7 @@ export class NetStack {
     if ((flags & RxFlag.VlanTagged) !== 0 || etherType === ETHERTYPE_VLAN) return this.debug('ignoring vlan packets');
     if (!macEqualsAt(frame, 0, this.config.mac)) {
       const broadcastArp = etherType === ETHERTYPE_ARP && macEqualsAt(frame, 0, BROADCAST_MAC);
-      if (!(broadcastArp && this.options.profile.acceptBroadcastArp)) {
+      if (!(broadcastArp && this.options.behaviour.acceptBroadcastArp)) {
         return this.debug('discard frame with incorrect destination addr');
       }
     }
@@ -182,7 +189,7 @@ export class NetStack {
     if (senderIp !== this.config.gatewayIp && senderIp !== this.config.serverIp) {
       return this.debug(`ignoring ARP reply from ${formatIpv4Address(senderIp)} (not netdump server)`);
     }
-    if (this.nextHopMac !== undefined && !this.options.profile.arpRepliesAnyTime) {
+    if (this.nextHopMac !== undefined && !this.options.behaviour.arpRepliesAnyTime) {
       return this.debug(`ignoring server ARP reply from ${formatIpv4Address(senderIp)} (already have gateway address)`);
     }
     this.nextHopMac = Uint8Array.from(senderMac);
@@ -194,7 +201,7 @@ export class NetStack {
    * the IPv4 packet at `ip` in the frame (offsets, not views: this runs for every ack).
    */
   private receiveIpv4(frame: Uint8Array, ip: number): void {
-    if (this.options.profile.ipNeedsNextHop && this.nextHopMac === undefined) return this.debug('ignoring IP before ARP is done');
+    if (this.options.behaviour.ipNeedsNextHop && this.nextHopMac === undefined) return this.debug('ignoring IP before ARP is done');
     const available = frame.length - ip;
     if (available < IPV4_HEADER_SIZE) return this.debug('dropping packet too small for IP header');
     const versionAndLength = frame[ip]!;
@@ -218,12 +225,12 @@ export class NetStack {
   /** The UDP datagram in frame[udp, end). */
   private receiveUdp(frame: Uint8Array, udp: number, end: number): void {
     const available = end - udp;
-    if (available < UDP_HEADER_SIZE + (this.options.profile.ackExactlyFourBytes ? 0 : NETDUMP_ACK_SIZE)) {
+    if (available < UDP_HEADER_SIZE + (this.options.behaviour.ackExactlyFourBytes ? 0 : NETDUMP_ACK_SIZE)) {
       return this.debug('ignoring small packet');
     }
     if (readU16BE(frame, udp + UDP_DST_PORT_OFFSET) !== NETDUMP_ACKPORT) return this.debug('not on the netdump port.');
     const sourcePort = readU16BE(frame, udp + UDP_SRC_PORT_OFFSET);
-    if (this.options.profile.ackExactlyFourBytes) {
+    if (this.options.behaviour.ackExactlyFourBytes) {
       const ackLength = readU16BE(frame, udp + UDP_LENGTH_OFFSET) - UDP_HEADER_SIZE;
       if (available < ackLength + UDP_HEADER_SIZE) return this.debug('ignoring runt UDP packet');
       if (ackLength !== NETDUMP_ACK_SIZE) {
@@ -235,7 +242,7 @@ export class NetStack {
   }
 
   private latchServerPort(sourcePort: number): void {
-    if (this.options.profile.latchPortOnFirstAckOnly) {
+    if (this.options.behaviour.latchPortOnFirstAckOnly) {
       if (!this.portLatched) this.serverPort = sourcePort;
     } else if (this.serverPort === NETDUMP_PORT) {
       this.serverPort = sourcePort;

@@ -2,7 +2,7 @@
  * The wire layer's error: always code EBADMSG, plus which protocol layer
  * failed and why, so a caller can count or log drops by cause.
  */
-import { NetdumpError } from '../errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 export type WireLayer =
   | 'bytes'

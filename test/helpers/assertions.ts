@@ -1,7 +1,7 @@
 /** Assertions shared by the tests. */
 import assert from 'node:assert/strict';
 
-import { NetdumpError } from '../../src/errors.js';
+import { NetdumpError } from '../../errors/index.js';
 
 /** `fn` throws a NetdumpError with `code` whose message includes (or matches) `message`. */
 export function assertNetdumpError(fn: () => unknown, code: string, message?: string | RegExp): void {

@@ -106,7 +106,7 @@ function readUdp(frame: Buffer, index: number, timeUs: number, frameLength: numb
     id: readU16BE(ip, 4),
     flagsFragment: readU16BE(ip, 6),
     ttl: ip[8]!,
-    protocol: ip[9]!,
+    protocol: ip[9],
     ipChecksum: readU16BE(ip, 10),
     srcIp: formatIpv4Address(readU32BE(ip, 12)),
     dstIp: formatIpv4Address(readU32BE(ip, 16)),

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 
 import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from '../../drivers/driver.js';
 import { DriverWrapper } from '../../drivers/middleware/wrapper.js';
-import type { PacketSocket } from '../../native/index.js';
+import { delayMicroseconds, type PacketSocket } from '../../native/index.js';
 import type { TestHosts } from '../../scripts/lib/testhosts.js';
 import { runNetdump, type DumpContent, type DumpReport } from '../../src/client/netdump.js';
 import { PROFILES, type Profile } from '../../src/client/profile.js';
@@ -207,6 +207,7 @@ export function dumpInProcess(options: InProcessDumpOptions): InProcessDump {
         print: (text) => {
           printed += text;
         },
+        delay: delayMicroseconds,
         gatewayGiven: false,
       },
       fileContent(options.dumpFile, profile.name),

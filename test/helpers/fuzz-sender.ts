@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       const toHerald = herald || sessionPort === undefined;
       if (toHerald) summary.toHerald++;
       else summary.toSession++;
-      sockets[index]!.send(mutate(datagram), toHerald ? heraldPort : sessionPort!, config.serverIp);
+      sockets[index]!.send(mutate(datagram), toHerald ? heraldPort : sessionPort, config.serverIp);
     }
     await sleep(BURST_PAUSE_MS);
   }

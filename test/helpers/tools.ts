@@ -6,7 +6,7 @@
 const SYSTEM_TOOLS = new URL('../../../scripts/system-tools.mjs', import.meta.url).href;
 
 interface SystemTools {
-  missingPackages(tools: Array<{ command: string; package: string }>): string[];
+  missingPackages(this: void, tools: Array<{ command: string; package: string }>): string[];
 }
 
 /** Throws unless `command` is on PATH, naming the Debian package that brings it. */

@@ -101,7 +101,7 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
     assertNetdumpError(() => CaptureFile.open(path.join(dir, 'small.pcap'), 65536), 'EINVAL', 'power-of-two ring size of 128 KiB to 1 GiB');
     const tracer = new TracingDriver(new NullDriver(), path.join(dir, 'closed.jsonl'));
     tracer.close();
-    assertNetdumpError(() => tracer.tick(), 'EBADF', 'is closed');
+    assertNetdumpError(() => tracer.tick(500), 'EBADF', 'is closed');
   });
 
   test('a capture to /dev/full: close() reports ENOSPC, naming the file, and still closes the driver', () => {
@@ -115,7 +115,7 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
   test('a trace to /dev/full: close() reports ENOSPC, naming the file, and still closes the driver', () => {
     const inner = new NullDriver();
     const tracer = new TracingDriver(inner, '/dev/full');
-    for (let seq = 0; seq < 100; seq++) tracer.tick();
+    for (let seq = 0; seq < 100; seq++) tracer.tick(500);
     assertNetdumpError(() => tracer.close(), 'ENOSPC', 'cannot write the trace /dev/full: No space left on device');
     assert.equal(inner.closed, true);
   });

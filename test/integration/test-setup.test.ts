@@ -80,8 +80,8 @@ describe('npm test on a machine that lacks a tool', () => {
       detached: true,
     });
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const started = Date.now();
     const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), HANG_LIMIT_MS);
     try {

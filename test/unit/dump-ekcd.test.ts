@@ -43,10 +43,10 @@ function djbChachaBlock(key: Uint8Array, nonce: Uint8Array, counter: number): Bu
   const x = [...input];
   const rotl = (v: number, n: number) => ((v << n) | (v >>> (32 - n))) >>> 0;
   const quarter = (a: number, b: number, c: number, d: number) => {
-    x[a] = (x[a]! + x[b]!) >>> 0; x[d] = rotl(x[d]! ^ x[a]!, 16);
-    x[c] = (x[c]! + x[d]!) >>> 0; x[b] = rotl(x[b]! ^ x[c]!, 12);
-    x[a] = (x[a]! + x[b]!) >>> 0; x[d] = rotl(x[d]! ^ x[a]!, 8);
-    x[c] = (x[c]! + x[d]!) >>> 0; x[b] = rotl(x[b]! ^ x[c]!, 7);
+    x[a] = (x[a]! + x[b]!) >>> 0; x[d] = rotl(x[d]! ^ x[a], 16);
+    x[c] = (x[c]! + x[d]) >>> 0; x[b] = rotl(x[b]! ^ x[c], 12);
+    x[a] = (x[a] + x[b]) >>> 0; x[d] = rotl(x[d] ^ x[a], 8);
+    x[c] = (x[c] + x[d]) >>> 0; x[b] = rotl(x[b] ^ x[c], 7);
   };
   for (let round = 0; round < 10; round++) {
     quarter(0, 4, 8, 12); quarter(1, 5, 9, 13); quarter(2, 6, 10, 14); quarter(3, 7, 11, 15);

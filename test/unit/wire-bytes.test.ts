@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetdumpError } from '../../src/errors.js';
+import { NetdumpError } from '../../errors/index.js';
 import {
   WireError,
   readU16BE,
