@@ -8,5 +8,4 @@ export class AfPacketBackend extends SocketBackend<PacketSocket> {
     // As many receive slots as any shim's poll may reap (vtnet's rx_process_limit).
     super(PacketSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES }));
   }
-
 }

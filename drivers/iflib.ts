@@ -35,7 +35,12 @@ export class IflibDriver implements NetdumpDriver {
     private readonly model: IflibModel,
   ) {
     this.name = model.name;
-    this.txQueue = new TxQueue(backend, model.name, model.ringDepth, `TX queue 0 is full (${model.ringDepth} descriptors awaiting reclaim)`);
+    this.txQueue = new TxQueue(
+      backend,
+      model.name,
+      model.ringDepth,
+      `TX queue 0 is full (${model.ringDepth} descriptors awaiting reclaim)`,
+    );
     // Read once: a poll must not cost the five ioctls of facts(), and a panicking kernel's queues do not change.
     this.rxQueues = backend.facts().rxQueues;
   }

@@ -30,7 +30,9 @@ if (process.getuid?.() !== 0) {
 // After our run every test process has exited, so any test host of ours left is stale.
 const { removeStaleTestHosts, staleTestHosts } = await import('../dist/scripts/lib/testhosts.js');
 const before = new Set(staleTestHosts());
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], {
+  stdio: 'inherit',
+});
 const leaked = staleTestHosts().filter((name) => !before.has(name));
 if (leaked.length > 0) {
   console.error(`run-tests: the tests left network namespaces behind: ${leaked.join(' ')}`);

@@ -80,7 +80,12 @@ function verifyVmcore(file: string, size: number, version: 2 | 3): void {
 
 function verifyInfo(file: string, size: number): void {
   const info = readFileSync(file, 'utf8');
-  for (const expected of [`  Dump Length: ${size}B (${size >> 20} MB)\n`, '  Hostname: crashed-host\n', '  Header Parity Check: Pass\n', 'Dump complete\n']) {
+  for (const expected of [
+    `  Dump Length: ${size}B (${size >> 20} MB)\n`,
+    '  Hostname: crashed-host\n',
+    '  Header Parity Check: Pass\n',
+    'Dump complete\n',
+  ]) {
     if (!info.includes(expected)) throw new Error(`info file lacks ${JSON.stringify(expected)}:\n${info}`);
   }
 }
@@ -88,7 +93,9 @@ function verifyInfo(file: string, size: number): void {
 async function main(): Promise<void> {
   let options;
   try {
-    options = parseArgs({ options: { size: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    options = parseArgs({
+      options: { size: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
   } catch (error) {
     console.error(`npm start: ${(error as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -109,7 +116,9 @@ async function main(): Promise<void> {
   }
   const hosts = createTestHostPair();
   const dumpDir = mkdtempSync(path.join(tmpdir(), 'netdump-start-'));
-  console.log(`test hosts: client ${hosts.client.ip} (${hosts.client.ns}), server ${hosts.server.ip} (${hosts.server.ns}); dump directory ${dumpDir}`);
+  console.log(
+    `test hosts: client ${hosts.client.ip} (${hosts.client.ns}), server ${hosts.server.ip} (${hosts.server.ns}); dump directory ${dumpDir}`,
+  );
   try {
     const server = startServer(hosts, dumpDir);
     await waitForLine(server.child, /^Waiting for clients\./, server.lines);

@@ -74,17 +74,22 @@ function parseSeed(value: string): number {
 
 function parseDelayMs(value: string): number {
   const ms = Number(value);
-  if (!(ms >= 0 && ms <= MAX_DELAY_MS)) throw new NetdumpError('EINVAL', `--inject: delay_ms must be from 0 to ${MAX_DELAY_MS}, not ${value}`);
+  if (!(ms >= 0 && ms <= MAX_DELAY_MS))
+    throw new NetdumpError('EINVAL', `--inject: delay_ms must be from 0 to ${MAX_DELAY_MS}, not ${value}`);
   return ms;
 }
 
 function setRate(plan: FaultPlan, key: string, rate: number): void {
   const [direction, fault] = key.includes('.') ? key.split('.', 2) : ['both', key];
   if (!FAULTS.includes(fault as Fault)) {
-    throw new NetdumpError('EINVAL', `--inject: unknown fault '${key}' (known: ${FAULTS.join(', ')}, each optionally tx. or rx., and seed, delay_ms)`);
+    throw new NetdumpError(
+      'EINVAL',
+      `--inject: unknown fault '${key}' (known: ${FAULTS.join(', ')}, each optionally tx. or rx., and seed, delay_ms)`,
+    );
   }
   if (!(rate >= 0 && rate <= 1)) throw new NetdumpError('EINVAL', `--inject: ${key} must be a probability from 0 to 1, not ${rate}`);
-  if (direction !== 'both' && direction !== 'tx' && direction !== 'rx') throw new NetdumpError('EINVAL', `--inject: '${direction}' is not tx or rx`);
+  if (direction !== 'both' && direction !== 'tx' && direction !== 'rx')
+    throw new NetdumpError('EINVAL', `--inject: '${direction}' is not tx or rx`);
   if (direction !== 'rx') plan.tx[fault as Fault] = rate;
   if (direction !== 'tx') plan.rx[fault as Fault] = rate;
 }

@@ -58,7 +58,7 @@ export class JsonLinesFile {
   }
 
   flush(): void {
-    for (let written = 0; written < this.used; ) written += writeSync(this.fd, this.buffer, written, this.used - written);
+    for (let written = 0; written < this.used;) written += writeSync(this.fd, this.buffer, written, this.used - written);
     this.used = 0;
   }
 

@@ -21,7 +21,10 @@ export class PcapWritingDriver extends DriverWrapper {
     this.input(frame, flags);
   };
 
-  constructor(inner: NetdumpDriver, readonly path: string) {
+  constructor(
+    inner: NetdumpDriver,
+    readonly path: string,
+  ) {
     super(inner);
     this.file = naming(path, () => CaptureFile.open(path, RING_BYTES));
   }

@@ -98,7 +98,7 @@ export class TraceFile {
   /** Stores one event, stamped now; waits only if the worker has fallen a whole ring behind. */
   record(kind: number, a: number, b = 0, c = 0): void {
     if (this.closed) throw new NetdumpError('EBADF', `the trace ${this.path} is closed`);
-    if (((this.head - this.tail) >>> 0) >= RING_RECORDS) this.waitForRoom();
+    if ((this.head - this.tail) >>> 0 >= RING_RECORDS) this.waitForRoom();
     this.records.write(this.head & (RING_RECORDS - 1), kind, monotonicMicros(), a, b, c);
     this.head = (this.head + 1) | 0;
     if (++this.unpublished >= PUBLISH_EVERY) this.publish();
@@ -145,7 +145,7 @@ export class TraceFile {
   private waitForRoom(): void {
     this.publish();
     this.wakeWorker();
-    const room = () => ((this.head - (this.tail = Atomics.load(this.control, Control.tail))) >>> 0) < RING_RECORDS;
+    const room = () => (this.head - (this.tail = Atomics.load(this.control, Control.tail))) >>> 0 < RING_RECORDS;
     if (!this.waitFor(room, Control.tail)) throw this.stopped();
   }
 

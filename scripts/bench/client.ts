@@ -40,9 +40,14 @@ interface Row {
 
 function startServer(hosts: TestHosts, dir: string): Promise<ChildProcess> {
   const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
-  const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, '.pid')], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const child = hosts.spawn(
+    hosts.server.ns,
+    'taskset',
+    ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, '.pid')],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('our server did not start')), 10_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -83,20 +88,33 @@ function referenceClient(hosts: TestHosts, sender: string, size: number): Row {
 }
 
 function rawBlast(hosts: TestHosts, blast: string): number {
-  const output = hosts.run(hosts.client.ns, 'taskset', ['-c', CLIENT_CPU, blast, hosts.client.ns, hosts.client.iface, hosts.server.mac, '1514', '400000', '64']);
+  const output = hosts.run(hosts.client.ns, 'taskset', [
+    '-c',
+    CLIENT_CPU,
+    blast,
+    hosts.client.ns,
+    hosts.client.iface,
+    hosts.server.mac,
+    '1514',
+    '400000',
+    '64',
+  ]);
   const { frames, seconds } = JSON.parse(output) as { frames: number; seconds: number };
   return (frames * 1514) / seconds;
 }
 
 function parseOptions(): { size: number; rounds: number } {
   try {
-    const { values } = parseArgs({ options: { size: { type: 'string' }, rounds: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      options: { size: { type: 'string' }, rounds: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
       console.log(USAGE);
       process.exit(0);
     }
     const rounds = Number(values.rounds ?? 3);
-    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer from 1 to 20, not '${values.rounds}'`);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
+      throw new Error(`--rounds must be an integer from 1 to 20, not '${values.rounds}'`);
     return { size: parseSize(values.size ?? '1G'), rounds };
   } catch (error) {
     console.error(`bench:client: ${(error as Error).message}\n${USAGE}`);
@@ -125,7 +143,11 @@ async function main(): Promise<void> {
   try {
     const server = await startServer(hosts, dir);
     const exited = once(server, 'exit');
-    const clients = [() => referenceClient(hosts, sender, size), () => ourClient(hosts, 'freebsd13', size), () => ourClient(hosts, 'freebsd12', size)];
+    const clients = [
+      () => referenceClient(hosts, sender, size),
+      () => ourClient(hosts, 'freebsd13', size),
+      () => ourClient(hosts, 'freebsd12', size),
+    ];
     const runs: Row[][] = clients.map(() => []);
     for (let round = 0; round < rounds; round++) {
       for (const client of roundOrder([...clients.keys()], round)) {
@@ -161,11 +183,15 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    console.log(`\nfor scale: the addon's raw-frame blast (C sendmmsg, 1514-byte frames) reaches ${(blastRate / 1e6).toFixed(0)} MB/s on this link`);
+    console.log(
+      `\nfor scale: the addon's raw-frame blast (C sendmmsg, 1514-byte frames) reaches ${(blastRate / 1e6).toFixed(0)} MB/s on this link`,
+    );
     for (const mine of ours) {
       const deviation = median(deviations(mine));
       const verdict = Math.abs(deviation) <= 0.1 ? 'met' : 'NOT met';
-      console.log(`target: ${mine[0]!.name}: time per batch within ±10 % of the reference (median of the rounds): ${percent(deviation)} ${verdict}`);
+      console.log(
+        `target: ${mine[0]!.name}: time per batch within ±10 % of the reference (median of the rounds): ${percent(deviation)} ${verdict}`,
+      );
     }
   } finally {
     hosts.destroy();

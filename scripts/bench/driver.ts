@@ -77,7 +77,13 @@ function jsModes(socket: PacketSocket, peerMac: Buffer, size: number): Mode[] {
       }),
   });
   return [
-    { name: 'JS send, one call per frame', block: (total) => timed(total, () => { for (let i = 0; i < total; i++) socket.send(one); }) },
+    {
+      name: 'JS send, one call per frame',
+      block: (total) =>
+        timed(total, () => {
+          for (let i = 0; i < total; i++) socket.send(one);
+        }),
+    },
     batched(32),
     batched(64),
   ];
@@ -88,8 +94,9 @@ function openDriver(hosts: TestHosts): NetdumpDriver {
 }
 
 function openChain(hosts: TestHosts, scratch: string, writerCpus: number[]): NetdumpDriver {
-  return startingThreadsOn(writerCpus, () =>
-    new TracingDriver(new PcapWritingDriver(openDriver(hosts), path.join(scratch, 'bench.pcap')), path.join(scratch, 'bench.jsonl')),
+  return startingThreadsOn(
+    writerCpus,
+    () => new TracingDriver(new PcapWritingDriver(openDriver(hosts), path.join(scratch, 'bench.pcap')), path.join(scratch, 'bench.jsonl')),
   );
 }
 
@@ -188,10 +195,20 @@ function printResults(modes: Mode[], rates: Rates, size: number): void {
     return [mode.name, Math.round(rate).toLocaleString('en-US'), ((rate * size) / 1e6).toFixed(1), ratio];
   };
   const sendModes = modes.filter((mode) => mode.name !== CHAIN);
-  console.log(formatTable(['mode', 'frames/s', 'MB/s', 'ratio to C limit'], sendModes.map((mode) => row(mode, C_LIMIT))));
+  console.log(
+    formatTable(
+      ['mode', 'frames/s', 'MB/s', 'ratio to C limit'],
+      sendModes.map((mode) => row(mode, C_LIMIT)),
+    ),
+  );
   console.log('');
   const middleware = modes.filter((mode) => mode.name === BARE_DRIVER || mode.name === CHAIN);
-  console.log(formatTable(['middleware', 'frames/s', 'MB/s', 'ratio to bare driver'], middleware.map((mode) => row(mode, BARE_DRIVER))));
+  console.log(
+    formatTable(
+      ['middleware', 'frames/s', 'MB/s', 'ratio to bare driver'],
+      middleware.map((mode) => row(mode, BARE_DRIVER)),
+    ),
+  );
   const target = (what: string, ratios: number[], goal: number) => {
     const value = median(ratios);
     console.log(`target: ${what} >= ${goal.toFixed(2)}: ${value.toFixed(2)} ${value >= goal ? 'met' : 'NOT met'}`);

@@ -118,7 +118,9 @@ async function dumpInto(hosts: TestHosts, server: ServerUnderTest, sender: strin
 
 function parseOptions(): { size: number; runs: number } {
   try {
-    const { values } = parseArgs({ options: { size: { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      options: { size: { type: 'string' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
       console.log(USAGE);
       process.exit(0);

@@ -13,7 +13,16 @@ import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../driv
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { delayMicroseconds, signalName, StopSignals } from '../../native/index.js';
-import { BACKENDS, createDriver, DEFAULT_BACKEND, isBackendName, isShimName, openBackend, SHIMS, type BackendName } from '../../drivers/select.js';
+import {
+  BACKENDS,
+  createDriver,
+  DEFAULT_BACKEND,
+  isBackendName,
+  isShimName,
+  openBackend,
+  SHIMS,
+  type BackendName,
+} from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
 import { buildDumpHeader } from '../dump/kdh.js';
@@ -141,7 +150,8 @@ function syntheticSize(text: string, profile: Profile): number {
 function count(name: string, text: string | undefined, fallback: number, minimum = 0, maximum = 1_000_000): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < minimum || value > maximum) usageError(`${name} must be an integer from ${minimum} to ${maximum}, not '${text}'`);
+  if (!Number.isInteger(value) || value < minimum || value > maximum)
+    usageError(`${name} must be an integer from ${minimum} to ${maximum}, not '${text}'`);
   return value;
 }
 
@@ -171,7 +181,8 @@ function applySysctls(settings: string[], values: Record<string, string | boolea
   for (const setting of settings) {
     const [name, value] = setting.split('=', 2);
     const option = names[name ?? ''];
-    if (option === undefined || value === undefined) usageError(`-o ${setting}: expected one of ${Object.keys(names).join(', ')} as NAME=VALUE`);
+    if (option === undefined || value === undefined)
+      usageError(`-o ${setting}: expected one of ${Object.keys(names).join(', ')} as NAME=VALUE`);
     if (option === 'p') values[option] = value;
     else if (!/^\d+$/.test(value)) usageError(`-o ${name}: '${value}' is not a number (the sysctl is an integer)`);
     else values[option] = option === 'debug' ? Number(value) > 0 : value;
@@ -232,7 +243,8 @@ function parseOptions(argv: string[]): Options {
   const profile = PROFILES[profileName as Profile['name']];
   if (profile === undefined) usageError(`--profile must be freebsd12 or freebsd13, not '${profileName}'`);
   const path = values.p as string | undefined;
-  if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023)) usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
+  if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023))
+    usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
   return {
     iface,
     dumpFile,
@@ -295,7 +307,8 @@ function cipherOf(name: string | undefined, publicKey: string | undefined, profi
   if (publicKey === undefined) usageError('-C needs -k: a cipher without a key encrypts nothing');
   const cipher = CIPHERS[name];
   if (cipher === undefined) usageError(`-C must be chacha20 or aes256-cbc, not '${name}'`);
-  if (cipher === KERNELDUMP_ENC_CHACHA20 && profile.name === 'freebsd12') usageError('-C chacha20 needs --profile freebsd13 (12.x has only aes256-cbc)');
+  if (cipher === KERNELDUMP_ENC_CHACHA20 && profile.name === 'freebsd12')
+    usageError('-C chacha20 needs --profile freebsd13 (12.x has only aes256-cbc)');
   return cipher;
 }
 
@@ -317,7 +330,10 @@ function readPublicKey(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read the public key ${file}: ${(error as Error).message}`);
+    throw new NetdumpError(
+      errorCodeOf((error as NodeJS.ErrnoException).code),
+      `cannot read the public key ${file}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -350,7 +366,9 @@ function dumpContent(options: Options): DumpContent {
  */
 function noteReceiveCorruption(options: Options, print: (text: string) => void): void {
   if ((options.faults?.rx.corrupt ?? 0) === 0) return;
-  print('netdump: rx.corrupt hands the client frames a NIC would have dropped; like the kernel, it checks no UDP checksum, so a corrupted ack can leave a hole in the dump\n');
+  print(
+    'netdump: rx.corrupt hands the client frames a NIC would have dropped; like the kernel, it checks no UDP checksum, so a corrupted ack can leave a hole in the dump\n',
+  );
 }
 
 /** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
@@ -443,11 +461,19 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
     noteReceiveCorruption(options, print);
     heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
     if (heldPort !== undefined && options.debug) {
-      print(`netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`);
+      print(
+        `netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`,
+      );
     }
     const dumped = runNetdump(
       driver,
-      { clientIp: parseIpv4Address(client), serverIp, gatewayIp: gateway === undefined ? 0 : parseIpv4Address(gateway), mac: facts.mac, mtu: facts.mtu },
+      {
+        clientIp: parseIpv4Address(client),
+        serverIp,
+        gatewayIp: gateway === undefined ? 0 : parseIpv4Address(gateway),
+        mac: facts.mac,
+        mtu: facts.mtu,
+      },
       {
         profile: options.profile,
         polls: options.polls,

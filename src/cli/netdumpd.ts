@@ -229,7 +229,12 @@ function main(): void {
     daemonize(argv);
     return;
   }
-  serve(settings, foregroundLogger(), () => undefined, (message) => fail(message));
+  serve(
+    settings,
+    foregroundLogger(),
+    () => undefined,
+    (message) => fail(message),
+  );
 }
 
 main();

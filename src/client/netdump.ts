@@ -13,7 +13,15 @@ import { resolveNextHop } from '../net/arp-resolver.js';
 import { DumpZones } from '../net/dump-zones.js';
 import type { Delay } from '../net/behaviour.js';
 import { NetStack, type NetConfig } from '../net/stack.js';
-import { formatIpv4Address, formatMac, NETDUMP_EKCD_KEY, NETDUMP_FINISHED, NETDUMP_HERALD, NETDUMP_KDH, NETDUMP_VMCORE } from '../wire/index.js';
+import {
+  formatIpv4Address,
+  formatMac,
+  NETDUMP_EKCD_KEY,
+  NETDUMP_FINISHED,
+  NETDUMP_HERALD,
+  NETDUMP_KDH,
+  NETDUMP_VMCORE,
+} from '../wire/index.js';
 import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
@@ -91,7 +99,12 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
   const payloadBytes = maxPayload(profile, config.mtu, settings.allowPayloadOver4096);
   // 12.x with no gateway uses the server as its gateway (netdump_start); 13+ leaves it unset.
   const gatewayIp = config.gatewayIp === 0 && profile.serverIsDefaultGateway ? config.serverIp : config.gatewayIp;
-  const stack = new NetStack(driver, { ...config, gatewayIp }, { behaviour: profile, delay: settings.delay, print, debug: settings.debug }, new DumpZones(driver.init()));
+  const stack = new NetStack(
+    driver,
+    { ...config, gatewayIp },
+    { behaviour: profile, delay: settings.delay, print, debug: settings.debug },
+    new DumpZones(driver.init()),
+  );
   const sender = new ReliableSender(stack, {
     polls: settings.polls,
     retries: settings.retries,
@@ -116,10 +129,22 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     };
     sendStage('data', () => sender.send(NETDUMP_KDH, 0, content.kdh));
     if (content.key !== undefined && !profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
-    sendStage('finished', () => sender.send(NETDUMP_FINISHED, 0, new Uint8Array(0)), () => print('failed to close the transaction\n'));
+    sendStage(
+      'finished',
+      () => sender.send(NETDUMP_FINISHED, 0, new Uint8Array(0)),
+      () => print('failed to close the transaction\n'),
+    );
     print('\nnetdump finished.\n');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { ...sender.stats, ...data, bytes, seconds, nextHopMac: formatMac(stack.nextHopMac!), serverPort: stack.serverPort, payloadBytes };
+    return {
+      ...sender.stats,
+      ...data,
+      bytes,
+      seconds,
+      nextHopMac: formatMac(stack.nextHopMac!),
+      serverPort: stack.serverPort,
+      payloadBytes,
+    };
   } finally {
     driver.event('end');
   }
@@ -140,7 +165,11 @@ function sendStage(stage: FailureStage, action: () => void, onFailure: (error: N
 function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettings): void {
   const { profile, print } = settings;
   const freebsd12 = profile.name === 'freebsd12';
-  print(freebsd12 ? 'netdump in progress. searching for server...\n' : `debugnet_connect: searching for ${settings.gatewayGiven ? 'gateway' : 'server'} MAC...\n`);
+  print(
+    freebsd12
+      ? 'netdump in progress. searching for server...\n'
+      : `debugnet_connect: searching for ${settings.gatewayGiven ? 'gateway' : 'server'} MAC...\n`,
+  );
   sendStage(
     'arp',
     () => resolveNextHop(stack, { arpRetries: settings.arpRetries, polls: settings.polls, behaviour: profile, print }),
@@ -158,13 +187,16 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
 function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent): number {
   const { source } = content;
   const progress = new Progress(source.length, settings.print);
-  settings.print(`Dumping ${Math.floor(source.length / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(source.length / 2 ** 20)} MB:`);
+  settings.print(
+    `Dumping ${Math.floor(source.length / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(source.length / 2 ** 20)} MB:`,
+  );
   const batch = new Uint8Array(MAX_BATCH_BYTES);
   let batchOffset = 0;
   let batchLength = 0;
   let bytes = 0;
   const flush = () => {
-    if (batchLength > 0) sendStage('data', () => sender.send(NETDUMP_VMCORE, batchOffset, batch.subarray(0, batchLength)), dumpFailed(settings));
+    if (batchLength > 0)
+      sendStage('data', () => sender.send(NETDUMP_VMCORE, batchOffset, batch.subarray(0, batchLength)), dumpFailed(settings));
     batchLength = 0;
   };
   for (const write of source.writes()) {

@@ -86,7 +86,8 @@ export class ReliableSender {
 
   /** Sends `data` (at most 64 KiB) as one batch of `type` messages starting at `offset`; throws ETIMEDOUT. */
   send(type: number, offset: number, data: Uint8Array): void {
-    if (data.length > MAX_BATCH_BYTES) throw new NetdumpError('EINVAL', `a batch holds at most ${MAX_BATCH_BYTES} bytes, not ${data.length}`);
+    if (data.length > MAX_BATCH_BYTES)
+      throw new NetdumpError('EINVAL', `a batch holds at most ${MAX_BATCH_BYTES} bytes, not ${data.length}`);
     const count = this.buildBatch(type, offset, data);
     this.window.reset();
     this.stats.batches++;

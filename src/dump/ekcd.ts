@@ -124,7 +124,10 @@ export function createEkcdKey(options: EkcdKeyOptions): EkcdKey {
   const padding = options.keyWrapPadding ?? (isFreeBSD12(options.profile) ? 'pkcs1' : 'oaep');
   const encryptedKey = publicEncrypt({ key: publicKey, padding: paddingConstant(padding) }, key);
   if (encryptedKey.length > KERNELDUMP_ENCKEY_MAX_SIZE) {
-    throw new NetdumpError('EINVAL', `the wrapped key is ${encryptedKey.length} bytes; at most ${KERNELDUMP_ENCKEY_MAX_SIZE} (a 16384-bit RSA key) fit`);
+    throw new NetdumpError(
+      'EINVAL',
+      `the wrapped key is ${encryptedKey.length} bytes; at most ${KERNELDUMP_ENCKEY_MAX_SIZE} (a 16384-bit RSA key) fit`,
+    );
   }
   const blob = new Uint8Array(kerneldumpKeySize(encryptedKey.length));
   emitKerneldumpKey({ encryption, iv, encryptedKey }, blob);
@@ -213,11 +216,7 @@ function stripPkcs1Padding(block: Buffer): Buffer {
 }
 
 /** What decryptcore does first: recover the 64-byte key from a key blob with the private key. */
-export function unwrapEkcdKey(
-  blob: Uint8Array,
-  privateKey: string | Buffer | KeyObject,
-  padding: KeyWrapPadding,
-): EkcdKey {
+export function unwrapEkcdKey(blob: Uint8Array, privateKey: string | Buffer | KeyObject, padding: KeyWrapPadding): EkcdKey {
   const parsed = parseKerneldumpKey(blob);
   const key = typeof privateKey === 'string' || Buffer.isBuffer(privateKey) ? createPrivateKey(privateKey) : privateKey;
   let unwrapped: Buffer;
@@ -228,7 +227,10 @@ export function unwrapEkcdKey(
         : stripPkcs1Padding(privateDecrypt({ key, padding: cryptoConstants.RSA_NO_PADDING }, parsed.encryptedKey));
   } catch (error) {
     if (error instanceof NetdumpError) throw error;
-    throw new NetdumpError('EBADMSG', `EKCD key does not unwrap with this private key: ${error instanceof Error ? error.message : String(error)}`);
+    throw new NetdumpError(
+      'EBADMSG',
+      `EKCD key does not unwrap with this private key: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (unwrapped.length !== KERNELDUMP_KEY_MAX_SIZE) {
     throw new NetdumpError('EBADMSG', `EKCD key unwrapped to ${unwrapped.length} bytes, expected ${KERNELDUMP_KEY_MAX_SIZE}`);

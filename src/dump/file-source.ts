@@ -85,7 +85,10 @@ export class FileDumpSource implements DumpSource {
         const wanted = Math.min(MAX_DUMP_WRITE, this.length - offset);
         const got = this.read(fd, buffer, wanted, offset);
         if (got < wanted) {
-          throw new NetdumpError('EIO', `dump file ${this.path} shrank while being dumped: ended at ${offset + got} of ${this.length} bytes`);
+          throw new NetdumpError(
+            'EIO',
+            `dump file ${this.path} shrank while being dumped: ended at ${offset + got} of ${this.length} bytes`,
+          );
         }
         const padded = roundUpToBlock(wanted);
         buffer.fill(0, wanted, padded);

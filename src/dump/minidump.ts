@@ -194,7 +194,9 @@ export function planMinidumpLayout(options: MinidumpOptions): MinidumpLayout {
   const bitmapSize = bitmapBytesFor(physicalPages);
   const metadata = withoutBitmap + bitmapSize;
   if (options.size < metadata) {
-    throw invalid(`size ${options.size} is below the ${metadata} bytes of metadata (header, msgbuf, ${options.version === 3 ? 'dump_avail, ' : ''}bitmap, ${parts.pmapSize / PAGE_SIZE} page-directory pages)`);
+    throw invalid(
+      `size ${options.size} is below the ${metadata} bytes of metadata (header, msgbuf, ${options.version === 3 ? 'dump_avail, ' : ''}bitmap, ${parts.pmapSize / PAGE_SIZE} page-directory pages)`,
+    );
   }
   const dataPages = (options.size - metadata) / PAGE_SIZE;
   if (dataPages > physicalPages) {
@@ -421,13 +423,7 @@ function assertLittleEndianHost(): void {
 }
 
 /** Writes page `pageNumber`'s pattern as 1024 u32 words from `firstWord` (host must be little-endian). */
-function fillDataPage(
-  words: Uint32Array,
-  firstWord: number,
-  pageNumber: number,
-  mask: DataPatternMask,
-  template: Uint32Array,
-): void {
+function fillDataPage(words: Uint32Array, firstWord: number, pageNumber: number, mask: DataPatternMask, template: Uint32Array): void {
   words.set(template, firstWord);
   // The page address has its low 12 bits clear, so adding the line offset
   // is an XOR.
@@ -460,9 +456,7 @@ export function dataPageNumber(page: Uint8Array, seed = 0): number | null {
   const high = (view.getUint32(4, true) ^ mask.high) >>> 0;
   if (low % PAGE_SIZE !== 0 || high >= 0x100000) return null;
   const pageNumber = high * 0x100000 + low / PAGE_SIZE;
-  return Buffer.from(page.buffer, page.byteOffset, page.byteLength).equals(expectedDataPage(pageNumber, seed))
-    ? pageNumber
-    : null;
+  return Buffer.from(page.buffer, page.byteOffset, page.byteLength).equals(expectedDataPage(pageNumber, seed)) ? pageNumber : null;
 }
 
 // ---------------------------------------------------------------------------

@@ -45,7 +45,10 @@ export function assertAlignedWrite(write: DumpWrite): void {
     throw new NetdumpError('EINVAL', `Attempt to write at unaligned offset ${offset} (must be a multiple of ${DUMP_BLOCK_SIZE})`);
   }
   if (length === 0 || length % DUMP_BLOCK_SIZE !== 0) {
-    throw new NetdumpError('EINVAL', `Attempt to write partial block of length ${length} at offset ${offset} (must be a non-zero multiple of ${DUMP_BLOCK_SIZE})`);
+    throw new NetdumpError(
+      'EINVAL',
+      `Attempt to write partial block of length ${length} at offset ${offset} (must be a non-zero multiple of ${DUMP_BLOCK_SIZE})`,
+    );
   }
   if (length > MAX_DUMP_WRITE) {
     throw new NetdumpError('EINVAL', `Attempt to write ${length} bytes at offset ${offset}, more than maxiosize ${MAX_DUMP_WRITE}`);

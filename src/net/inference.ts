@@ -22,7 +22,8 @@ function ipJson(netns: string | undefined, args: string[]): unknown {
   try {
     return JSON.parse(execFileSync('ip', ['-json', ...command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || '[]');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NetdumpError('ENOENT', 'cannot run ip (iproute2) to look up addresses and routes');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new NetdumpError('ENOENT', 'cannot run ip (iproute2) to look up addresses and routes');
     return []; // no such device, no route: nothing to infer from
   }
 }

@@ -234,7 +234,9 @@ export class NetStack {
       const ackLength = readU16BE(frame, udp + UDP_LENGTH_OFFSET) - UDP_HEADER_SIZE;
       if (available < ackLength + UDP_HEADER_SIZE) return this.debug('ignoring runt UDP packet');
       if (ackLength !== NETDUMP_ACK_SIZE) {
-        return this.debug(ackLength < NETDUMP_ACK_SIZE ? 'ignoring small ACK packet' : 'ignoring unexpected non-ACK packet on half-duplex connection.');
+        return this.debug(
+          ackLength < NETDUMP_ACK_SIZE ? 'ignoring small ACK packet' : 'ignoring unexpected non-ACK packet on half-duplex connection.',
+        );
       }
     }
     this.latchServerPort(sourcePort);
@@ -250,4 +252,3 @@ export class NetStack {
     this.portLatched = true;
   }
 }
-

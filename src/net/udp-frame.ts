@@ -71,12 +71,10 @@ export function emitUdpFrameHeaders(addressing: UdpFrameAddressing, frame: Uint8
     frame,
     ETHERNET_HEADER_SIZE,
   );
-  emitUdp(
-    { srcPort: addressing.srcPort, dstPort: addressing.dstPort, length: udpLength },
-    frame,
-    UDP_AT,
-    { src: addressing.srcIp, dst: addressing.dstIp },
-  );
+  emitUdp({ srcPort: addressing.srcPort, dstPort: addressing.dstPort, length: udpLength }, frame, UDP_AT, {
+    src: addressing.srcIp,
+    dst: addressing.dstIp,
+  });
   return frameLength;
 }
 
@@ -106,7 +104,12 @@ export class UdpFramer {
     emitUdpFrameHeaders(addressing, this.template, 0);
     for (const at of [IP_TOTAL_LENGTH_AT, IP_CHECKSUM_AT, UDP_LENGTH_AT, UDP_CHECKSUM_AT]) putU16(this.template, at, 0);
     this.ipSum = sumWords(this.template, ETHERNET_HEADER_SIZE, UDP_AT);
-    this.udpSum = sumWords(this.template, UDP_AT, UDP_PAYLOAD_OFFSET, ipv4PseudoHeaderSum(addressing.srcIp, addressing.dstIp, IPPROTO_UDP, 0));
+    this.udpSum = sumWords(
+      this.template,
+      UDP_AT,
+      UDP_PAYLOAD_OFFSET,
+      ipv4PseudoHeaderSum(addressing.srcIp, addressing.dstIp, IPPROTO_UDP, 0),
+    );
   }
 
   /** Writes the headers in front of a payload already at UDP_PAYLOAD_OFFSET; returns the frame's length. */

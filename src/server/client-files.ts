@@ -120,7 +120,8 @@ export function openFilesForHerald(
   if (heraldPath !== undefined) {
     const opened = openInDirectory(dumpDir, heraldPath, client, log);
     if ('files' in opened) return opened.files;
-    if ('refused' in opened) log.warn(`Refusing path '${printable(heraldPath)}' from client ${describeClient(client)}: ${opened.refused}\n`);
+    if ('refused' in opened)
+      log.warn(`Refusing path '${printable(heraldPath)}' from client ${describeClient(client)}: ${opened.refused}\n`);
     log.warn(`Can't create output files in path for client ${describeClient(client)}, retrying with default\n`);
   }
   const opened = openInDirectory(dumpDir, Buffer.from(defaultPath, 'utf8'), client, log);

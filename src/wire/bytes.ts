@@ -12,11 +12,7 @@ const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 
 function checkBounds(buf: Uint8Array, offset: number, size: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + size > buf.length) {
-    throw new WireError(
-      'bytes',
-      'truncated',
-      `${size}-byte access at offset ${offset} is outside a ${buf.length}-byte buffer`,
-    );
+    throw new WireError('bytes', 'truncated', `${size}-byte access at offset ${offset} is outside a ${buf.length}-byte buffer`);
   }
 }
 
@@ -38,9 +34,7 @@ export function readU16BE(buf: Uint8Array, offset: number): number {
 
 export function readU32BE(buf: Uint8Array, offset: number): number {
   checkBounds(buf, offset, 4);
-  return (
-    buf[offset]! * 0x100_0000 + ((buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!)
-  );
+  return buf[offset]! * 0x100_0000 + ((buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!);
 }
 
 /**

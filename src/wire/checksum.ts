@@ -57,7 +57,13 @@ function wordView(buffer: ArrayBufferLike): Uint16Array {
  * in host (little-endian) order, which needs no alignment; the folded
  * result is swapped back as in sumWordsAligned, and the rest summed here.
  */
-function sumWordsWasm(wasmSum: (start: number, length: number) => number, buf: Uint8Array, start: number, end: number, accumulator: number): number {
+function sumWordsWasm(
+  wasmSum: (start: number, length: number) => number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  accumulator: number,
+): number {
   const wholeWords = (end - start) & ~7;
   const folded = wasmSum(buf.byteOffset + start, wholeWords);
   return sumWordsBytewise(buf, start + wholeWords, end, accumulator + (((folded & 0xff) << 8) | (folded >>> 8)));

@@ -5,17 +5,7 @@
 import { NetdumpError } from '../../errors/index.js';
 
 export type WireLayer =
-  | 'bytes'
-  | 'address'
-  | 'checksum'
-  | 'ethernet'
-  | 'arp'
-  | 'ipv4'
-  | 'udp'
-  | 'netdump'
-  | 'netdump-ack'
-  | 'kerneldumpheader'
-  | 'kerneldumpkey';
+  'bytes' | 'address' | 'checksum' | 'ethernet' | 'arp' | 'ipv4' | 'udp' | 'netdump' | 'netdump-ack' | 'kerneldumpheader' | 'kerneldumpkey';
 
 /**
  * truncated: fewer bytes than the layout needs.
@@ -51,11 +41,7 @@ export function requireRoom(layer: WireLayer, buf: Uint8Array, offset: number, n
     throw new WireError(layer, 'range', `offset ${offset} is not a non-negative integer`);
   }
   if (offset + need > buf.length) {
-    throw new WireError(
-      layer,
-      'range',
-      `buffer too small: need ${need} bytes at offset ${offset}, buffer has ${buf.length}`,
-    );
+    throw new WireError(layer, 'range', `buffer too small: need ${need} bytes at offset ${offset}, buffer has ${buf.length}`);
   }
 }
 

@@ -88,7 +88,11 @@ function validateKerneldumpKey(repr: KerneldumpKeyRepr): void {
     throw new WireError('kerneldumpkey', 'range', `iv must be ${KDK_IV_SIZE} bytes, got ${repr.iv.length}`);
   }
   if (repr.encryptedKey.length > KERNELDUMP_ENCKEY_MAX_SIZE) {
-    throw new WireError('kerneldumpkey', 'range', `encrypted key is ${repr.encryptedKey.length} bytes, at most ${KERNELDUMP_ENCKEY_MAX_SIZE} allowed`);
+    throw new WireError(
+      'kerneldumpkey',
+      'range',
+      `encrypted key is ${repr.encryptedKey.length} bytes, at most ${KERNELDUMP_ENCKEY_MAX_SIZE} allowed`,
+    );
   }
 }
 
@@ -96,12 +100,7 @@ function validateKerneldumpKey(repr: KerneldumpKeyRepr): void {
  * Writes the blob at `offset`, zero-padded to a multiple of `blockSize`.
  * Returns bytes written: the padded size, which is KDH.dumpkeysize.
  */
-export function emitKerneldumpKey(
-  repr: KerneldumpKeyRepr,
-  buf: Uint8Array,
-  offset = 0,
-  blockSize = NETDUMP_BLOCKSIZE,
-): number {
+export function emitKerneldumpKey(repr: KerneldumpKeyRepr, buf: Uint8Array, offset = 0, blockSize = NETDUMP_BLOCKSIZE): number {
   validateKerneldumpKey(repr);
   const size = kerneldumpKeySize(repr.encryptedKey.length, blockSize);
   requireRoom('kerneldumpkey', buf, offset, size);

@@ -103,7 +103,11 @@ export function parseNetdumpMessage(datagram: Uint8Array): NetdumpMessage {
     throw new WireError('netdump', 'truncated', `header says ${header.len} payload bytes (${expected} in all), have ${datagram.length}`);
   }
   if (datagram.length > expected) {
-    throw new WireError('netdump', 'malformed', `header says ${header.len} payload bytes (${expected} in all), datagram has ${datagram.length}`);
+    throw new WireError(
+      'netdump',
+      'malformed',
+      `header says ${header.len} payload bytes (${expected} in all), datagram has ${datagram.length}`,
+    );
   }
   return { ...header, payload: datagram.subarray(NETDUMP_HEADER_SIZE, expected) };
 }
@@ -137,12 +141,7 @@ export function emitNetdumpHeader(repr: NetdumpHeaderRepr, buf: Uint8Array, offs
  * Writes header + a copy of `payload`, with len = payload.length. `payload`
  * may be a view of `buf`, even one already in place. Returns bytes written.
  */
-export function emitNetdumpMessage(
-  fields: NetdumpMessageFields,
-  payload: Uint8Array,
-  buf: Uint8Array,
-  offset = 0,
-): number {
+export function emitNetdumpMessage(fields: NetdumpMessageFields, payload: Uint8Array, buf: Uint8Array, offset = 0): number {
   validateHeaderFields(fields);
   requireRoom('netdump', buf, offset, NETDUMP_HEADER_SIZE + payload.length);
   // Payload first: if it overlaps the header's bytes in `buf`, it is copied before they change.

@@ -125,7 +125,8 @@ export function parseCapture(pcap: Pcap, hosts: TestHosts): Session {
   const session: Session = { arps: [], messages: [], acks: [], all: [] };
   pcap.records.forEach((record, index) => {
     const frame = record.data;
-    if (record.originalLength !== frame.length) throw new Error(`capture record ${index} was truncated (${frame.length} of ${record.originalLength})`);
+    if (record.originalLength !== frame.length)
+      throw new Error(`capture record ${index} was truncated (${frame.length} of ${record.originalLength})`);
     if (frame.length >= ETHERNET_HEADER_SIZE && readU16BE(frame, 12) === ETHERTYPE_ARP) {
       const arp: CapturedArp = {
         index,

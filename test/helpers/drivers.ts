@@ -76,7 +76,10 @@ export function collectTestFrames(socket: PacketSocket, count: number, timeoutMs
       if (error) reject(error);
       else resolve(indexes);
     };
-    const timer = setTimeout(() => finish(new Error(`saw ${indexes.length} of ${count} test frames within ${timeoutMs} ms: ${indexes.join(' ')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`saw ${indexes.length} of ${count} test frames within ${timeoutMs} ms: ${indexes.join(' ')}`)),
+      timeoutMs,
+    );
     const drain = () => {
       indexes.push(...drainTestFrames(socket));
       if (indexes.length >= count) finish();
@@ -175,7 +178,13 @@ export interface InProcessDumpOptions {
 /** The dump's content for a file: its bytes, and a KDH of fixed fields. */
 export function fileContent(dumpFile: string, profile: Profile['name'] = 'freebsd13'): DumpContent {
   const source = openFileDumpSource(dumpFile);
-  const kdh = buildDumpHeader({ dumpLength: source.length, hostname: 'drivers', panicString: 'driver test', dumpTime: 1_700_000_000, profile });
+  const kdh = buildDumpHeader({
+    dumpLength: source.length,
+    hostname: 'drivers',
+    panicString: 'driver test',
+    dumpTime: 1_700_000_000,
+    profile,
+  });
   return { source, kdh };
 }
 
@@ -252,12 +261,22 @@ export class SimulatedServerLink implements NetdumpDriver {
       const arp = parseArp(frame.subarray(ETHERNET_HEADER_SIZE));
       if (arp.op !== ARP_OP_REQUEST || arp.targetIp !== this.serverIp) return;
       const reply = Buffer.alloc(42);
-      emitArpReplyFrame({ senderMac: SIMULATED_SERVER_MAC, senderIp: this.serverIp, targetMac: arp.senderMac, targetIp: arp.senderIp }, reply);
+      emitArpReplyFrame(
+        { senderMac: SIMULATED_SERVER_MAC, senderIp: this.serverIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
+        reply,
+      );
       this.pending.push(reply);
     } else if (etherType === ETHERTYPE_IPV4 && frame.length >= UDP_PAYLOAD_OFFSET + 24) {
       const ack = Buffer.alloc(UDP_PAYLOAD_OFFSET + 4);
       emitUdpFrame(
-        { srcMac: SIMULATED_SERVER_MAC, dstMac: SIMULATED_CLIENT_MAC, srcIp: this.serverIp, dstIp: this.clientIp, srcPort: NETDUMP_PORT, dstPort: NETDUMP_ACKPORT },
+        {
+          srcMac: SIMULATED_SERVER_MAC,
+          dstMac: SIMULATED_CLIENT_MAC,
+          srcIp: this.serverIp,
+          dstIp: this.clientIp,
+          srcPort: NETDUMP_PORT,
+          dstPort: NETDUMP_ACKPORT,
+        },
         frame.subarray(UDP_PAYLOAD_OFFSET + 4, UDP_PAYLOAD_OFFSET + 8),
         ack,
       );

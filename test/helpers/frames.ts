@@ -1,13 +1,6 @@
 /** Receiving frames in tests: wait, event-driven, for a frame that matches. */
 import type { PacketSocket } from '../../native/index.js';
-import {
-  ARP_OP_REQUEST,
-  ETHERNET_HEADER_SIZE,
-  ETHERTYPE_ARP,
-  emitArpReplyFrame,
-  parseArp,
-  readU16BE,
-} from '../../src/wire/index.js';
+import { ARP_OP_REQUEST, ETHERNET_HEADER_SIZE, ETHERTYPE_ARP, emitArpReplyFrame, parseArp, readU16BE } from '../../src/wire/index.js';
 
 export interface Station {
   mac: Uint8Array;

@@ -59,7 +59,11 @@ const message = (type: number, seq: number, offset: bigint, payload: Buffer) => 
  * (negative, past 2^53), written over its own at the field's offset.
  */
 function kdhPayload(): Buffer {
-  const kdh = buildKdh({ version: pick([KERNELDUMPVERSION, 1, 0xffff_ffff]), compression: pick([0, 1, 2, 3, 255]), dumpKeySize: pick([0, 300]) });
+  const kdh = buildKdh({
+    version: pick([KERNELDUMPVERSION, 1, 0xffff_ffff]),
+    compression: pick([0, 1, 2, 3, 255]),
+    dumpKeySize: pick([0, 300]),
+  });
   kdh.writeBigInt64BE(pick([0n, 4096n, 2n ** 40n, 2n ** 62n, -1n]), KDH_DUMPLENGTH_OFFSET);
   return kdh;
 }
@@ -74,7 +78,10 @@ function seedMessage(): { datagram: Buffer; herald: boolean } {
       return { datagram: message(NETDUMP_HERALD, seq, 0n, payload), herald: true };
     }
     case 2:
-      return { datagram: message(NETDUMP_VMCORE, seq, below(2) === 0 ? BigInt(below(2 ** 24)) : pick(SPECIAL_OFFSETS), randomBytes(below(4097))), herald: false };
+      return {
+        datagram: message(NETDUMP_VMCORE, seq, below(2) === 0 ? BigInt(below(2 ** 24)) : pick(SPECIAL_OFFSETS), randomBytes(below(4097))),
+        herald: false,
+      };
     case 3:
       return { datagram: message(NETDUMP_KDH, seq, 0n, kdhPayload()), herald: false };
     case 4:
@@ -103,7 +110,11 @@ function mutate(datagram: Buffer): Buffer {
         out = Buffer.concat([out, randomBytes(below(200))]);
         break;
       case 4:
-        if (out.length >= NETDUMP_HEADER_SIZE) out.writeUInt32BE(below(2) === 0 ? Math.max(0, out.length - NETDUMP_HEADER_SIZE + below(3) - 1) : below(2 ** 32), NETDUMP_LEN_OFFSET);
+        if (out.length >= NETDUMP_HEADER_SIZE)
+          out.writeUInt32BE(
+            below(2) === 0 ? Math.max(0, out.length - NETDUMP_HEADER_SIZE + below(3) - 1) : below(2 ** 32),
+            NETDUMP_LEN_OFFSET,
+          );
         break;
       default:
         if (out.length >= 4) out.writeUInt32BE(below(8), NETDUMP_TYPE_OFFSET);

@@ -71,7 +71,11 @@ export function hostArgs(hosts: TestHosts): string[] {
 
 /** Fails with the client's whole output if the status is not the expected one. */
 export function assertStatus(result: ClientResult, status: number): void {
-  assert.equal(result.status, status, `netdump exited ${result.status ?? result.signal}, expected ${status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+  assert.equal(
+    result.status,
+    status,
+    `netdump exited ${result.status ?? result.signal}, expected ${status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+  );
 }
 
 /** netdumpd -D as a real process in a namespace (TZ=UTC), its log collected line by line. */
@@ -123,7 +127,9 @@ export class Netdumpd {
       };
       const timer = setTimeout(() => {
         cleanUp();
-        reject(new Error(`netdumpd did not log ${pattern} within ${timeoutMs} ms; log:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
+        reject(
+          new Error(`netdumpd did not log ${pattern} within ${timeoutMs} ms; log:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`),
+        );
       }, timeoutMs);
       const cleanUp = () => {
         clearTimeout(timer);

@@ -210,7 +210,12 @@ export class NetdumpTestClient {
     const packets: RawMessage[] = [];
     let seq = options.firstSeq;
     for (let offset = 0; offset < data.length; offset += packetSize, seq++) {
-      packets.push({ type: options.type ?? NETDUMP_VMCORE, seq, offset: base + offset, payload: data.subarray(offset, offset + packetSize) });
+      packets.push({
+        type: options.type ?? NETDUMP_VMCORE,
+        seq,
+        offset: base + offset,
+        payload: data.subarray(offset, offset + packetSize),
+      });
     }
     let order = packets;
     if (options.shuffleSeed !== undefined) {
@@ -228,7 +233,10 @@ export class NetdumpTestClient {
       const batch = order.slice(start, start + batchSize);
       for (const packet of batch) this.send(packet);
       const acks = await this.collectAcks(batch.length);
-      assert.ok(acks.every((ack) => ack.port === this.sessionPort), 'every ack comes from the session port');
+      assert.ok(
+        acks.every((ack) => ack.port === this.sessionPort),
+        'every ack comes from the session port',
+      );
       const sorted = (seqs: number[]) => [...seqs].sort((a, b) => a - b);
       assert.deepEqual(sorted(acks.map((ack) => ack.seq)), sorted(batch.map((packet) => packet.seq)));
     }

@@ -194,7 +194,10 @@ function parseRecord(text: string): HandlerRecord {
   return {
     args,
     cwd: cwdLine.replace(/^cwd=/, ''),
-    env: lines.slice(envStart, infoMarker).map((line) => `${line}\n`).join(''),
+    env: lines
+      .slice(envStart, infoMarker)
+      .map((line) => `${line}\n`)
+      .join(''),
     info: lines.slice(infoMarker + 1).join('\n'),
   };
 }

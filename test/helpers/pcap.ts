@@ -94,7 +94,9 @@ export class Tcpdump {
   /** Starts tcpdump and resolves once it says it is listening (so nothing sent after is missed). */
   static async start(hosts: TestHosts, ns: string, iface: string, file: string): Promise<Tcpdump> {
     await requireTool('tcpdump', 'tcpdump');
-    const child = hosts.spawn(ns, 'tcpdump', ['-i', iface, '-n', '-s', '9100', '-B', '16384', '--immediate-mode', '-U', '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = hosts.spawn(ns, 'tcpdump', ['-i', iface, '-n', '-s', '9100', '-B', '16384', '--immediate-mode', '-U', '-w', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const capture = new Tcpdump(child, file);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`tcpdump did not start listening: ${capture.stderr}`)), 10_000);

@@ -53,7 +53,16 @@ export class ServerFixture {
    * The script must exec netdumpd -D.
    */
   async spawnServerWithOwnMounts(script: string, scriptName: string, scriptArgs: string[]): Promise<NetdumpdServer> {
-    this.server = await NetdumpdServer.spawn(this.hosts, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, scriptName, ...scriptArgs]);
+    this.server = await NetdumpdServer.spawn(this.hosts, 'unshare', [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      script,
+      scriptName,
+      ...scriptArgs,
+    ]);
     return this.server;
   }
 

@@ -13,7 +13,17 @@ import { buildDumpHeader } from '../../src/dump/kdh.js';
 import { foldSum, ipv4PseudoHeaderSum, sumWords } from '../../src/wire/index.js';
 import { holdsFinishedAck, parseCapture, type CapturedMessage, type Session } from '../helpers/capture-frames.js';
 import { FakeServer } from '../helpers/fake-server.js';
-import { assertFileBytes, assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump, writeRandomDump } from '../helpers/netdump-cli.js';
+import {
+  assertFileBytes,
+  assertStatus,
+  hostArgs,
+  makeTempDir,
+  Netdumpd,
+  paddedToBlock,
+  removeDir,
+  runNetdump,
+  writeRandomDump,
+} from '../helpers/netdump-cli.js';
 import { Tcpdump } from '../helpers/pcap.js';
 
 const DUMP_TIME = 1_700_000_000;
@@ -98,7 +108,13 @@ describe('a whole dump on the wire (tcpdump on the server link)', () => {
       session = parseCapture(pcap, hosts);
       assertFileBytes(path.join(dumpDir, 'capt', 'vmcore.198.18.0.1.0'), dump);
       kdh = Buffer.from(
-        buildDumpHeader({ dumpLength: bytes.length, hostname: 'wire', panicString: 'on the wire', dumpTime: DUMP_TIME, profile: 'freebsd13' }),
+        buildDumpHeader({
+          dumpLength: bytes.length,
+          hostname: 'wire',
+          panicString: 'on the wire',
+          dumpTime: DUMP_TIME,
+          profile: 'freebsd13',
+        }),
       );
     } finally {
       capture?.kill();
@@ -117,11 +133,12 @@ describe('a whole dump on the wire (tcpdump on the server link)', () => {
     const clientMac = hosts.client.mac;
     // dst ff:..:ff, src NIC MAC, 0x0806 | htype 1, ptype 0x0800, hlen 6, plen 4, op 1,
     // sender MAC/IP = ours, target MAC 0, target IP = the server's.
-    const expected = hex(
-      `ffffffffffff ${clientMac} 0806 0001 0800 06 04 0001 ${clientMac} c6120001 000000000000 c6120002`,
-    );
+    const expected = hex(`ffffffffffff ${clientMac} 0806 0001 0800 06 04 0001 ${clientMac} c6120001 000000000000 c6120002`);
     assert.deepEqual(first.frame.subarray(0, 42), expected);
-    assert.ok(first.frame.subarray(42).every((byte) => byte === 0), 'anything past the ARP body is zero padding');
+    assert.ok(
+      first.frame.subarray(42).every((byte) => byte === 0),
+      'anything past the ARP body is zero padding',
+    );
     const clientArps = session.arps.filter((arp) => arp.srcMac === clientMac && arp.arp.op === 1);
     assert.equal(clientArps.length, 1, 'one request: the server answered the first');
   });

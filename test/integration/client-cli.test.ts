@@ -53,7 +53,11 @@ describe('netdump command line errors', () => {
 
   const usageCases: Array<{ name: string; args: () => string[]; message: string | RegExp }> = [
     { name: 'no interface', args: () => [...base, '--synthetic', '9M'], message: 'no interface given' },
-    { name: 'no -s', args: () => ['--netns', hosts.client.ns, '-c', hosts.client.ip, '--synthetic', '9M', 'ndc0'], message: 'no server given (-s)' },
+    {
+      name: 'no -s',
+      args: () => ['--netns', hosts.client.ns, '-c', hosts.client.ip, '--synthetic', '9M', 'ndc0'],
+      message: 'no server given (-s)',
+    },
     {
       name: 'a bad IP in -s',
       args: () => ['--netns', hosts.client.ns, '-s', '198.18.0.256', '-c', hosts.client.ip, '--synthetic', '9M', 'ndc0'],
@@ -64,18 +68,39 @@ describe('netdump command line errors', () => {
       args: () => ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', 'client', '--synthetic', '9M', 'ndc0'],
       message: "-c: 'client' is not an IPv4 address",
     },
-    { name: 'a bad IP in -g', args: () => [...base, '-g', '198.18.0', '--synthetic', '9M', 'ndc0'], message: "-g: '198.18.0' is not an IPv4 address" },
-    { name: 'an unknown flag', args: () => [...base, '--bogus', '--synthetic', '9M', 'ndc0'], message: "unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')" },
+    {
+      name: 'a bad IP in -g',
+      args: () => [...base, '-g', '198.18.0', '--synthetic', '9M', 'ndc0'],
+      message: "-g: '198.18.0' is not an IPv4 address",
+    },
+    {
+      name: 'an unknown flag',
+      args: () => [...base, '--bogus', '--synthetic', '9M', 'ndc0'],
+      message: "unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')",
+    },
     { name: 'a missing value', args: () => [...base, '--synthetic', '9M', 'ndc0', '--driver'], message: 'option --driver needs a value' },
     {
       name: 'a value that looks like an option',
       args: () => [...base, '--driver', '--synthetic', '9M', 'ndc0'],
-      message: "option --driver needs a value, and the next argument looks like an option (write --driver=VALUE for a value that starts with '-')",
+      message:
+        "option --driver needs a value, and the next argument looks like an option (write --driver=VALUE for a value that starts with '-')",
     },
-    { name: 'a value for a flag', args: () => [...base, '--json=yes', '--synthetic', '9M', 'ndc0'], message: 'option --json takes no value' },
-    { name: 'both a dumpfile and --synthetic', args: () => [...base, '--synthetic', '9M', 'ndc0', '/etc/hostname'], message: 'give either a dumpfile or --synthetic SIZE' },
+    {
+      name: 'a value for a flag',
+      args: () => [...base, '--json=yes', '--synthetic', '9M', 'ndc0'],
+      message: 'option --json takes no value',
+    },
+    {
+      name: 'both a dumpfile and --synthetic',
+      args: () => [...base, '--synthetic', '9M', 'ndc0', '/etc/hostname'],
+      message: 'give either a dumpfile or --synthetic SIZE',
+    },
     { name: 'neither a dumpfile nor --synthetic', args: () => [...base, 'ndc0'], message: 'give either a dumpfile or --synthetic SIZE' },
-    { name: '--synthetic 1000 (not a multiple of 4096)', args: () => [...base, '--synthetic', '1000', 'ndc0'], message: '--synthetic: 1000 is not a positive multiple of 4096 bytes' },
+    {
+      name: '--synthetic 1000 (not a multiple of 4096)',
+      args: () => [...base, '--synthetic', '1000', 'ndc0'],
+      message: '--synthetic: 1000 is not a positive multiple of 4096 bytes',
+    },
     {
       name: '--synthetic 1M (smaller than a minidump can be)',
       args: () => [...base, '--synthetic', '1M', 'ndc0'],
@@ -101,7 +126,11 @@ describe('netdump command line errors', () => {
       args: () => [...base, '-o', 'net.debugnet.npolls=1e3', '--synthetic', '9M', 'ndc0'],
       message: "-o net.debugnet.npolls: '1e3' is not a number (the sysctl is an integer)",
     },
-    { name: '--polls 0', args: () => [...base, '--polls', '0', '--synthetic', '9M', 'ndc0'], message: "--polls must be an integer from 1 to 1000000, not '0'" },
+    {
+      name: '--polls 0',
+      args: () => [...base, '--polls', '0', '--synthetic', '9M', 'ndc0'],
+      message: "--polls must be an integer from 1 to 1000000, not '0'",
+    },
     { name: 'an extra argument', args: () => [...base, 'ndc0', '/etc/hostname', 'extra'], message: "unexpected argument 'extra'" },
     {
       name: 'no -c, and the interface has no address',
@@ -128,7 +157,17 @@ describe('netdump command line errors', () => {
   });
 
   test('system error, exit 1: a network namespace that does not exist', async () => {
-    const result = await runNetdump(['--netns', 'ndt-no-such-namespace', '-s', '198.18.0.2', '-c', '198.18.0.1', '--synthetic', '9M', 'ndc0']);
+    const result = await runNetdump([
+      '--netns',
+      'ndt-no-such-namespace',
+      '-s',
+      '198.18.0.2',
+      '-c',
+      '198.18.0.1',
+      '--synthetic',
+      '9M',
+      'ndc0',
+    ]);
     assertSystemError(result, /^netdump: cannot open network namespace .*ndt-no-such-namespace/);
   });
 
@@ -136,7 +175,10 @@ describe('netdump command line errors', () => {
   const noClient = () => ['-s', hosts.server.ip, '--synthetic', '9M'];
 
   test('system error, exit 1: without -c, an interface that does not exist', async () => {
-    assertSystemError(await runNetdump(['--netns', hosts.client.ns, ...noClient(), 'nosuch0']), 'no such interface: nosuch0 (No such device)');
+    assertSystemError(
+      await runNetdump(['--netns', hosts.client.ns, ...noClient(), 'nosuch0']),
+      'no such interface: nosuch0 (No such device)',
+    );
   });
 
   test('system error, exit 1: without -c, a network namespace that does not exist', async () => {
@@ -146,7 +188,10 @@ describe('netdump command line errors', () => {
 
   test('system error, exit 1: without -c and without root', async () => {
     const inNamespace = await runNetdump(['--netns', hosts.client.ns, ...noClient(), 'ndc0'], { asNobody: true });
-    assertSystemError(inNamespace, `cannot enter network namespace /var/run/netns/${hosts.client.ns} (needs root): Operation not permitted`);
+    assertSystemError(
+      inNamespace,
+      `cannot enter network namespace /var/run/netns/${hosts.client.ns} (needs root): Operation not permitted`,
+    );
     const here = await runNetdump([...noClient(), 'lo'], { asNobody: true });
     assertSystemError(here, 'opening a packet socket needs root or CAP_NET_RAW (Operation not permitted)');
   });

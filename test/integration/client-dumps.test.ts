@@ -80,10 +80,14 @@ describe('netdump client → netdumpd on one link', () => {
       const size = 9 * 2 ** 20;
       const result = await runNetdump([
         ...hostArgs(hosts),
-        '--hostname', 'crashed13',
-        '--panic', 'page fault while in kernel mode',
-        '--dump-time', String(DUMP_TIME),
-        '--synthetic', '9M',
+        '--hostname',
+        'crashed13',
+        '--panic',
+        'page fault while in kernel mode',
+        '--dump-time',
+        String(DUMP_TIME),
+        '--synthetic',
+        '9M',
         hosts.client.iface,
       ]);
       assertStatus(result, 0);
@@ -105,11 +109,16 @@ describe('netdump client → netdumpd on one link', () => {
       const size = 9 * 2 ** 20;
       const result = await runNetdump([
         ...hostArgs(hosts),
-        '--profile', 'freebsd12',
-        '--hostname', 'crashed12',
-        '--panic', 'sleeping thread owns a mutex',
-        '--dump-time', String(DUMP_TIME + 3600),
-        '--synthetic', '9M',
+        '--profile',
+        'freebsd12',
+        '--hostname',
+        'crashed12',
+        '--panic',
+        'sleeping thread owns a mutex',
+        '--dump-time',
+        String(DUMP_TIME + 3600),
+        '--synthetic',
+        '9M',
         hosts.client.iface,
       ]);
       assertStatus(result, 0);
@@ -132,10 +141,14 @@ describe('netdump client → netdumpd on one link', () => {
       const { file, bytes } = writeRandomDump(dir, 'fb13-path.bin', 2 ** 20 + 3);
       const result = await runNetdump([
         ...hostArgs(hosts),
-        '-p', 'sub',
-        '--hostname', 'pathhost',
-        '--panic', 'herald path test',
-        '--dump-time', String(DUMP_TIME),
+        '-p',
+        'sub',
+        '--hostname',
+        'pathhost',
+        '--panic',
+        'herald path test',
+        '--dump-time',
+        String(DUMP_TIME),
         hosts.client.iface,
         file,
       ]);
@@ -159,11 +172,16 @@ describe('netdump client → netdumpd on one link', () => {
       const { file, bytes } = writeRandomDump(dir, 'fb12-path.bin', 300 * 1024 + 5);
       const result = await runNetdump([
         ...hostArgs(hosts),
-        '--profile', 'freebsd12',
-        '-o', 'net.netdump.path=sub12',
-        '--hostname', 'pathhost12',
-        '--panic', 'sysctl path test',
-        '--dump-time', String(DUMP_TIME),
+        '--profile',
+        'freebsd12',
+        '-o',
+        'net.netdump.path=sub12',
+        '--hostname',
+        'pathhost12',
+        '--panic',
+        'sysctl path test',
+        '--dump-time',
+        String(DUMP_TIME),
         hosts.client.iface,
         file,
       ]);
@@ -183,7 +201,16 @@ describe('netdump client → netdumpd on one link', () => {
   test('--ack-bug-compat still lands a dump on a loss-free link', async () => {
     await withServer('ack-bug-compat', async (server, dumpDir) => {
       const { file, bytes } = writeRandomDump(dir, 'ack-bug.bin', 512 * 1024 + 7);
-      const result = await runNetdump([...hostArgs(hosts), '--ack-bug-compat', '--hostname', 'aliasing', '--dump-time', String(DUMP_TIME), hosts.client.iface, file]);
+      const result = await runNetdump([
+        ...hostArgs(hosts),
+        '--ack-bug-compat',
+        '--hostname',
+        'aliasing',
+        '--dump-time',
+        String(DUMP_TIME),
+        hosts.client.iface,
+        file,
+      ]);
       assertStatus(result, 0);
       assert.match(result.stdout, /\nnetdump finished\.\n/);
       await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
@@ -231,7 +258,10 @@ describe('netdump client → netdumpd over links with other settings', () => {
       const lengths = new Set(data.map((message) => message.len));
       // 1 MiB + 9 bytes, padded: 260 blocks of 4096 = 16 full payloads per 64 KiB batch.
       assert.equal(data.length, 257);
-      assert.ok(data.slice(0, -1).every((message) => message.len === 4096), `payload lengths: ${[...lengths].join(' ')}`);
+      assert.ok(
+        data.slice(0, -1).every((message) => message.len === 4096),
+        `payload lengths: ${[...lengths].join(' ')}`,
+      );
       assert.equal(data.at(-1)!.len, 4096);
       assert.ok(data.every((message) => message.frameLength === 14 + 20 + 8 + 24 + message.len));
       await server.stop();

@@ -71,7 +71,16 @@ describe('netdump client: no server to ARP', () => {
       const polls = 400;
       whoHasCount('198.18.0.99');
       const args = ['--netns', hosts.client.ns, '-s', '198.18.0.99', '-c', hosts.client.ip, '--profile', profile];
-      const result = await runNetdump([...args, '--arp-retries', String(arpRetries), '--polls', String(polls), '--synthetic', '9M', hosts.client.iface]);
+      const result = await runNetdump([
+        ...args,
+        '--arp-retries',
+        String(arpRetries),
+        '--polls',
+        String(polls),
+        '--synthetic',
+        '9M',
+        hosts.client.iface,
+      ]);
       assertStatus(result, EXIT_ARP);
       assert.equal(result.stdout, stdout);
       assert.equal(result.stderr, 'netdump: no ARP reply from the server or the gateway\n');
@@ -111,12 +120,29 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
   const firstData = (message: SeenMessage) => message.type === VMCORE && message.seq === FIRST_BATCH.first;
 
   const heraldCases = [
-    { profile: 'freebsd13', opening: 'debugnet_connect: searching for server MAC...\n', failure: 'debugnet_connect: failed to herald debugnet server\n' },
+    {
+      profile: 'freebsd13',
+      opening: 'debugnet_connect: searching for server MAC...\n',
+      failure: 'debugnet_connect: failed to herald debugnet server\n',
+    },
     { profile: 'freebsd12', opening: 'netdump in progress. searching for server...\n', failure: 'failed to contact netdump server\n' },
   ];
   for (const { profile, opening, failure } of heraldCases) {
     test(`${profile}: nothing listens on 20023 (the server host answers ARP only): exit 4 after retries + 2 herald rounds`, async () => {
-      const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', profile, '--polls', '50', '--retries', '1'];
+      const args = [
+        '--netns',
+        hosts.client.ns,
+        '-s',
+        hosts.server.ip,
+        '-c',
+        hosts.client.ip,
+        '--profile',
+        profile,
+        '--polls',
+        '50',
+        '--retries',
+        '1',
+      ];
       const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
       assertStatus(result, EXIT_HERALD);
       assert.equal(result.stdout, `${opening}. . ${failure}`);
@@ -133,7 +159,9 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
     assertStatus(result, EXIT_DATA);
     assert.ok(
-      result.stdout.startsWith(`debugnet_connect: searching for server MAC...\nnetdumping to 198.18.0.2 (${hosts.server.mac})\nDumping 0 out of 1 MB:`),
+      result.stdout.startsWith(
+        `debugnet_connect: searching for server MAC...\nnetdumping to 198.18.0.2 (${hosts.server.mac})\nDumping 0 out of 1 MB:`,
+      ),
       result.stdout,
     );
     assert.ok(result.stdout.endsWith(`${'. '.repeat(retries + 1)}\n** DUMP FAILED (ERROR 60) **\n`), result.stdout);
@@ -142,10 +170,25 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assert.equal(result.stderr, `netdump: no ack for 46 of 46 packets after ${retries + 2} rounds\n`);
     await settle(200);
     assert.equal(server.count(firstData), retries + 2, '1 original + (retries + 1) retransmissions of the batch');
-    assert.equal(server.count((message) => message.type === VMCORE && message.seq === FIRST_BATCH.first + FIRST_BATCH.count - 1), retries + 2);
-    assert.equal(server.count((message) => message.type === FINISHED), 0, 'no FINISHED after a failed send');
-    assert.equal(server.count((message) => message.type === KDH), 0, 'no KDH either');
-    assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'nothing beyond the first batch');
+    assert.equal(
+      server.count((message) => message.type === VMCORE && message.seq === FIRST_BATCH.first + FIRST_BATCH.count - 1),
+      retries + 2,
+    );
+    assert.equal(
+      server.count((message) => message.type === FINISHED),
+      0,
+      'no FINISHED after a failed send',
+    );
+    assert.equal(
+      server.count((message) => message.type === KDH),
+      0,
+      'no KDH either',
+    );
+    assert.equal(
+      server.count((message) => message.seq >= NEXT_BATCH_SEQ),
+      0,
+      'nothing beyond the first batch',
+    );
   });
 
   /**
@@ -184,8 +227,15 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
       const { result, server } = await injectAcks(profile, flaw);
       assertStatus(result, EXIT_DATA);
       assert.equal(result.stdout.split(debug).length - 1, FIRST_BATCH.count, `one "${debug.trim()}" per injected ack:\n${result.stdout}`);
-      assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'the next batch was never sent');
-      assert.equal(server.count((message) => message.type === FINISHED), 0);
+      assert.equal(
+        server.count((message) => message.seq >= NEXT_BATCH_SEQ),
+        0,
+        'the next batch was never sent',
+      );
+      assert.equal(
+        server.count((message) => message.type === FINISHED),
+        0,
+      );
       assert.ok(result.stdout.endsWith('\n** DUMP FAILED (ERROR 60) **\n'), result.stdout);
     });
   }
@@ -194,7 +244,10 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     const { result, server } = await injectAcks('freebsd13', 'none');
     assertStatus(result, EXIT_DATA); // the second batch is never acked
     await server.waitFor((message) => message.seq === NEXT_BATCH_SEQ && message.type === VMCORE, 1000, 'the next batch');
-    assert.equal(server.count((message) => message.seq === NEXT_BATCH_SEQ && message.offset === 65536n), server.count((message) => message.seq === NEXT_BATCH_SEQ));
+    assert.equal(
+      server.count((message) => message.seq === NEXT_BATCH_SEQ && message.offset === 65536n),
+      server.count((message) => message.seq === NEXT_BATCH_SEQ),
+    );
     assert.ok(!/netdump: (discard|drop|ignoring|not on)/.test(result.stdout), `no ack was dropped:\n${result.stdout}`);
   });
 
@@ -202,7 +255,11 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     const stray = FIRST_BATCH.first + 50;
     const { result, server } = await injectAcks('freebsd13', 'none', [stray]);
     assertStatus(result, EXIT_DATA);
-    assert.equal(server.count((message) => message.seq >= NEXT_BATCH_SEQ), 0, 'the next batch was never sent');
+    assert.equal(
+      server.count((message) => message.seq >= NEXT_BATCH_SEQ),
+      0,
+      'the next batch was never sent',
+    );
     assert.equal(
       result.stderr,
       `netdump: all 46 packets were acked, and so was sequence number ${stray}, which was never sent: ` +

@@ -51,7 +51,8 @@ describe('netdump client → Linux router → netdumpd', () => {
     {
       profile: 'freebsd12',
       opening: (mac: string) =>
-        'netdump in progress. searching for server...\n(ARP retry)Failed to ARP server, trying to reach gateway...\n' + `netdumping to 198.18.2.1 (${mac})\n`,
+        'netdump in progress. searching for server...\n(ARP retry)Failed to ARP server, trying to reach gateway...\n' +
+        `netdumping to 198.18.2.1 (${mac})\n`,
     },
   ];
   for (const { profile, opening } of cases) {
@@ -68,11 +69,16 @@ describe('netdump client → Linux router → netdumpd', () => {
         const args = ['--netns', hosts.client.ns, '-s', '198.18.2.1', '-c', '198.18.1.1', '-g', '198.18.1.254', '--profile', profile];
         const result = await runNetdump([
           ...args,
-          '--arp-retries', '1',
-          '--polls', '200',
-          '--hostname', `routed-${profile}`,
-          '--panic', 'routed dump',
-          '--dump-time', String(DUMP_TIME),
+          '--arp-retries',
+          '1',
+          '--polls',
+          '200',
+          '--hostname',
+          `routed-${profile}`,
+          '--panic',
+          'routed dump',
+          '--dump-time',
+          String(DUMP_TIME),
           hosts.client.iface,
           file,
         ]);

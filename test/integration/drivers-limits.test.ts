@@ -129,7 +129,9 @@ describe('dumps at the driver limits (in process, against netdumpd)', () => {
   ];
   for (const { profile, message, progress } of enobufsCases) {
     test(`${profile}: an init() of 1 ring × 8 clusters gives 40 mbufs; a 46-packet batch needs 92: ENOBUFS after 20 packets`, async () => {
-      const driver = new RecordingDriver(new InitOverride(new GenericDriver(backend()), { rxRings: 1, clustersPerRing: 8, clusterSize: 2048 }));
+      const driver = new RecordingDriver(
+        new InitOverride(new GenericDriver(backend()), { rxRings: 1, clustersPerRing: 8, clusterSize: 2048 }),
+      );
       let dump: InProcessDump;
       try {
         dump = dumpInProcess({ driver, hosts, dumpFile, profile });
@@ -143,7 +145,11 @@ describe('dumps at the driver limits (in process, against netdumpd)', () => {
         `${profile === 'freebsd12' ? opening12 : opening()}Dumping 0 out of 1 MB:${progress}${message}\n** DUMP FAILED (ERROR 55) **\n`,
       );
       assert.deepEqual(driver.arp, { requests: 1, replies: 0 });
-      assert.deepEqual(driver.messages, [{ type: HERALD, seq: 1 }, ...range(2, 22).map((seq) => ({ type: VMCORE, seq }))], '20 packets × 2 mbufs = 40');
+      assert.deepEqual(
+        driver.messages,
+        [{ type: HERALD, seq: 1 }, ...range(2, 22).map((seq) => ({ type: VMCORE, seq }))],
+        '20 packets × 2 mbufs = 40',
+      );
       assert.equal(driver.refused, 0, 'the driver was never asked: the zone refused first');
       const info = await infoAfterStop();
       assert.equal(info, 'Dump from 198.18.0.1 [198.18.0.1]\nDump incomplete: client timed out\n');
@@ -160,7 +166,10 @@ describe('DumpZones: sized from init(), never growing', () => {
     ];
     for (const { init, mbufs, clusters } of cases) {
       const zones = new DumpZones(init);
-      assert.deepEqual({ mbufs: zones.mbufs, clusters: zones.clusters, clusterSize: zones.clusterSize, inFlight: zones.inFlight }, { mbufs, clusters, clusterSize: init.clusterSize, inFlight: 0 });
+      assert.deepEqual(
+        { mbufs: zones.mbufs, clusters: zones.clusters, clusterSize: zones.clusterSize, inFlight: zones.inFlight },
+        { mbufs, clusters, clusterSize: init.clusterSize, inFlight: 0 },
+      );
     }
     assert.equal(MBUFS_PER_PACKET, 2);
   });

@@ -102,7 +102,17 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
   before(async () => {
     hosts = createTestHostPair();
     // A permanent neighbour entry: the server's kernel never ARPs for the client, so every frame on the link is the dump's.
-    hosts.run(hosts.server.ns, 'ip', ['neigh', 'replace', hosts.client.ip, 'lladdr', hosts.client.mac, 'dev', hosts.server.iface, 'nud', 'permanent']);
+    hosts.run(hosts.server.ns, 'ip', [
+      'neigh',
+      'replace',
+      hosts.client.ip,
+      'lladdr',
+      hosts.client.mac,
+      'dev',
+      hosts.server.iface,
+      'nud',
+      'permanent',
+    ]);
     dir = makeTempDir('netdump-drivers-middleware-');
     dumpDir = path.join(dir, 'dumps');
     mkdirSync(dumpDir);
@@ -154,8 +164,14 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     assert.ok(prediction.retransmittedPackets > 0, 'the seed loses something');
     const first = await dump(['--inject', SEED_A, ...LOSSY]);
     const second = await dump(['--inject', SEED_A, ...LOSSY]);
-    const counts = (report: DumpReport) => ({ retransmittedPackets: report.retransmittedPackets, retransmitRounds: report.retransmitRounds, acks: report.acks });
-    t.diagnostic(`predicted ${JSON.stringify(counts(prediction))}; got ${JSON.stringify(counts(first.report))}, ${JSON.stringify(counts(second.report))}`);
+    const counts = (report: DumpReport) => ({
+      retransmittedPackets: report.retransmittedPackets,
+      retransmitRounds: report.retransmitRounds,
+      acks: report.acks,
+    });
+    t.diagnostic(
+      `predicted ${JSON.stringify(counts(prediction))}; got ${JSON.stringify(counts(first.report))}, ${JSON.stringify(counts(second.report))}`,
+    );
     assert.deepEqual(counts(first.report), counts(prediction));
     assert.deepEqual(counts(second.report), counts(prediction));
     assert.equal(first.result.stdout.split('. ').length - 1, prediction.retransmitRounds, '". " once per retransmit round');
@@ -166,7 +182,9 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     const predictionB = predict(SEED_B);
     assert.notEqual(predictionB.retransmittedPackets, predictionA.retransmittedPackets);
     const { report } = await dump(['--inject', SEED_B, ...LOSSY]);
-    t.diagnostic(`seed 8: ${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds (seed 7: ${predictionA.retransmittedPackets})`);
+    t.diagnostic(
+      `seed 8: ${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds (seed 7: ${predictionA.retransmittedPackets})`,
+    );
     assert.equal(report.retransmittedPackets, predictionB.retransmittedPackets);
     assert.equal(report.retransmitRounds, predictionB.retransmitRounds);
     assert.notEqual(report.retransmittedPackets, predictionA.retransmittedPackets);
@@ -176,7 +194,10 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     { spec: 'dup=0.05,seed=3', struck: (f) => [f.tx.duplicated, f.rx.duplicated] },
     { spec: 'reorder=0.05,seed=3', struck: (f) => [f.tx.reordered, f.rx.reordered] },
     { spec: 'delay=0.05,delay_ms=2,seed=3', struck: (f) => [f.tx.delayed, f.rx.delayed] },
-    { spec: 'tx.dup=0.1,rx.reorder=0.1,tx.delay=0.1,rx.loss=0.02,seed=5', struck: (f) => [f.tx.duplicated, f.rx.reordered, f.tx.delayed, f.rx.lost] },
+    {
+      spec: 'tx.dup=0.1,rx.reorder=0.1,tx.delay=0.1,rx.loss=0.02,seed=5',
+      struck: (f) => [f.tx.duplicated, f.rx.reordered, f.tx.delayed, f.rx.lost],
+    },
     // The server's kernel drops each corrupted datagram on its IP or UDP checksum: a loss the client retransmits.
     { spec: 'tx.corrupt=0.05,seed=3', struck: (f) => [f.tx.corrupted] },
   ];
@@ -289,7 +310,10 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
 
   test('--inject with an unknown fault or a rate out of range: usage error, exit 2', async () => {
     for (const [spec, message] of [
-      ['drop=0.1', "netdump: --inject: unknown fault 'drop' (known: loss, dup, reorder, delay, corrupt, each optionally tx. or rx., and seed, delay_ms)\n"],
+      [
+        'drop=0.1',
+        "netdump: --inject: unknown fault 'drop' (known: loss, dup, reorder, delay, corrupt, each optionally tx. or rx., and seed, delay_ms)\n",
+      ],
       ['loss=1.5', 'netdump: --inject: loss must be a probability from 0 to 1, not 1.5\n'],
     ] as const) {
       const result = await runNetdump([...hostArgs(hosts), '--inject', spec, hosts.client.iface, dumpFile]);
@@ -314,7 +338,12 @@ describe('parseFaultPlan', () => {
 
   test('a bare name applies to both directions; seed and delay_ms default to 1 and 2', () => {
     assert.deepEqual(parseFaultPlan('loss=0.05,seed=7'), { tx: { ...none, loss: 0.05 }, rx: { ...none, loss: 0.05 }, seed: 7, delayMs: 2 });
-    assert.deepEqual(parseFaultPlan('dup=0.01,reorder=0.02'), { tx: { ...none, dup: 0.01, reorder: 0.02 }, rx: { ...none, dup: 0.01, reorder: 0.02 }, seed: 1, delayMs: 2 });
+    assert.deepEqual(parseFaultPlan('dup=0.01,reorder=0.02'), {
+      tx: { ...none, dup: 0.01, reorder: 0.02 },
+      rx: { ...none, dup: 0.01, reorder: 0.02 },
+      seed: 1,
+      delayMs: 2,
+    });
   });
 
   test('tx. and rx. prefixes set one direction; a later item overrides an earlier one', () => {
@@ -348,7 +377,11 @@ describe('parseFaultPlan', () => {
     assertNetdumpError(() => parseFaultPlan(','), 'EINVAL', "--inject: no faults given (for example 'loss=0.05,seed=7')");
     assertNetdumpError(() => parseFaultPlan(''), 'EINVAL', '--inject: no faults given');
     for (const seed of ['-1', '1.5', '4294967296', '1e3']) {
-      assertNetdumpError(() => parseFaultPlan(`seed=${seed}`), 'EINVAL', `--inject: seed must be a whole number from 0 to 4294967295, not ${seed}`);
+      assertNetdumpError(
+        () => parseFaultPlan(`seed=${seed}`),
+        'EINVAL',
+        `--inject: seed must be a whole number from 0 to 4294967295, not ${seed}`,
+      );
     }
     for (const ms of ['-5', '1e9']) {
       assertNetdumpError(() => parseFaultPlan(`delay_ms=${ms}`), 'EINVAL', `--inject: delay_ms must be from 0 to 10000, not ${ms}`);

@@ -22,9 +22,29 @@ import { LinkFlag, PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { parseMac } from '../../src/wire/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
-import { collectTestFrames, drainTestFrames, ethtoolGro, ETHERTYPE_TEST, setGro, setQueuesInUse, settle, testFrame, testIndexOf } from '../helpers/drivers.js';
+import {
+  collectTestFrames,
+  drainTestFrames,
+  ethtoolGro,
+  ETHERTYPE_TEST,
+  setGro,
+  setQueuesInUse,
+  settle,
+  testFrame,
+  testIndexOf,
+} from '../helpers/drivers.js';
 import { FakeServer } from '../helpers/fake-server.js';
-import { assertFileBytes, assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump, writeRandomDump } from '../helpers/netdump-cli.js';
+import {
+  assertFileBytes,
+  assertStatus,
+  hostArgs,
+  makeTempDir,
+  Netdumpd,
+  paddedToBlock,
+  removeDir,
+  runNetdump,
+  writeRandomDump,
+} from '../helpers/netdump-cli.js';
 
 const WAITING = 40;
 const QUEUES = 4;
@@ -151,12 +171,24 @@ describe('driver shims on a veth link', () => {
       const driver = new IflibDriver(new AfPacketBackend(hosts.client.iface, { netns: hosts.client.ns }), { name, ringDepth: 32 });
       try {
         for (let index = 0; index < 32; index++) driver.transmit(testFrame(serverMac, clientMac, index));
-        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`);
+        assertNetdumpError(
+          () => driver.transmit(testFrame(serverMac, clientMac, 999)),
+          'EBUSY',
+          `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`,
+        );
         assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', 'TX queue 0 is full');
         assert.deepEqual(await collectTestFrames(serverSocket, 32, 2000), range(0, 32), `${name}: the 32 accepted frames reached the peer`);
-        assert.equal(driver.poll(1000, () => undefined), 0, 'nothing to receive; the poll reclaims the ring');
+        assert.equal(
+          driver.poll(1000, () => undefined),
+          0,
+          'nothing to receive; the poll reclaims the ring',
+        );
         for (let index = 32; index < 64; index++) driver.transmit(testFrame(serverMac, clientMac, index));
-        assertNetdumpError(() => driver.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`);
+        assertNetdumpError(
+          () => driver.transmit(testFrame(serverMac, clientMac, 999)),
+          'EBUSY',
+          `${name}: TX queue 0 is full (32 descriptors awaiting reclaim)`,
+        );
         assert.deepEqual(await collectTestFrames(serverSocket, 32, 2000), range(32, 64));
         await settle(20);
         assert.deepEqual(drainTestFrames(serverSocket), [], 'no refused frame reached the wire');
@@ -176,7 +208,11 @@ describe('driver shims on a veth link', () => {
     hosts.run(hosts.server.ns, 'ip', ['link', 'set', hosts.server.iface, state]);
     const wanted = state === 'up' ? LinkFlag.Running : 0;
     const serverOperstate = () => hosts.run(hosts.server.ns, 'cat', [`/sys/class/net/${hosts.server.iface}/operstate`]).trim();
-    for (let waited = 0; (clientWatch.link() & LinkFlag.Running) !== wanted || (serverOperstate() === 'up') !== (state === 'up'); waited += 10) {
+    for (
+      let waited = 0;
+      (clientWatch.link() & LinkFlag.Running) !== wanted || (serverOperstate() === 'up') !== (state === 'up');
+      waited += 10
+    ) {
       assert.ok(waited < 2000, `the veth's carrier did not go ${state}`);
       await settle(10);
     }
@@ -196,7 +232,11 @@ describe('driver shims on a veth link', () => {
         driver.poll(1000, () => undefined);
         reopenServerSocket(); // a packet socket whose interface went down keeps an ENETDOWN for its next call
         driver.transmit(testFrame(serverMac, clientMac, 4));
-        assert.deepEqual(await collectTestFrames(serverSocket, 1, 2000), [4], `${shim}: transmits again after the poll that saw the carrier`);
+        assert.deepEqual(
+          await collectTestFrames(serverSocket, 1, 2000),
+          [4],
+          `${shim}: transmits again after the poll that saw the carrier`,
+        );
       } finally {
         await setPeerLink('up');
         reopenServerSocket();
@@ -211,7 +251,11 @@ describe('driver shims on a veth link', () => {
     const vtnet = open('vtnet');
     try {
       for (let index = 0; index < 256; index++) vtnet.transmit(testFrame(serverMac, clientMac, index));
-      assertNetdumpError(() => vtnet.transmit(testFrame(serverMac, clientMac, 999)), 'EBUSY', 'vtnet: the TX virtqueue is full (256 entries)');
+      assertNetdumpError(
+        () => vtnet.transmit(testFrame(serverMac, clientMac, 999)),
+        'EBUSY',
+        'vtnet: the TX virtqueue is full (256 entries)',
+      );
       assert.deepEqual(await collectTestFrames(serverSocket, 256, 2000), range(0, 256));
       vtnet.poll(1000, () => undefined);
       vtnet.transmit(testFrame(serverMac, clientMac, 256));
@@ -260,7 +304,7 @@ describe('driver shims on a veth link', () => {
     assert.equal(ethtoolGro(hosts, hosts.client.ns, hosts.client.iface), 'off');
   });
 
-  test('vtnet: close() after start without end restores GRO; 12.x\'s vtnet never touches GRO', () => {
+  test("vtnet: close() after start without end restores GRO; 12.x's vtnet never touches GRO", () => {
     setGro(hosts, hosts.client.ns, hosts.client.iface, 'on');
     const driver = open('vtnet');
     driver.event('start');
@@ -337,14 +381,17 @@ describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
     try {
       const { file } = writeRandomDump(dir, 'stuck.bin', 65536);
       let sampled: 'on' | 'off' | undefined;
-      const result = await runNetdump([...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', ...extra, hosts.client.iface, file], {
-        onStdout: (chunk, signal) => {
-          // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
-          if (sampled !== undefined || !chunk.includes('Dumping')) return;
-          sampled = gro();
-          onDumping?.(signal);
+      const result = await runNetdump(
+        [...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', ...extra, hosts.client.iface, file],
+        {
+          onStdout: (chunk, signal) => {
+            // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
+            if (sampled !== undefined || !chunk.includes('Dumping')) return;
+            sampled = gro();
+            onDumping?.(signal);
+          },
         },
-      });
+      );
       assert.ok(sampled !== undefined, `no "Dumping" on the console: ${result.stdout}`);
       return { sampled, result };
     } finally {
@@ -395,12 +442,15 @@ describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
     try {
       const { file } = writeRandomDump(dir, 'stuck.bin', 65536);
       let sampled: 'on' | 'off' | undefined;
-      const result = await runNetdump([...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', hosts.client.iface, file], {
-        onStdout: (chunk) => {
-          // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
-          if (sampled === undefined && chunk.includes('Dumping')) sampled = gro();
+      const result = await runNetdump(
+        [...hostArgs(hosts), '--driver', 'vtnet', '--polls', '400', '--retries', '1', hosts.client.iface, file],
+        {
+          onStdout: (chunk) => {
+            // "Dumping" follows the herald's ack: the start event is long past, the 600 ms of retrying ahead.
+            if (sampled === undefined && chunk.includes('Dumping')) sampled = gro();
+          },
         },
-      });
+      );
       assertStatus(result, 5);
       assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\n'), result.stdout);
       assert.ok(sampled !== undefined, `no "Dumping" on the console: ${result.stdout}`);

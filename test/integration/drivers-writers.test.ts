@@ -73,7 +73,10 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
       if (!record.data.equals(numberedFrame(index, lengths[index]!))) assert.fail(`record ${index} differs from the frame sent`);
     });
     const times = pcap.records.map((record) => record.timeUs);
-    assert.ok(times.every((time, index) => index === 0 || time >= times[index - 1]!), 'time stamps never go back');
+    assert.ok(
+      times.every((time, index) => index === 0 || time >= times[index - 1]!),
+      'time stamps never go back',
+    );
     assert.ok(Math.abs(times[0]! / 1000 - Date.now()) < 60_000, `the first stamp, ${times[0]} µs, is wall-clock time`);
   });
 
@@ -88,13 +91,24 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
     lines.forEach((line, seq) => {
       if (line.event !== 'ack' || line.seq !== seq) assert.fail(`line ${seq} is ${JSON.stringify(line)}`);
     });
-    assert.ok(lines.every((line, index) => index === 0 || line.t >= lines[index - 1]!.t), 'time stamps never go back');
+    assert.ok(
+      lines.every((line, index) => index === 0 || line.t >= lines[index - 1]!.t),
+      'time stamps never go back',
+    );
   });
 
   test('a capture or trace in a directory that does not exist: ENOENT, naming the file', () => {
     const missing = path.join(dir, 'no-such-dir');
-    assertNetdumpError(() => new PcapWritingDriver(new NullDriver(), path.join(missing, 'x.pcap')), 'ENOENT', `cannot write the capture ${missing}/x.pcap: No such file or directory`);
-    assertNetdumpError(() => new TracingDriver(new NullDriver(), path.join(missing, 'x.jsonl')), 'ENOENT', `cannot write the trace ${missing}/x.jsonl: No such file or directory`);
+    assertNetdumpError(
+      () => new PcapWritingDriver(new NullDriver(), path.join(missing, 'x.pcap')),
+      'ENOENT',
+      `cannot write the capture ${missing}/x.pcap: No such file or directory`,
+    );
+    assertNetdumpError(
+      () => new TracingDriver(new NullDriver(), path.join(missing, 'x.jsonl')),
+      'ENOENT',
+      `cannot write the trace ${missing}/x.jsonl: No such file or directory`,
+    );
   });
 
   test('a capture ring too small for the largest record (64 KiB) is refused, and a trace takes no record once closed', () => {

@@ -150,7 +150,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
     }
   });
 
-  test('with checksum offload off, the kernel\'s UDP checksum verifies in our parser', async () => {
+  test("with checksum offload off, the kernel's UDP checksum verifies in our parser", async () => {
     hosts.run(hosts.server.ns, 'ethtool', ['-K', hosts.server.iface, 'tx', 'off']);
     const ack = hex('00000002');
     peer.send('198.18.0.1', 20024, ack);

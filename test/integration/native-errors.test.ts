@@ -11,7 +11,6 @@ import { PacketSocket, delayMicroseconds } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
-
 describe('native driver errors', () => {
   let hosts: TestHosts;
 
@@ -43,7 +42,11 @@ describe('native driver errors', () => {
   });
 
   test('a missing network namespace', () => {
-    assertNetdumpError(() => PacketSocket.open('lo', { netns: 'ndt-no-such-namespace' }), 'ENOENT', /cannot open network namespace \/var\/run\/netns\/ndt-no-such-namespace/);
+    assertNetdumpError(
+      () => PacketSocket.open('lo', { netns: 'ndt-no-such-namespace' }),
+      'ENOENT',
+      /cannot open network namespace \/var\/run\/netns\/ndt-no-such-namespace/,
+    );
   });
 
   test('an interface name that cannot exist', () => {
@@ -53,7 +56,11 @@ describe('native driver errors', () => {
   test('frames larger than the MTU or shorter than a header', () => {
     const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
     try {
-      assertNetdumpError(() => socket.send(Buffer.alloc(1515)), 'EMSGSIZE', /frame of 1515 bytes is larger than the MTU of ndc0 \(1500 \+ 14-byte header\)/);
+      assertNetdumpError(
+        () => socket.send(Buffer.alloc(1515)),
+        'EMSGSIZE',
+        /frame of 1515 bytes is larger than the MTU of ndc0 \(1500 \+ 14-byte header\)/,
+      );
       assertNetdumpError(() => socket.sendBatch([Buffer.alloc(60), Buffer.alloc(9000)]), 'EMSGSIZE', /frame of 9000 bytes/);
       assertNetdumpError(() => socket.send(Buffer.alloc(13)), 'EINVAL', /shorter than an Ethernet header/);
       socket.send(Buffer.alloc(1514)); // exactly MTU + header is fine
@@ -69,9 +76,13 @@ describe('native driver errors', () => {
       try { PacketSocket.open('lo'); console.log('opened'); }
       catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }
     });`;
-    const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(result.status, 0, result.stderr);
     const error = JSON.parse(result.stdout) as { name: string; code: string; message: string };
     assert.equal(error.name, 'NetdumpError');

@@ -121,7 +121,11 @@ describe('pcap backend', () => {
         states.push(linkState(hosts.client.ns, hosts.client.iface));
         assertStatus(result, 0);
         assert.match(result.stdout, /\nnetdump finished\.\n/);
-        assert.match(result.stdout, new RegExp(`; driver generic over ${backend}\n$`), 'the summary names the shim chosen for veth, and the backend');
+        assert.match(
+          result.stdout,
+          new RegExp(`; driver generic over ${backend}\n$`),
+          'the summary names the shim chosen for veth, and the backend',
+        );
         assert.equal(result.stderr, '');
         await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
         assertFileBytes(path.join(dumpDir, `vmcore.${CLIENT}.0`), paddedToBlock(bytes));
@@ -151,7 +155,11 @@ describe('pcap backend', () => {
   });
 
   test('an interface that is down: ENETDOWN', () => {
-    assertNetdumpError(() => PcapSocket.open('ndpdown0', { netns: hosts.client.ns }), 'ENETDOWN', /^interface ndpdown0 is down: bring it up first/);
+    assertNetdumpError(
+      () => PcapSocket.open('ndpdown0', { netns: hosts.client.ns }),
+      'ENETDOWN',
+      /^interface ndpdown0 is down: bring it up first/,
+    );
   });
 
   test('a missing network namespace, and a bad interface name', () => {
@@ -179,7 +187,7 @@ describe('pcap backend', () => {
     assertNetdumpError(() => socket.recvBatch(1), 'EBADF', /closed/);
   });
 
-  test('recvBatch never returns outgoing frames (ours or another local sender\'s), and does return the peer\'s', async () => {
+  test("recvBatch never returns outgoing frames (ours or another local sender's), and does return the peer's", async () => {
     const client = PcapSocket.open(hosts.client.iface, { netns: hosts.client.ns });
     // Linux never loops a frame back to the socket that sent it, so another
     // sender on the same interface is what shows whether PCAP_D_IN holds.

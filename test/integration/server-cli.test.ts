@@ -75,7 +75,10 @@ describe('netdumpd: command line', () => {
       [["--bo'gus"], "netdumpd: unknown option '--bo'gus' ("],
       [['-d'], 'netdumpd: option -d needs a value'],
       [['--timeout'], 'netdumpd: option --timeout needs a value'],
-      [['-d', '-D'], "netdumpd: option -d needs a value, and the next argument looks like an option (write -dVALUE for a value that starts with '-')"],
+      [
+        ['-d', '-D'],
+        "netdumpd: option -d needs a value, and the next argument looks like an option (write -dVALUE for a value that starts with '-')",
+      ],
       [['--timeout', '0'], "netdumpd: --timeout must be a positive number, not '0'"],
       [['--port', '70000'], 'netdumpd: --port must be at most 65535, not 70000'],
       [['--max-sessions', '0'], "netdumpd: --max-sessions must be a positive integer, not '0'"],
@@ -92,7 +95,7 @@ describe('netdumpd: command line', () => {
     }
   });
 
-  test('bad values: exit 1 with netdumpd\'s messages', () => {
+  test("bad values: exit 1 with netdumpd's messages", () => {
     const file = path.join(work, 'a-file');
     writeFileSync(file, 'not a directory\n');
     const notExecutable = path.join(work, 'handler-not-executable');
@@ -161,7 +164,7 @@ describe('netdumpd: command line', () => {
     for (const name of readdirSync(dumpDir)) rmSync(path.join(dumpDir, name));
   });
 
-  test('relative paths are taken from where the server starts, the handler\'s too', async () => {
+  test("relative paths are taken from where the server starts, the handler's too", async () => {
     const handler = new HandlerRecorder(work);
     // handler.sh, the dump directory and the pidfile, all named relative to `work`.
     const server = await NetdumpdServer.start(hosts, ['-d', 'dump', '-P', 'relative.pid', '-i', 'handler.sh'], { cwd: work });

@@ -49,7 +49,7 @@ describe('netdumpd: disk full', () => {
     execFileSync('nsenter', ['-t', String(server.pid), '-m', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const readOnTmpfs = (name: string) => inServerMounts('cat', [path.join(dumpDir, name)]);
 
-  test('the tmpfs is the server\'s alone', () => {
+  test("the tmpfs is the server's alone", () => {
     assert.deepEqual(readdirSync(dumpDir), [], 'the test sees the empty directory under the mount');
     assert.match(inServerMounts('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', dumpDir]).toString(), /^tmpfs .*size=192k/);
   });
@@ -66,7 +66,7 @@ describe('netdumpd: disk full', () => {
     const ACKED_BEFORE_THE_FAILED_WRITE = 176;
     const acked: number[] = [];
     let seq = 2;
-    sending: for (let offset = 0; offset < data.length; ) {
+    sending: for (let offset = 0; offset < data.length;) {
       const batch: number[] = [];
       for (let i = 0; i < 32 && offset < data.length; i++, offset += 1448, seq++) {
         client.send({ type: 3, seq, offset, payload: data.subarray(offset, offset + 1448) });
@@ -81,7 +81,10 @@ describe('netdumpd: disk full', () => {
       }
     }
     // Packets 1..176 (seq 2..177) acked; the 177th, whose write failed, and nothing after it.
-    assert.deepEqual(acked, Array.from({ length: ACKED_BEFORE_THE_FAILED_WRITE }, (_, i) => i + 2));
+    assert.deepEqual(
+      acked,
+      Array.from({ length: ACKED_BEFORE_THE_FAILED_WRITE }, (_, i) => i + 2),
+    );
 
     const expectedInfo = `Dump from ${ip} [${ip}]\nDump unsuccessful: write error @ offset 0001f1c0: No space left on device\n`;
     const record = await handler.waitFor(['error', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);
@@ -103,6 +106,6 @@ describe('netdumpd: disk full', () => {
     assert.equal(readOnTmpfs(`info.${other}.0`).toString('latin1'), info);
     assert.equal((await handler.waitFor(['success', other, other, `./info.${other}.0`, `./vmcore.${other}.0`])).info, info);
     assert.equal(handler.records().length, 2);
-    assert.deepEqual(readdirSync(dumpDir), [], 'nothing was written under the mount point outside the server\'s namespace');
+    assert.deepEqual(readdirSync(dumpDir), [], "nothing was written under the mount point outside the server's namespace");
   });
 });

@@ -49,7 +49,10 @@ describe('netdumpd: dumps', () => {
   const text = (name: string) => readFileSync(file(name), 'latin1');
   const mode = (name: string) => statSync(file(name)).mode & 0o777;
   /** This client's entries in the dump directory. */
-  const entries = (ip: string) => readdirSync(dumpDir).filter((name) => name.endsWith(`.${ip}`) || name.includes(`.${ip}.`)).sort();
+  const entries = (ip: string) =>
+    readdirSync(dumpDir)
+      .filter((name) => name.endsWith(`.${ip}`) || name.includes(`.${ip}.`))
+      .sort();
 
   test('vmcore is byte-exact after shuffled and duplicated VMCORE packets; every message acked with its seq', async () => {
     const ip = '198.18.0.10';
@@ -174,7 +177,9 @@ describe('netdumpd: dumps', () => {
 
     const gzip = randomBytes(100_000);
     // The largest payload netdumpd takes: 4096 bytes a packet (MTU 4148; here sent in IP fragments).
-    await client.dump(pad(gzip), buildKdh({ dumpLength: gzip.length, dumpExtent: 400_000, compression: 1 }), { vmcore: { packetSize: 4096 } });
+    await client.dump(pad(gzip), buildKdh({ dumpLength: gzip.length, dumpExtent: 400_000, compression: 1 }), {
+      vmcore: { packetSize: 4096 },
+    });
     const zstd = randomBytes(50_001);
     await client.dump(pad(zstd), buildKdh({ dumpLength: zstd.length, dumpExtent: 300_000, compression: 2 }));
     const both = randomBytes(70_000);
@@ -274,7 +279,15 @@ describe('netdumpd: dumps', () => {
     await client.expectNoAck(300, 'FINISHED to the old session');
     await client.finish(2);
     assert.equal(text(`info.${ip}.1`), `Dump from ${ip} [${ip}]\nDump complete\n`);
-    assert.deepEqual(entries(ip), [`bounds.${ip}`, `info.${ip}.0`, `info.${ip}.1`, `info.${ip}.last`, `vmcore.${ip}.0`, `vmcore.${ip}.1`, `vmcore.${ip}.last`]);
+    assert.deepEqual(entries(ip), [
+      `bounds.${ip}`,
+      `info.${ip}.0`,
+      `info.${ip}.1`,
+      `info.${ip}.last`,
+      `vmcore.${ip}.0`,
+      `vmcore.${ip}.1`,
+      `vmcore.${ip}.last`,
+    ]);
     await handler.waitFor(['success', ip, ip, `./info.${ip}.1`, `./vmcore.${ip}.1`]);
     assert.equal(handler.runsFor('timeout', ip).length, 1);
   });
@@ -302,15 +315,20 @@ describe('netdumpd: dumps', () => {
     const vmcoreB = randomBytes(20_000);
     await clientA.dump(vmcoreA, buildKdh({ dumpLength: vmcoreA.length }));
     await clientB.dump(vmcoreB, buildKdh({ dumpLength: vmcoreB.length }));
-    assert.deepEqual(readdirSync(dumpDir).filter((name) => name.includes('crashhost')).sort(), [
-      'bounds.crashhost',
-      'info.crashhost.0',
-      'info.crashhost.1',
-      'info.crashhost.last',
-      'vmcore.crashhost.0',
-      'vmcore.crashhost.1',
-      'vmcore.crashhost.last',
-    ]);
+    assert.deepEqual(
+      readdirSync(dumpDir)
+        .filter((name) => name.includes('crashhost'))
+        .sort(),
+      [
+        'bounds.crashhost',
+        'info.crashhost.0',
+        'info.crashhost.1',
+        'info.crashhost.last',
+        'vmcore.crashhost.0',
+        'vmcore.crashhost.1',
+        'vmcore.crashhost.last',
+      ],
+    );
     assertSameBytes(read('vmcore.crashhost.0'), vmcoreA, 'vmcore of 198.18.0.50');
     assertSameBytes(read('vmcore.crashhost.1'), vmcoreB, 'vmcore of 198.18.0.51');
     assert.equal(text('info.crashhost.0'), `Dump from crashhost [${a}]\n${expectedKdhInfo({ dumpLength: vmcoreA.length })}Dump complete\n`);

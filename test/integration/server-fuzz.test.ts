@@ -84,7 +84,10 @@ describe('netdumpd: fuzzed by eight hostile clients during a dump', () => {
     assert.equal(summary.sent, DATAGRAMS);
     assert.ok(summary.toSession > DATAGRAMS / 4, `the fuzzers reached their sessions: ${JSON.stringify(summary)}`);
     assertSameBytes(readFileSync(path.join(dumpDir, `vmcore.${ip}.0`)), vmcore, 'the legitimate vmcore');
-    assert.equal(readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'), `Dump from ${ip} [${ip}]\n${expectedKdhInfo({ dumpLength: vmcore.length })}Dump complete\n`);
+    assert.equal(
+      readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'),
+      `Dump from ${ip} [${ip}]\n${expectedKdhInfo({ dumpLength: vmcore.length })}Dump complete\n`,
+    );
 
     const rssAfter = memoryKb(server.pid, 'VmRSS');
     const peak = memoryKb(server.pid, 'VmHWM');

@@ -37,7 +37,9 @@ describe('netdumpd: herald paths as bytes, and in the log', () => {
     const client = await fixture.clientAt(ip);
     await client.herald(1, Buffer.concat([name, Buffer.alloc(1)]));
     await client.finish(2);
-    const files = readdirSync(Buffer.concat([Buffer.from(`${dumpDir}/`), name]), { encoding: 'buffer' }).map(String).sort();
+    const files = readdirSync(Buffer.concat([Buffer.from(`${dumpDir}/`), name]), { encoding: 'buffer' })
+      .map(String)
+      .sort();
     assert.deepEqual(files, [`bounds.${ip}`, `info.${ip}.0`, `info.${ip}.last`, `vmcore.${ip}.0`, `vmcore.${ip}.last`]);
     await server.waitForLine(`New dump from client ${ip} [${ip}] (to caf\\xe9/vmcore.${ip}.0)`);
     assert.equal(server.countLines('Refusing path'), 0);
@@ -70,7 +72,12 @@ describe('netdumpd: a directory where nothing can be created', () => {
     mkdirSync(path.join(dumpDir, 'ro'));
     // dump/ro read-only in a mount namespace of the server's own; sh execs node, so the pid is the server's.
     const script = 'mount --bind "$1/ro" "$1/ro" && mount -o remount,bind,ro "$1/ro" && exec "$2" "$3" -D -d "$1" -P "$4"';
-    server = await fixture.spawnServerWithOwnMounts(script, 'netdumpd-read-only-dir', [dumpDir, process.execPath, NETDUMPD, fixture.pidFile]);
+    server = await fixture.spawnServerWithOwnMounts(script, 'netdumpd-read-only-dir', [
+      dumpDir,
+      process.execPath,
+      NETDUMPD,
+      fixture.pidFile,
+    ]);
   });
 
   after(() => fixture?.tearDown());

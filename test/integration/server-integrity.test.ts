@@ -8,7 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -49,7 +60,7 @@ describe('netdumpd: acked data, offsets, the held directory', () => {
     assertSameBytes(read(`vmcore.${ip}.0`), data, 'vmcore after the idle timeout');
   });
 
-  test('a new herald from the same host writes the old dump\'s acked bytes first', async () => {
+  test("a new herald from the same host writes the old dump's acked bytes first", async () => {
     const ip = '198.18.0.31';
     const client = await fixture.clientAt(ip);
     const firstPort = await client.herald(1);
@@ -59,7 +70,7 @@ describe('netdumpd: acked data, offsets, the held directory', () => {
     assert.notEqual(secondPort, firstPort, 'the new herald starts a new session');
     const record = await handler.waitFor(['timeout', ip, ip, `./info.${ip}.0`, `./vmcore.${ip}.0`]);
     assert.equal(record.info, timedOut(ip));
-    assertSameBytes(read(`vmcore.${ip}.0`), data, 'the first dump\'s vmcore');
+    assertSameBytes(read(`vmcore.${ip}.0`), data, "the first dump's vmcore");
     await client.finish(2);
     assert.equal(text(`info.${ip}.1`), `Dump from ${ip} [${ip}]\nDump complete\n`);
   });

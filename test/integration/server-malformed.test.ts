@@ -55,8 +55,16 @@ describe('netdumpd: malformed datagrams', () => {
     const bad: Array<[string, Buffer, RegExp]> = [
       ['runt', encodeMessage({ type: 1, seq: 1 }).subarray(0, 23), /^Ignoring herald from 198\.18\.0\.1:20024: runt packet \(got 23\)$/],
       ['empty', Buffer.alloc(0), /^Ignoring herald from 198\.18\.0\.1:20024: runt packet \(got 0\)$/],
-      ['wrong type', encodeMessage({ type: 3, seq: 1, payload: heraldPath('x') }), /^Ignoring herald from 198\.18\.0\.1:20024: message type 3 is not a herald$/],
-      ['length mismatch', encodeMessage({ type: 1, seq: 1, payload: heraldPath('x'), len: 3 }), /^Ignoring herald from 198\.18\.0\.1:20024: bad packet size \(length 3\)$/],
+      [
+        'wrong type',
+        encodeMessage({ type: 3, seq: 1, payload: heraldPath('x') }),
+        /^Ignoring herald from 198\.18\.0\.1:20024: message type 3 is not a herald$/,
+      ],
+      [
+        'length mismatch',
+        encodeMessage({ type: 1, seq: 1, payload: heraldPath('x'), len: 3 }),
+        /^Ignoring herald from 198\.18\.0\.1:20024: bad packet size \(length 3\)$/,
+      ],
       ['short of its length', encodeMessage({ type: 1, seq: 1, payload: heraldPath('x'), len: 200 }), /bad packet size \(length 200\)$/],
       ['payload > 1024', encodeMessage({ type: 1, seq: 1, payload: Buffer.alloc(1025, 0x61) }), /bad packet size \(length 1025\)$/],
     ];
@@ -89,13 +97,29 @@ describe('netdumpd: malformed datagrams', () => {
     const garbage = randomBytes(100);
     garbage.writeUInt32BE(0xffffffff, 16); // whatever the rest, its length field cannot match
     const bad: Array<[string, Buffer, string]> = [
-      ['runt', encodeMessage({ type: 3, seq: 500, offset: 0, payload: Buffer.alloc(8) }).subarray(0, 20), `Ignoring runt packet from ${ip} (got 20)`],
+      [
+        'runt',
+        encodeMessage({ type: 3, seq: 500, offset: 0, payload: Buffer.alloc(8) }).subarray(0, 20),
+        `Ignoring runt packet from ${ip} (got 20)`,
+      ],
       ['empty datagram', Buffer.alloc(0), `Ignoring runt packet from ${ip} (got 0)`],
-      ['length field too big', encodeMessage({ type: 3, seq: 501, offset: 0, payload: Buffer.alloc(100), len: 101 }), `Bad packet size from ${ip}`],
-      ['length field too small', encodeMessage({ type: 3, seq: 502, offset: 0, payload: Buffer.alloc(100), len: 99 }), `Bad packet size from ${ip}`],
+      [
+        'length field too big',
+        encodeMessage({ type: 3, seq: 501, offset: 0, payload: Buffer.alloc(100), len: 101 }),
+        `Bad packet size from ${ip}`,
+      ],
+      [
+        'length field too small',
+        encodeMessage({ type: 3, seq: 502, offset: 0, payload: Buffer.alloc(100), len: 99 }),
+        `Bad packet size from ${ip}`,
+      ],
       ['payload > 4096', encodeMessage({ type: 3, seq: 503, offset: 0, payload: Buffer.alloc(4200, 0xee) }), `Bad packet size from ${ip}`],
       ['KDH > 4096', encodeMessage({ type: 4, seq: 504, payload: Buffer.alloc(4097) }), `Bad packet size from ${ip}`],
-      ['unknown type 9', encodeMessage({ type: 9, seq: 505, offset: 0, payload: Buffer.alloc(16, 0xee) }), `Received unexpected message type 9 from ${ip}`],
+      [
+        'unknown type 9',
+        encodeMessage({ type: 9, seq: 505, offset: 0, payload: Buffer.alloc(16, 0xee) }),
+        `Received unexpected message type 9 from ${ip}`,
+      ],
       ['type 0', encodeMessage({ type: 0, seq: 506 }), `Received unexpected message type 0 from ${ip}`],
       ['HERALD on the client port', encodeMessage({ type: 1, seq: 507 }), `Received unexpected message type 1 from ${ip}`],
       ['garbage', garbage, `Bad packet size from ${ip}`],
@@ -105,7 +129,10 @@ describe('netdumpd: malformed datagrams', () => {
     await client.expectNoAck(300, 'bad datagram');
     await waitUntil(() => (server.lines.length >= badFrom + bad.length ? true : undefined), 2000, 'the log lines');
     // In order, one line each, nothing else.
-    assert.deepEqual(server.lines.slice(badFrom), bad.map(([, , line]) => line));
+    assert.deepEqual(
+      server.lines.slice(badFrom),
+      bad.map(([, , line]) => line),
+    );
 
     // From the right address but another port, or from another address: never delivered to the session.
     addClientAddress(hosts, '198.18.0.11');
@@ -125,8 +152,14 @@ describe('netdumpd: malformed datagrams', () => {
     await client.sendKdh(buildKdh({ dumpLength: vmcore.length }), seq++);
     await client.finish(seq);
     assertSameBytes(readFileSync(path.join(dumpDir, `vmcore.${ip}.0`)), vmcore, 'vmcore');
-    assert.equal(readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'), `Dump from ${ip} [${ip}]\n${expectedKdhInfo({ dumpLength: vmcore.length })}Dump complete\n`);
-    assert.ok(client.acks.every((ack) => ack.seq < 500), 'no bad datagram was ever acked');
+    assert.equal(
+      readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'),
+      `Dump from ${ip} [${ip}]\n${expectedKdhInfo({ dumpLength: vmcore.length })}Dump complete\n`,
+    );
+    assert.ok(
+      client.acks.every((ack) => ack.seq < 500),
+      'no bad datagram was ever acked',
+    );
   });
 
   test('a KDH shorter than 512 bytes is acked, then reported as too small', async () => {
@@ -137,6 +170,9 @@ describe('netdumpd: malformed datagrams', () => {
     await client.sendKdh(buildKdh().subarray(0, 511), 2);
     await server.waitForLine(`Bad KDH from ${ip} [${ip}]: packet too small`);
     await client.finish(3);
-    assert.equal(readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'), `Dump from ${ip} [${ip}]\nBad KDH: packet too small\nDump complete\n`);
+    assert.equal(
+      readFileSync(path.join(dumpDir, `info.${ip}.0`), 'latin1'),
+      `Dump from ${ip} [${ip}]\nBad KDH: packet too small\nDump complete\n`,
+    );
   });
 });

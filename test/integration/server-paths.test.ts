@@ -52,7 +52,15 @@ describe('netdumpd: herald paths', () => {
     const ip = hosts.client.ip;
     const client = await fixture.clientAt(ip);
     await emptyDump(client, heraldPath('sub'));
-    assert.deepEqual(list('sub'), ['absolute-escape', `bounds.${ip}`, 'info.198.18.0.1.0', 'info.198.18.0.1.last', 'inner', 'vmcore.198.18.0.1.0', 'vmcore.198.18.0.1.last']);
+    assert.deepEqual(list('sub'), [
+      'absolute-escape',
+      `bounds.${ip}`,
+      'info.198.18.0.1.0',
+      'info.198.18.0.1.last',
+      'inner',
+      'vmcore.198.18.0.1.0',
+      'vmcore.198.18.0.1.last',
+    ]);
     assert.equal(text('sub/info.198.18.0.1.0'), 'Dump from 198.18.0.1 [198.18.0.1]\nDump complete\n');
     assert.equal(readlinkSync(path.join(dumpDir, 'sub/vmcore.198.18.0.1.last')), 'vmcore.198.18.0.1.0');
     await server.waitForLine('New dump from client 198.18.0.1 [198.18.0.1] (to sub/vmcore.198.18.0.1.0)');

@@ -59,7 +59,10 @@ describe('npm test on a machine that lacks a tool', () => {
 
   test('each package is named once, however many of its commands are missing', () => {
     const result = checkSystem(['tcpdump', 'setpriv', 'nsenter', 'ethtool'], { NETDUMP_NO_INSTALL: '1' });
-    assert.equal(result.stderr, 'npm test needs ethtool, tcpdump, util-linux: install with: apt-get install -y ethtool tcpdump util-linux\n');
+    assert.equal(
+      result.stderr,
+      'npm test needs ethtool, tcpdump, util-linux: install with: apt-get install -y ethtool tcpdump util-linux\n',
+    );
     assert.equal(result.status, 1);
   });
 
@@ -92,7 +95,11 @@ describe('npm test on a machine that lacks a tool', () => {
       assert.equal(code, 1, output);
       assert.match(output, /tcpdump is not installed: apt-get install -y tcpdump/);
       assert.ok(Date.now() - started < HANG_LIMIT_MS);
-      assert.deepEqual(staleTestHosts().filter((name) => !staleBefore.has(name)), [], 'every test host was removed');
+      assert.deepEqual(
+        staleTestHosts().filter((name) => !staleBefore.has(name)),
+        [],
+        'every test host was removed',
+      );
     } finally {
       clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');

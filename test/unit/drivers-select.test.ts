@@ -53,7 +53,10 @@ test('a named shim overrides the choice; an unknown name is refused', () => {
 });
 
 test("13+'s vtnet turns GRO off for the dump and back on after; 12.x's has no event", () => {
-  for (const [vtnet, changes] of [[VTNET13, 2], [VTNET12, 0]] as const) {
+  for (const [vtnet, changes] of [
+    [VTNET13, 2],
+    [VTNET12, 0],
+  ] as const) {
     const release = vtnet === VTNET13 ? '13+' : '12.x';
     const gro = { enabled: true, changes: 0 };
     const driver = createDriver(backendOf('virtio_net', gro), undefined, { vtnet });

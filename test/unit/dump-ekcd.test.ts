@@ -4,12 +4,7 @@ import { createCipheriv, generateKeyPairSync } from 'node:crypto';
 import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/wire/kerneldumpheader.js';
 import { parseKerneldumpKey } from '../../src/wire/kerneldumpkey.js';
 import { BufferDumpSource, DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
-import {
-  EncryptedDumpSource,
-  createEkcdKey,
-  decryptDumpBody,
-  unwrapEkcdKey,
-} from '../../src/dump/ekcd.js';
+import { EncryptedDumpSource, createEkcdKey, decryptDumpBody, unwrapEkcdKey } from '../../src/dump/ekcd.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
 const rsa2048 = generateKeyPairSync('rsa', {
@@ -17,7 +12,6 @@ const rsa2048 = generateKeyPairSync('rsa', {
   publicKeyEncoding: { type: 'spki', format: 'pem' },
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
 });
-
 
 function plaintext(length: number): Buffer {
   const bytes = Buffer.alloc(length);
@@ -37,20 +31,29 @@ function sendAll(source: DumpSource): { body: Buffer; calls: number[] } {
 
 /** One ChaCha20 block as the kernel's chacha.c (D. J. Bernstein's layout) computes it: 64-bit counter, 8-byte nonce. */
 function djbChachaBlock(key: Uint8Array, nonce: Uint8Array, counter: number): Buffer {
-  const words = (bytes: Uint8Array, count: number) =>
-    Array.from({ length: count }, (_, i) => Buffer.from(bytes).readUInt32LE(i * 4));
+  const words = (bytes: Uint8Array, count: number) => Array.from({ length: count }, (_, i) => Buffer.from(bytes).readUInt32LE(i * 4));
   const input = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574, ...words(key, 8), counter >>> 0, 0, ...words(nonce, 2)];
   const x = [...input];
   const rotl = (v: number, n: number) => ((v << n) | (v >>> (32 - n))) >>> 0;
   const quarter = (a: number, b: number, c: number, d: number) => {
-    x[a] = (x[a]! + x[b]!) >>> 0; x[d] = rotl(x[d]! ^ x[a], 16);
-    x[c] = (x[c]! + x[d]) >>> 0; x[b] = rotl(x[b]! ^ x[c], 12);
-    x[a] = (x[a] + x[b]) >>> 0; x[d] = rotl(x[d] ^ x[a], 8);
-    x[c] = (x[c] + x[d]) >>> 0; x[b] = rotl(x[b] ^ x[c], 7);
+    x[a] = (x[a]! + x[b]!) >>> 0;
+    x[d] = rotl(x[d]! ^ x[a], 16);
+    x[c] = (x[c]! + x[d]) >>> 0;
+    x[b] = rotl(x[b]! ^ x[c], 12);
+    x[a] = (x[a] + x[b]) >>> 0;
+    x[d] = rotl(x[d] ^ x[a], 8);
+    x[c] = (x[c] + x[d]) >>> 0;
+    x[b] = rotl(x[b] ^ x[c], 7);
   };
   for (let round = 0; round < 10; round++) {
-    quarter(0, 4, 8, 12); quarter(1, 5, 9, 13); quarter(2, 6, 10, 14); quarter(3, 7, 11, 15);
-    quarter(0, 5, 10, 15); quarter(1, 6, 11, 12); quarter(2, 7, 8, 13); quarter(3, 4, 9, 14);
+    quarter(0, 4, 8, 12);
+    quarter(1, 5, 9, 13);
+    quarter(2, 6, 10, 14);
+    quarter(3, 7, 11, 15);
+    quarter(0, 5, 10, 15);
+    quarter(1, 6, 11, 12);
+    quarter(2, 7, 8, 13);
+    quarter(3, 4, 9, 14);
   }
   const out = Buffer.alloc(64);
   for (let i = 0; i < 16; i++) out.writeUInt32LE((x[i]! + input[i]!) >>> 0, i * 4);
@@ -67,7 +70,10 @@ test('FreeBSD 12 profile: AES-256-CBC, PKCS#1 v1.5 key wrap, 4096-byte blob', ()
   assert.equal(parsed.encryption, KERNELDUMP_ENC_AES_256_CBC);
   assert.deepEqual(Buffer.from(parsed.iv), Buffer.from(ekcd.iv));
   assert.equal(parsed.encryptedKey.length, 256);
-  assert.ok(ekcd.blob.subarray(37 + 256).every((byte) => byte === 0), 'zero padding');
+  assert.ok(
+    ekcd.blob.subarray(37 + 256).every((byte) => byte === 0),
+    'zero padding',
+  );
 
   const unwrapped = unwrapEkcdKey(ekcd.blob, rsa2048.privateKey, 'pkcs1');
   assert.deepEqual(Buffer.from(unwrapped.key), Buffer.from(ekcd.key));

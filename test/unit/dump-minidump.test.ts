@@ -24,7 +24,6 @@ import { assertNetdumpError } from '../helpers/assertions.js';
 const MiB = 1024 * 1024;
 const VERSIONS: MinidumpVersion[] = [2, 3];
 
-
 /** The whole body in memory (small dumps only) and the call lengths. */
 function render(options: MinidumpOptions): { dump: SyntheticMinidump; body: Buffer; calls: number[] } {
   const dump = new SyntheticMinidump(options);
@@ -78,7 +77,10 @@ test('header fields sit at the spec §5.1 offsets, little-endian, rest of the pa
     const { dump, body } = render({ size: 12 * MiB, version });
     const view = new DataView(body.buffer, body.byteOffset, DUMP_BLOCK_SIZE);
     assert.equal(body.subarray(0, 22).toString('latin1'), MINIDUMP_MAGIC);
-    assert.ok(body.subarray(22, 24).every((byte) => byte === 0), 'magic NUL-padded to 24');
+    assert.ok(
+      body.subarray(22, 24).every((byte) => byte === 0),
+      'magic NUL-padded to 24',
+    );
     assert.equal(view.getUint32(24, true), version);
     assert.equal(view.getUint32(28, true), DEFAULT_MSGBUF_SIZE);
     assert.equal(view.getUint32(32, true), dump.layout.bitmapSize);
@@ -89,7 +91,10 @@ test('header fields sit at the spec §5.1 offsets, little-endian, rest of the pa
     assert.equal(view.getBigUint64(56, true), 0xfffffc0000000000n);
     const fieldsEnd = version === 3 ? 68 : 64;
     if (version === 3) assert.equal(view.getUint32(64, true), DUMP_BLOCK_SIZE);
-    assert.ok(body.subarray(fieldsEnd, DUMP_BLOCK_SIZE).every((byte) => byte === 0), 'zeros after the struct');
+    assert.ok(
+      body.subarray(fieldsEnd, DUMP_BLOCK_SIZE).every((byte) => byte === 0),
+      'zeros after the struct',
+    );
     // One literal check of the byte order.
     assert.deepEqual([...body.subarray(40, 48)], [0, 0, 0, 0, 0, 0xfe, 0xff, 0xff]);
 
@@ -163,11 +168,16 @@ test('msgbuf holds the given text, or a default with a panic message', () => {
   assert.ok(msgbuf.subarray(text.length).every((byte) => byte === 0));
 
   const v2 = render({ size: 12 * MiB, version: 2 });
-  const v2Text = v2.body.subarray(DUMP_BLOCK_SIZE, DUMP_BLOCK_SIZE + DEFAULT_MSGBUF_SIZE).toString().replace(/\0+$/, '');
+  const v2Text = v2.body
+    .subarray(DUMP_BLOCK_SIZE, DUMP_BLOCK_SIZE + DEFAULT_MSGBUF_SIZE)
+    .toString()
+    .replace(/\0+$/, '');
   assert.match(v2Text, /^panic: netdump test dump$/m);
   assert.match(v2Text, /FreeBSD 12\.1-RELEASE/);
   assert.match(v2Text, /Dumping 12 out of 256 MB:$/);
-  const v3Text = render({ size: 12 * MiB, version: 3 }).body.subarray(DUMP_BLOCK_SIZE, 2 * DUMP_BLOCK_SIZE).toString();
+  const v3Text = render({ size: 12 * MiB, version: 3 })
+    .body.subarray(DUMP_BLOCK_SIZE, 2 * DUMP_BLOCK_SIZE)
+    .toString();
   assert.match(v3Text, /FreeBSD 13\.2-RELEASE/);
 });
 
@@ -238,11 +248,7 @@ test('bad options fail with EINVAL', () => {
   const minimum = minimumMinidumpSize({ version: 2 });
   assertNetdumpError(() => new SyntheticMinidump({ size: minimum - DUMP_BLOCK_SIZE, version: 2 }), 'EINVAL', 'metadata');
   assertNetdumpError(() => new SyntheticMinidump({ size: 16 * MiB, version: 4 as MinidumpVersion }), 'EINVAL', 'version');
-  assertNetdumpError(
-    () => new SyntheticMinidump({ size: 64 * MiB, version: 3, physicalMemory: 16 * MiB }),
-    'EINVAL',
-    'physicalMemory',
-  );
+  assertNetdumpError(() => new SyntheticMinidump({ size: 64 * MiB, version: 3, physicalMemory: 16 * MiB }), 'EINVAL', 'physicalMemory');
   assert.equal(planMinidumpLayout({ size: minimum, version: 2 }).dataPages, 0);
 });
 

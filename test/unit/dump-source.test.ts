@@ -15,7 +15,6 @@ import {
 import { FileDumpSource, openFileDumpSource } from '../../src/dump/file-source.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
-
 /** Offsets and lengths of every write, plus the bytes laid out at their offsets. */
 function collect(source: DumpSource): { calls: Array<[number, number]>; bytes: Buffer } {
   const calls: Array<[number, number]> = [];
@@ -94,7 +93,10 @@ test('FileDumpSource reads a non-multiple-of-4096 file in 64 KiB calls, last zer
       [3 * MAX_DUMP_WRITE, 8192],
     ]);
     assert.ok(bytes.subarray(0, contents.length).equals(contents));
-    assert.ok(bytes.subarray(contents.length).every((byte) => byte === 0), 'padding is zeros');
+    assert.ok(
+      bytes.subarray(contents.length).every((byte) => byte === 0),
+      'padding is zeros',
+    );
     // A second pass gives the same bytes (a retried dump).
     assert.ok(collect(source).bytes.equals(bytes));
   });

@@ -79,7 +79,15 @@ test('MAC text <-> bytes', () => {
   assert.equal(formatMac(hex('02 00 0a ff 00 01')), '02:00:0a:ff:00:01');
   assert.ok(macEquals(parseMac('02:00:00:00:00:01'), hex('020000000001')));
   assert.ok(!macEquals(parseMac('02:00:00:00:00:01'), hex('020000000002')));
-  for (const bad of ['', '02:00:00:00:00', '02:00:00:00:00:01:02', '02:00:00-00:00:01', '002:00:00:00:00:01', 'gg:00:00:00:00:01', ' 02:00:00:00:00:01']) {
+  for (const bad of [
+    '',
+    '02:00:00:00:00',
+    '02:00:00:00:00:01:02',
+    '02:00:00-00:00:01',
+    '002:00:00:00:00:01',
+    'gg:00:00:00:00:01',
+    ' 02:00:00:00:00:01',
+  ]) {
     assertWireError(() => parseMac(bad), 'malformed', 'address');
   }
   assertWireError(() => formatMac(new Uint8Array(5)), 'range');

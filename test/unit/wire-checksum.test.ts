@@ -25,7 +25,11 @@ function assertAgreesWithReference(buffer: Uint8Array): void {
     for (let length = 60; length <= 1600; length += 7) {
       const slice = buffer.subarray(offset, offset + length);
       for (const initial of [0, 0x1234, 0x2fffe]) {
-        assert.equal(finishChecksum(sumWords(buffer, offset, offset + length, initial)), referenceChecksum(slice, initial), `offset ${offset} length ${length}`);
+        assert.equal(
+          finishChecksum(sumWords(buffer, offset, offset + length, initial)),
+          referenceChecksum(slice, initial),
+          `offset ${offset} length ${length}`,
+        );
       }
     }
   }
@@ -47,7 +51,14 @@ test('sumWords: the WebAssembly path equals the reference for lengths 60..1600 a
 
 test('allocateSummableBuffers: zeroed, disjoint buffers of the asked size', () => {
   const buffers = allocateSummableBuffers(3, 1514);
-  assert.deepEqual(buffers.map((buffer) => [buffer.length, buffer.byteOffset]), [[1514, 0], [1514, 1520], [1514, 3040]]);
+  assert.deepEqual(
+    buffers.map((buffer) => [buffer.length, buffer.byteOffset]),
+    [
+      [1514, 0],
+      [1514, 1520],
+      [1514, 3040],
+    ],
+  );
   assert.ok(buffers.every((buffer) => buffer.every((byte) => byte === 0)));
   buffers[1]!.fill(0xff);
   assert.equal(buffers[0]![1513], 0);

@@ -90,10 +90,7 @@ test('ARP who-has frame is exactly what the kernel sends (spec §2.2)', () => {
 
 test('ARP reply frame: unicast to the requester', () => {
   const buf = new Uint8Array(42);
-  const written = emitArpReplyFrame(
-    { senderMac: SERVER_MAC, senderIp: SERVER_IP, targetMac: CLIENT_MAC, targetIp: CLIENT_IP },
-    buf,
-  );
+  const written = emitArpReplyFrame({ senderMac: SERVER_MAC, senderIp: SERVER_IP, targetMac: CLIENT_MAC, targetIp: CLIENT_IP }, buf);
   assert.equal(written, 42);
   assertBytes(buf, ARP_REPLY_FRAME.subarray(0, 42));
 });
@@ -110,7 +107,13 @@ test('ARP reply parses, Ethernet padding ignored', () => {
 });
 
 test('ARP body round trip', () => {
-  const repr: ArpRepr = { op: ARP_OP_REQUEST, senderMac: CLIENT_MAC, senderIp: CLIENT_IP, targetMac: new Uint8Array(6), targetIp: SERVER_IP };
+  const repr: ArpRepr = {
+    op: ARP_OP_REQUEST,
+    senderMac: CLIENT_MAC,
+    senderIp: CLIENT_IP,
+    targetMac: new Uint8Array(6),
+    targetIp: SERVER_IP,
+  };
   const buf = new Uint8Array(ARP_BODY_SIZE);
   assert.equal(emitArp(repr, buf), 28);
   assertBytes(buf, ARP_REQUEST_FRAME.subarray(14));

@@ -40,9 +40,7 @@ const CLIENT_IP = parseIpv4Address('198.18.0.1');
 const SERVER_IP = parseIpv4Address('198.18.0.2');
 
 // Spec §2.8, verbatim.
-const HERALD_PAYLOAD = hex(
-  '00 00 00 01 | 00 00 00 01 | 00 00 00 00 00 00 00 00 | 00 00 00 04 | 00 00 00 00 | 66 6f 6f 00',
-);
+const HERALD_PAYLOAD = hex('00 00 00 01 | 00 00 00 01 | 00 00 00 00 00 00 00 00 | 00 00 00 04 | 00 00 00 00 | 66 6f 6f 00');
 
 // The whole frame. IP checksum 0xef8c and UDP checksum 0x0199 computed once
 // with python3 (RFC 1071 over the header / pseudo-header + datagram).
@@ -55,10 +53,7 @@ const HERALD_FRAME = hex(`
 const HERALD_PATH = new TextEncoder().encode('foo\0');
 
 test('constants of spec §1 and §2.5', () => {
-  assert.deepEqual(
-    [NETDUMP_HERALD, NETDUMP_FINISHED, NETDUMP_VMCORE, NETDUMP_KDH, NETDUMP_EKCD_KEY],
-    [1, 2, 3, 4, 5],
-  );
+  assert.deepEqual([NETDUMP_HERALD, NETDUMP_FINISHED, NETDUMP_VMCORE, NETDUMP_KDH, NETDUMP_EKCD_KEY], [1, 2, 3, 4, 5]);
   assert.equal(NETDUMP_PORT, 20023);
   assert.equal(NETDUMP_ACKPORT, 20024);
   assert.equal(NETDUMP_HEADER_SIZE, 24);
@@ -74,14 +69,9 @@ test('HERALD payload of spec §2.8, byte for byte', () => {
   assertBytes(buf.subarray(0, written), HERALD_PAYLOAD);
 });
 
-test('HERALD frame of spec §2.8, every byte, with the kernel\'s IPv4/UDP framing', () => {
+test("HERALD frame of spec §2.8, every byte, with the kernel's IPv4/UDP framing", () => {
   const frame = new Uint8Array(1514);
-  const messageLength = emitNetdumpMessage(
-    { type: NETDUMP_HERALD, seqno: 1, offset: 0, aux2: 0 },
-    HERALD_PATH,
-    frame,
-    UDP_PAYLOAD_OFFSET,
-  );
+  const messageLength = emitNetdumpMessage({ type: NETDUMP_HERALD, seqno: 1, offset: 0, aux2: 0 }, HERALD_PATH, frame, UDP_PAYLOAD_OFFSET);
   const addressing = {
     srcMac: CLIENT_MAC,
     dstMac: SERVER_MAC,
@@ -204,10 +194,20 @@ test('field accessors read a header where it lies, with the 64-bit offset exact 
   // The spec's HERALD, 42 bytes into a buffer, as in a frame.
   const frame = Buffer.concat([Buffer.alloc(42, 0xee), HERALD_PAYLOAD]);
   assert.deepEqual(
-    [netdumpType(frame, 42), netdumpSeqno(frame, 42), netdumpOffsetHigh(frame, 42), netdumpOffsetLow(frame, 42), netdumpLen(frame, 42), netdumpAux2(frame, 42)],
+    [
+      netdumpType(frame, 42),
+      netdumpSeqno(frame, 42),
+      netdumpOffsetHigh(frame, 42),
+      netdumpOffsetLow(frame, 42),
+      netdumpLen(frame, 42),
+      netdumpAux2(frame, 42),
+    ],
     [NETDUMP_HERALD, 1, 0, 0, 4, 0],
   );
   const far = hex('00 00 00 03 | 00 00 00 07 | ff ff ff ff ff ff f0 00 | 00 00 10 00 | 00 00 00 00');
-  assert.deepEqual([netdumpType(far), netdumpOffsetHigh(far), netdumpOffsetLow(far), netdumpLen(far)], [NETDUMP_VMCORE, 0xffffffff, 0xfffff000, 4096]);
+  assert.deepEqual(
+    [netdumpType(far), netdumpOffsetHigh(far), netdumpOffsetLow(far), netdumpLen(far)],
+    [NETDUMP_VMCORE, 0xffffffff, 0xfffff000, 4096],
+  );
   assertWireError(() => netdumpLen(far, 5), 'truncated', 'bytes');
 });
