@@ -4,6 +4,15 @@
  * nothing else.
  */
 
+/** FreeBSD's mbuf cluster sizes: what a driver's init() reports as clusterSize. */
+export const MCLBYTES = 2048;
+export const MJUMPAGESIZE = 4096;
+export const MJUM9BYTES = 9216;
+/** The standard Ethernet MTU, FreeBSD's ETHERMTU. */
+export const ETHERMTU = 1500;
+/** ETHER_HDR_LEN + ETHER_CRC_LEN: what a frame adds to the MTU (max_frame_size = mtu + 18). */
+export const ETHER_FRAME_OVERHEAD = 18;
+
 /** What `init` reports; the client sizes its preallocated buffer pools from it (spec §8.1). */
 export interface DriverInit {
   rxRings: number;

@@ -9,7 +9,18 @@
  * interface (ethtool channels); the ring depth is the FreeBSD driver's.
  */
 import type { FrameBackend } from './backend.js';
-import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import {
+  ETHER_FRAME_OVERHEAD,
+  ETHERMTU,
+  MCLBYTES,
+  MJUM9BYTES,
+  MJUMPAGESIZE,
+  type DriverEvent,
+  type DriverInit,
+  type FrameInput,
+  type InterfaceFacts,
+  type NetdumpDriver,
+} from './driver.js';
 import { TxQueue } from './tx-queue.js';
 
 export interface IflibModel {
@@ -52,7 +63,7 @@ export class IflibDriver implements NetdumpDriver {
   init(): DriverInit {
     // The free list's buffer size follows the MTU: 2 KiB clusters, or page/jumbo clusters above.
     const { mtu } = this.facts();
-    const clusterSize = mtu <= 1500 ? 2048 : mtu <= 4096 - 18 ? 4096 : 9216;
+    const clusterSize = mtu <= ETHERMTU ? MCLBYTES : mtu + ETHER_FRAME_OVERHEAD <= MJUMPAGESIZE ? MJUMPAGESIZE : MJUM9BYTES;
     return { rxRings: this.rxQueues, clustersPerRing: this.model.ringDepth, clusterSize };
   }
 

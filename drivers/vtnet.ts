@@ -8,7 +8,16 @@
  * drains every pending frame up to hw.vtnet.rx_process_limit.
  */
 import type { FrameBackend } from './backend.js';
-import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import {
+  ETHERMTU,
+  MCLBYTES,
+  MJUMPAGESIZE,
+  type DriverEvent,
+  type DriverInit,
+  type FrameInput,
+  type InterfaceFacts,
+  type NetdumpDriver,
+} from './driver.js';
 import { TxQueue } from './tx-queue.js';
 
 /** hw.vtnet.rx_process_limit's default. */
@@ -46,7 +55,7 @@ export class VtnetDriver implements NetdumpDriver {
   init(): DriverInit {
     const { mtu, rxQueues, maxRxQueues } = this.facts();
     const rxRings = this.model.reportsMaxQueues ? maxRxQueues : rxQueues;
-    return { rxRings, clustersPerRing: CLUSTERS_IN_FLIGHT, clusterSize: mtu <= 1500 ? 2048 : 4096 };
+    return { rxRings, clustersPerRing: CLUSTERS_IN_FLIGHT, clusterSize: mtu <= ETHERMTU ? MCLBYTES : MJUMPAGESIZE };
   }
 
   event(event: DriverEvent): void {

@@ -11,6 +11,17 @@
 import { performance } from 'node:perf_hooks';
 
 import { NetdumpError } from '../../errors/index.js';
+import {
+  ETHERNET_HEADER_SIZE,
+  ethernetMaxFrameSize,
+  isUdpFrame,
+  NETDUMP_ACK_SIZE,
+  netdumpAckSeqno,
+  NETDUMP_HEADER_SIZE,
+  netdumpSeqno,
+  netdumpType,
+  UDP_PAYLOAD_OFFSET,
+} from '../../src/wire/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { DriverWrapper } from './wrapper.js';
 
@@ -41,7 +52,6 @@ export interface FaultCounts {
 const FAULTS = ['loss', 'dup', 'reorder', 'delay', 'corrupt'] as const;
 type Fault = (typeof FAULTS)[number];
 const NO_FAULTS: FaultRates = { loss: 0, dup: 0, reorder: 0, delay: 0, corrupt: 0 };
-const NETDUMP_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
 const HELD_SLOTS = 64;
 const SEEN_SLOTS = 4096;
 
@@ -175,10 +185,9 @@ class Direction {
 
   /** The frame's netdump identity (type and sequence, or the acked sequence), or -1 for other traffic. */
   identity(frame: Uint8Array): number {
-    if (frame.length < NETDUMP_AT + 4 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[23] !== 17) return -1;
-    const word = (at: number) => ((frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!) >>> 0;
-    if (this.name === 'rx') return word(NETDUMP_AT);
-    return frame.length >= NETDUMP_AT + 8 ? word(NETDUMP_AT + 4) * 8 + (word(NETDUMP_AT) & 7) : -1;
+    if (this.name === 'rx') return isUdpFrame(frame, NETDUMP_ACK_SIZE) ? netdumpAckSeqno(frame, UDP_PAYLOAD_OFFSET) : -1;
+    if (!isUdpFrame(frame, NETDUMP_HEADER_SIZE)) return -1;
+    return netdumpSeqno(frame, UDP_PAYLOAD_OFFSET) * 8 + (netdumpType(frame, UDP_PAYLOAD_OFFSET) & 7);
   }
 
   /** Whether `fault` strikes the `occurrence`-th sighting of frame `identity`. */
@@ -197,7 +206,7 @@ class Direction {
   corrupt(frame: Uint8Array, identity: number): Uint8Array {
     const copy = this.scratch.subarray(0, frame.length);
     copy.set(frame);
-    const at = 14 + (mix(this.seed, identity % 2 ** 32) % Math.max(1, frame.length - 14));
+    const at = ETHERNET_HEADER_SIZE + (mix(this.seed, identity % 2 ** 32) % Math.max(1, frame.length - ETHERNET_HEADER_SIZE));
     copy[at] = copy[at]! ^ 0xff;
     return copy;
   }
@@ -234,7 +243,7 @@ export class FaultInjectingDriver extends DriverWrapper {
     private readonly plan: FaultPlan,
   ) {
     super(inner);
-    const slotSize = inner.facts().mtu + 18;
+    const slotSize = ethernetMaxFrameSize(inner.facts().mtu);
     this.tx = new Direction('tx', plan.tx, plan.seed, slotSize);
     this.rx = new Direction('rx', plan.rx, plan.seed, slotSize);
   }

@@ -6,12 +6,11 @@
  * tick, accepted ack and retransmit round. The dump's thread only stores
  * a 32-byte record per event; a worker thread formats and writes the lines.
  */
+import { ethernetEtherType, isUdpFrame, NETDUMP_HEADER_SIZE, netdumpSeqno, netdumpType, UDP_PAYLOAD_OFFSET } from '../../src/wire/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { TraceFile } from './trace-file.js';
 import { TraceEvent } from './trace-records.js';
 import { DriverWrapper } from './wrapper.js';
-
-const NETDUMP_HEADER_AT = 42; // Ethernet 14 + IPv4 20 + UDP 8
 
 export interface TraceCounts {
   transmits: number;
@@ -20,10 +19,6 @@ export interface TraceCounts {
   ticks: number;
   acks: number;
   retransmitRounds: number;
-}
-
-function word(frame: Uint8Array, at: number): number {
-  return ((frame[at]! << 24) | (frame[at + 1]! << 16) | (frame[at + 2]! << 8) | frame[at + 3]!) >>> 0;
 }
 
 /** Also the client's SendObserver: tick, ack and retransmitRound come from the send loop. */
@@ -45,11 +40,15 @@ export class TracingDriver extends DriverWrapper {
   override transmit(frame: Uint8Array): void {
     this.inner.transmit(frame);
     this.counts.transmits++;
-    const ethertype = (frame[12]! << 8) | frame[13]!;
-    if (ethertype === 0x0800 && frame.length >= NETDUMP_HEADER_AT + 24) {
-      this.file.record(TraceEvent.netdumpTransmit, frame.length, word(frame, NETDUMP_HEADER_AT), word(frame, NETDUMP_HEADER_AT + 4));
+    if (isUdpFrame(frame, NETDUMP_HEADER_SIZE)) {
+      this.file.record(
+        TraceEvent.netdumpTransmit,
+        frame.length,
+        netdumpType(frame, UDP_PAYLOAD_OFFSET),
+        netdumpSeqno(frame, UDP_PAYLOAD_OFFSET),
+      );
     } else {
-      this.file.record(TraceEvent.otherTransmit, frame.length, ethertype);
+      this.file.record(TraceEvent.otherTransmit, frame.length, ethernetEtherType(frame));
     }
   }
 

@@ -25,7 +25,7 @@ import { GenericDriver } from '../../drivers/generic.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket, threadCpus } from '../../native/index.js';
-import { parseMac } from '../../src/wire/index.js';
+import { parseMac, ETHERNET_ETHERTYPE_OFFSET } from '../../src/wire/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
 import { buildBenchProgram, formatTable, median, pinThisThread, quantile, roundOrder, startingThreadsOn } from './lib.js';
 
@@ -55,7 +55,7 @@ function experimentalFrame(size: number, dst: Buffer, src: Buffer): Buffer {
   const frame = Buffer.alloc(size);
   dst.copy(frame, 0);
   src.copy(frame, 6);
-  frame.writeUInt16BE(0x88b5, 12); // IEEE 802 local experimental: the peer drops it cheaply
+  frame.writeUInt16BE(0x88b5, ETHERNET_ETHERTYPE_OFFSET); // IEEE 802 local experimental: the peer drops it cheaply
   return frame;
 }
 

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { FrameBackend } from '../../drivers/backend.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import { holdHostPort } from '../../drivers/host-ack-port.js';
-import { FaultInjectingDriver, parseFaultPlan, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
+import { FaultInjectingDriver, parseFaultPlan, type FaultCounts, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { delayMicroseconds, signalName, StopSignals } from '../../native/index.js';
@@ -377,7 +377,7 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
   if (kernelPayload <= NETDUMP_DATASIZE || options.jumboPayload) return;
   print(
     `netdump: MTU ${mtu} would let FreeBSD 13+ send ${kernelPayload}-byte payloads, which netdumpd refuses; ` +
-      'sending 4096 (--jumbo-payload to send them anyway)\n',
+      `sending ${NETDUMP_DATASIZE} (--jumbo-payload to send them anyway)\n`,
   );
 }
 
@@ -385,6 +385,14 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
 interface CliReport extends DumpReport {
   driver: string;
   backend: BackendName;
+  /** With --inject: what the fault injector did, each way. */
+  faults?: FaultInjectingDriver['counts'];
+}
+
+function faultSummary({ tx, rx }: FaultInjectingDriver['counts']): string {
+  const way = (counts: FaultCounts) =>
+    `${counts.lost} lost, ${counts.duplicated} duplicated, ${counts.reordered} reordered, ${counts.delayed} delayed, ${counts.corrupted} corrupted`;
+  return `; faults injected: tx ${way(tx)}; rx ${way(rx)}`;
 }
 
 function summary(report: CliReport): string {
@@ -395,20 +403,24 @@ function summary(report: CliReport): string {
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
     `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls; ` +
     `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch; ` +
-    `driver ${report.driver} over ${report.backend}\n`
+    `driver ${report.driver} over ${report.backend}${report.faults === undefined ? '' : faultSummary(report.faults)}\n`
   );
 }
 
 /** The driver with its middleware: tracer outermost, then faults, then the capture nearest the wire. */
-function driverStack(options: Options, backend: FrameBackend): { driver: NetdumpDriver; tracer?: TracingDriver } {
+function driverStack(
+  options: Options,
+  backend: FrameBackend,
+): { driver: NetdumpDriver; tracer?: TracingDriver; injector?: FaultInjectingDriver } {
   let driver: NetdumpDriver = createDriver(backend, options.driver, {
     vtnet: options.profile.vtnet,
   });
   if (options.pcapFile !== undefined) driver = new PcapWritingDriver(driver, options.pcapFile);
-  if (options.faults !== undefined) driver = new FaultInjectingDriver(driver, options.faults);
-  if (options.traceFile === undefined) return { driver };
+  const injector = options.faults === undefined ? undefined : new FaultInjectingDriver(driver, options.faults);
+  driver = injector ?? driver;
+  if (options.traceFile === undefined) return { driver, injector };
   const tracer = new TracingDriver(driver, options.traceFile);
-  return { driver: tracer, tracer };
+  return { driver: tracer, tracer, injector };
 }
 
 /** Runs the dump. A stop signal caught meanwhile wins over how the dump ended: the process dies of it once all is closed. */
@@ -490,7 +502,7 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
       },
       content,
     );
-    const report: CliReport = { ...dumped, driver: driver.name, backend: options.backend };
+    const report: CliReport = { ...dumped, driver: driver.name, backend: options.backend, faults: stack.injector?.counts };
     print(options.json ? `${JSON.stringify(report)}\n` : summary(report));
   } finally {
     heldPort?.close();

@@ -2,7 +2,7 @@
  * Behaviour profiles: every row of spec §9 that a peer can observe, as
  * data, so that the code paths read the same for both kernels.
  */
-import type { VtnetModel } from '../../drivers/vtnet.js';
+import { VTNET12, VTNET13, type VtnetModel } from '../../drivers/vtnet.js';
 import type { NetBehaviour } from '../net/behaviour.js';
 import { IPV4_HEADER_SIZE, NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE, UDP_HEADER_SIZE } from '../wire/index.js';
 
@@ -35,7 +35,7 @@ export const FREEBSD12: Profile = {
   serverIsDefaultGateway: true,
   gatewayFallbackNeedsDistinctGateway: true,
   minidumpVersion: 2,
-  vtnet: { togglesLro: false, reportsMaxQueues: true },
+  vtnet: VTNET12,
 };
 
 export const FREEBSD13: Profile = {
@@ -52,7 +52,7 @@ export const FREEBSD13: Profile = {
   serverIsDefaultGateway: false,
   gatewayFallbackNeedsDistinctGateway: false,
   minidumpVersion: 3,
-  vtnet: { togglesLro: true, reportsMaxQueues: false },
+  vtnet: VTNET13,
 };
 
 export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };

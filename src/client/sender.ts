@@ -8,17 +8,15 @@
 import { NetdumpError } from '../../errors/index.js';
 import { POLL_DELAY_US } from '../net/behaviour.js';
 import type { NetStack } from '../net/stack.js';
-import { UDP_PAYLOAD_OFFSET } from '../net/udp-frame.js';
 import {
   allocateSummableBuffers,
-  NETDUMP_AUX2_OFFSET,
   NETDUMP_HEADER_SIZE,
-  NETDUMP_LEN_OFFSET,
-  NETDUMP_OFFSET_OFFSET,
-  NETDUMP_SEQNO_OFFSET,
-  NETDUMP_TYPE_OFFSET,
-  writeU32BE,
-  writeU64BE,
+  setNetdumpAux2,
+  setNetdumpLen,
+  setNetdumpOffset,
+  setNetdumpSeqno,
+  setNetdumpType,
+  UDP_PAYLOAD_OFFSET,
 } from '../wire/index.js';
 import { AckWindow, WINDOW_SIZE } from './ack-window.js';
 import type { SendObserver } from './observer.js';
@@ -183,10 +181,9 @@ export class ReliableSender {
 
 /** The 24-byte netdump header (spec §2.5) in front of the payload, field by field: no repr object per packet. */
 function writeMessageHeader(frame: Uint8Array, type: number, seqno: number, offset: number, length: number): void {
-  const at = UDP_PAYLOAD_OFFSET;
-  writeU32BE(frame, at + NETDUMP_TYPE_OFFSET, type);
-  writeU32BE(frame, at + NETDUMP_SEQNO_OFFSET, seqno);
-  writeU64BE(frame, at + NETDUMP_OFFSET_OFFSET, offset);
-  writeU32BE(frame, at + NETDUMP_LEN_OFFSET, length);
-  writeU32BE(frame, at + NETDUMP_AUX2_OFFSET, 0);
+  setNetdumpType(frame, UDP_PAYLOAD_OFFSET, type);
+  setNetdumpSeqno(frame, UDP_PAYLOAD_OFFSET, seqno);
+  setNetdumpOffset(frame, UDP_PAYLOAD_OFFSET, offset);
+  setNetdumpLen(frame, UDP_PAYLOAD_OFFSET, length);
+  setNetdumpAux2(frame, UDP_PAYLOAD_OFFSET, 0);
 }

@@ -581,7 +581,3 @@ export class SyntheticMinidump implements DumpSource {
     }
   }
 }
-
-export function createSyntheticMinidump(options: MinidumpOptions): SyntheticMinidump {
-  return new SyntheticMinidump(options);
-}

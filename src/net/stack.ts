@@ -5,36 +5,39 @@
  */
 import { RxFlag, type FrameInput, type NetdumpDriver } from '../../drivers/driver.js';
 import {
+  ARP_FRAME_SIZE,
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
   BROADCAST_MAC,
   emitArpReplyFrame,
   emitArpRequestFrame,
   ETHERNET_HEADER_SIZE,
+  ethernetDstIs,
+  ethernetEtherType,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_VLAN,
   formatIpv4Address,
   formatMac,
   IPPROTO_UDP,
-  macEquals,
-  macEqualsAt,
-  IPV4_DST_OFFSET,
-  IPV4_FLAGS_FRAGMENT_OFFSET,
+  ipv4Dst,
+  ipv4HeaderLength,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4Src,
+  ipv4TotalLength,
+  ipv4Version,
   IPV4_HEADER_SIZE,
-  IPV4_PROTOCOL_OFFSET,
-  IPV4_SRC_OFFSET,
-  IPV4_TOTAL_LENGTH_OFFSET,
+  macEquals,
   NETDUMP_ACK_SIZE,
   NETDUMP_ACKPORT,
   NETDUMP_PORT,
+  netdumpAckSeqno,
   parseArp,
-  readU16BE,
-  readU32BE,
-  UDP_DST_PORT_OFFSET,
   UDP_HEADER_SIZE,
-  UDP_LENGTH_OFFSET,
-  UDP_SRC_PORT_OFFSET,
+  udpDstPort,
+  udpLength,
+  udpSrcPort,
 } from '../wire/index.js';
 import { NetdumpError } from '../../errors/index.js';
 import { DRIVER_POLL_COUNT, POLL_DELAY_US, type Delay, type NetBehaviour } from './behaviour.js';
@@ -60,9 +63,6 @@ export interface StackOptions {
   debug: boolean;
 }
 
-const IP_FLAG_MORE_FRAGMENTS = 0x2000;
-const IP_FRAGMENT_OFFSET_MASK = 0x1fff;
-
 export class NetStack {
   /** The next hop's MAC (server or gateway), once ARP found it. */
   nextHopMac: Uint8Array | undefined;
@@ -71,7 +71,7 @@ export class NetStack {
   /** Called for every accepted ack with its sequence number. */
   onAck: (seqno: number) => void = () => undefined;
   private portLatched = false;
-  private readonly arpFrame = new Uint8Array(42);
+  private readonly arpFrame = new Uint8Array(ARP_FRAME_SIZE);
   /** Headers for the current next hop and server port, rebuilt when either changes. */
   private framer: UdpFramer;
   readonly input: FrameInput = (frame, flags) => this.receiveFrame(frame, flags);
@@ -150,10 +150,10 @@ export class NetStack {
 
   private receiveFrame(frame: Uint8Array, flags: number): void {
     if (frame.length < ETHERNET_HEADER_SIZE) return this.debug('discard frame without leading eth header');
-    const etherType = readU16BE(frame, 12);
+    const etherType = ethernetEtherType(frame);
     if ((flags & RxFlag.VlanTagged) !== 0 || etherType === ETHERTYPE_VLAN) return this.debug('ignoring vlan packets');
-    if (!macEqualsAt(frame, 0, this.config.mac)) {
-      const broadcastArp = etherType === ETHERTYPE_ARP && macEqualsAt(frame, 0, BROADCAST_MAC);
+    if (!ethernetDstIs(frame, this.config.mac)) {
+      const broadcastArp = etherType === ETHERTYPE_ARP && ethernetDstIs(frame, BROADCAST_MAC);
       if (!(broadcastArp && this.options.behaviour.acceptBroadcastArp)) {
         return this.debug('discard frame with incorrect destination addr');
       }
@@ -204,19 +204,18 @@ export class NetStack {
     if (this.options.behaviour.ipNeedsNextHop && this.nextHopMac === undefined) return this.debug('ignoring IP before ARP is done');
     const available = frame.length - ip;
     if (available < IPV4_HEADER_SIZE) return this.debug('dropping packet too small for IP header');
-    const versionAndLength = frame[ip]!;
-    if (versionAndLength >> 4 !== 4) return this.debug(`bad IP version ${versionAndLength >> 4}`);
-    const headerLength = (versionAndLength & 0x0f) * 4;
+    const version = ipv4Version(frame, ip);
+    if (version !== 4) return this.debug(`bad IP version ${version}`);
+    const headerLength = ipv4HeaderLength(frame, ip);
     if (headerLength < IPV4_HEADER_SIZE) return this.debug(`bad IP header length (${headerLength})`);
     if (headerLength > IPV4_HEADER_SIZE) return this.debug('drop packet with IP options');
-    const totalLength = readU16BE(frame, ip + IPV4_TOTAL_LENGTH_OFFSET);
+    const totalLength = ipv4TotalLength(frame, ip);
     if (totalLength < headerLength) return this.debug(`IP packet smaller (${totalLength}) than header (${headerLength})`);
     if (available < totalLength) return this.debug(`IP packet bigger (${totalLength}) than ethernet packet (${available})`);
-    if (readU32BE(frame, ip + IPV4_SRC_OFFSET) !== this.config.serverIp) return this.debug('drop packet not from server');
-    if (readU32BE(frame, ip + IPV4_DST_OFFSET) !== this.config.clientIp) return this.debug('drop packet not to our IP');
-    if (frame[ip + IPV4_PROTOCOL_OFFSET] !== IPPROTO_UDP) return this.debug('drop non-UDP packet');
-    const fragment = readU16BE(frame, ip + IPV4_FLAGS_FRAGMENT_OFFSET);
-    if ((fragment & (IP_FLAG_MORE_FRAGMENTS | IP_FRAGMENT_OFFSET_MASK)) !== 0) return this.debug('drop fragmented packet');
+    if (ipv4Src(frame, ip) !== this.config.serverIp) return this.debug('drop packet not from server');
+    if (ipv4Dst(frame, ip) !== this.config.clientIp) return this.debug('drop packet not to our IP');
+    if (ipv4Protocol(frame, ip) !== IPPROTO_UDP) return this.debug('drop non-UDP packet');
+    if (ipv4IsFragment(frame, ip)) return this.debug('drop fragmented packet');
     // Checksums are not verified in software: the kernel honours only a NIC's
     // verdict, and Linux hands AF_PACKET no frame it found bad.
     this.receiveUdp(frame, ip + IPV4_HEADER_SIZE, ip + totalLength);
@@ -228,10 +227,10 @@ export class NetStack {
     if (available < UDP_HEADER_SIZE + (this.options.behaviour.ackExactlyFourBytes ? 0 : NETDUMP_ACK_SIZE)) {
       return this.debug('ignoring small packet');
     }
-    if (readU16BE(frame, udp + UDP_DST_PORT_OFFSET) !== NETDUMP_ACKPORT) return this.debug('not on the netdump port.');
-    const sourcePort = readU16BE(frame, udp + UDP_SRC_PORT_OFFSET);
+    if (udpDstPort(frame, udp) !== NETDUMP_ACKPORT) return this.debug('not on the netdump port.');
+    const sourcePort = udpSrcPort(frame, udp);
     if (this.options.behaviour.ackExactlyFourBytes) {
-      const ackLength = readU16BE(frame, udp + UDP_LENGTH_OFFSET) - UDP_HEADER_SIZE;
+      const ackLength = udpLength(frame, udp) - UDP_HEADER_SIZE;
       if (available < ackLength + UDP_HEADER_SIZE) return this.debug('ignoring runt UDP packet');
       if (ackLength !== NETDUMP_ACK_SIZE) {
         return this.debug(
@@ -240,7 +239,7 @@ export class NetStack {
       }
     }
     this.latchServerPort(sourcePort);
-    this.onAck(readU32BE(frame, udp + UDP_HEADER_SIZE));
+    this.onAck(netdumpAckSeqno(frame, udp + UDP_HEADER_SIZE));
   }
 
   private latchServerPort(sourcePort: number): void {

@@ -6,22 +6,15 @@
  * version field is compared without a byte swap, as netdumpd does.
  */
 import {
+  kdhArchitectureVersion,
+  kdhBlockSize,
+  kdhCompression,
+  kdhDumpKeySize,
+  kdhDumpLength64,
+  kdhDumpTime64,
+  kdhStringBytes,
+  kdhVersion,
   kerneldumpParity,
-  KDH_ARCHITECTURE_OFFSET,
-  KDH_ARCHITECTURE_SIZE,
-  KDH_ARCHITECTUREVERSION_OFFSET,
-  KDH_BLOCKSIZE_OFFSET,
-  KDH_COMPRESSION_OFFSET,
-  KDH_DUMPKEYSIZE_OFFSET,
-  KDH_DUMPLENGTH_OFFSET,
-  KDH_DUMPTIME_OFFSET,
-  KDH_HOSTNAME_OFFSET,
-  KDH_HOSTNAME_SIZE,
-  KDH_PANICSTRING_OFFSET,
-  KDH_PANICSTRING_SIZE,
-  KDH_VERSION_OFFSET,
-  KDH_VERSIONSTRING_OFFSET,
-  KDH_VERSIONSTRING_SIZE,
   KERNELDUMP_COMP_GZIP,
   KERNELDUMP_COMP_ZSTD,
 } from '../wire/index.js';
@@ -40,11 +33,18 @@ export interface KdhFacts {
   compressionSuffix: string | undefined;
 }
 
-/** A NUL-terminated string in a fixed field, the last byte forced to NUL. */
-function cString(kdh: Uint8Array, offset: number, size: number): string {
-  const field = kdh.subarray(offset, offset + size - 1);
-  const end = field.indexOf(0);
-  return Buffer.from(field.subarray(0, end < 0 ? field.length : end)).toString('latin1');
+/** A string field as netdumpd prints it: bytes to the first NUL, the field's last byte forced to NUL. */
+function cString(kdh: Uint8Array, field: Parameters<typeof kdhStringBytes>[1]): string {
+  return Buffer.from(kdhStringBytes(kdh, field)).toString('latin1');
+}
+
+/** C's int32_t and int64_t, which netdumpd prints with %d and %lld. */
+const int32 = (value: number): number => value | 0;
+const int64 = (value: bigint): bigint => BigInt.asIntN(64, value);
+
+/** netdumpd tests kdh->version without dtoh32: on its little-endian host a big-endian 4 reads as 0x04000000. */
+function versionAsNetdumpdReadsIt(version: number): number {
+  return (((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24)) >>> 0;
 }
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -61,28 +61,26 @@ export function ctime(seconds: bigint): string {
 }
 
 export function describeKdh(kdh: Uint8Array): KdhFacts {
-  const view = new DataView(kdh.buffer, kdh.byteOffset, kdh.byteLength);
-  const dumpLength = view.getBigInt64(KDH_DUMPLENGTH_OFFSET);
-  // netdumpd tests kdh->version without dtoh32: a big-endian 4 reads as 0x04000000 here.
-  const hostOrderVersion = view.getUint32(KDH_VERSION_OFFSET, true);
-  const compression = kdh[KDH_COMPRESSION_OFFSET]!;
+  const dumpLength = int64(kdhDumpLength64(kdh));
+  const hostOrderVersion = versionAsNetdumpdReadsIt(kdhVersion(kdh));
+  const compression = kdhCompression(kdh);
   const lines = [
-    `  Architecture: ${cString(kdh, KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE)}\n`,
-    `  Architecture Version: ${view.getInt32(KDH_ARCHITECTUREVERSION_OFFSET)}\n`,
+    `  Architecture: ${cString(kdh, 'architecture')}\n`,
+    `  Architecture Version: ${int32(kdhArchitectureVersion(kdh))}\n`,
     `  Dump Length: ${dumpLength}B (${dumpLength >> 20n} MB)\n`,
-    `  Blocksize: ${view.getInt32(KDH_BLOCKSIZE_OFFSET)}\n`,
+    `  Blocksize: ${int32(kdhBlockSize(kdh))}\n`,
     ...(hostOrderVersion >= 3 ? [`  Compression: ${COMPRESSION_NAMES[compression] ?? '???'}\n`] : []),
-    `  Dumptime: ${ctime(view.getBigInt64(KDH_DUMPTIME_OFFSET))}`,
-    `  Hostname: ${cString(kdh, KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE)}\n`,
+    `  Dumptime: ${ctime(int64(kdhDumpTime64(kdh)))}`,
+    `  Hostname: ${cString(kdh, 'hostname')}\n`,
     // The kernel's version string carries its own newline; netdumpd adds none.
-    `  Version String: ${cString(kdh, KDH_VERSIONSTRING_OFFSET, KDH_VERSIONSTRING_SIZE)}`,
-    `  Panic String: ${cString(kdh, KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE)}\n`,
+    `  Version String: ${cString(kdh, 'versionString')}`,
+    `  Panic String: ${cString(kdh, 'panicString')}\n`,
     `  Header Parity Check: ${kerneldumpParity(kdh) === 0 ? 'Pass' : 'Fail'}\n`,
   ];
   return {
     info: lines.join(''),
     dumpLength,
-    encrypted: hostOrderVersion >= 2 && view.getUint32(KDH_DUMPKEYSIZE_OFFSET) !== 0,
+    encrypted: hostOrderVersion >= 2 && kdhDumpKeySize(kdh) !== 0,
     compressionSuffix: hostOrderVersion >= 3 ? COMPRESSION_SUFFIXES[compression] : undefined,
   };
 }

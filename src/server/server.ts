@@ -11,8 +11,10 @@ import { UdpSocket } from '../../native/index.js';
 import {
   formatIpv4Address,
   NETDUMP_ACKPORT,
+  NETDUMP_DATASIZE,
   NETDUMP_HEADER_SIZE,
   NETDUMP_HERALD,
+  NETDUMP_HERALD_PATH_MAX,
   NETDUMP_PORT,
   netdumpLen,
   netdumpSeqno,
@@ -26,9 +28,9 @@ import { printable, type Logger } from './log.js';
 import { Session, type EndReason } from './session.js';
 
 /** netdumpd reads heralds into 24 + MAXPATHLEN bytes. */
-const HERALD_SLOT_SIZE = NETDUMP_HEADER_SIZE + 1024;
+const HERALD_SLOT_SIZE = NETDUMP_HEADER_SIZE + NETDUMP_HERALD_PATH_MAX;
 /** netdumpd's client receive buffer: one header and at most 4096 bytes of payload. */
-const CLIENT_SLOT_SIZE = NETDUMP_HEADER_SIZE + 4096;
+const CLIENT_SLOT_SIZE = NETDUMP_HEADER_SIZE + NETDUMP_DATASIZE;
 /** "approximately twice the chunk size" (spec §6.10). */
 const CLIENT_RECEIVE_BUFFER = 128 * 1024;
 
@@ -279,7 +281,7 @@ export class NetdumpServer {
 
 /** The herald's path, as bytes: used only if 1..1024 bytes long and NUL-terminated (spec §6.3). */
 function heraldPath(payload: Buffer): Buffer | undefined {
-  if (payload.length === 0 || payload.length > 1024 || payload[payload.length - 1] !== 0) return undefined;
+  if (payload.length === 0 || payload.length > NETDUMP_HERALD_PATH_MAX || payload[payload.length - 1] !== 0) return undefined;
   const path = payload.subarray(0, payload.indexOf(0));
   return path.length > 0 ? Buffer.from(path) : undefined;
 }

@@ -31,8 +31,8 @@ import { strerror } from './strerror.js';
 
 const VMCORE_BUFFER_SIZE = 128 * 1024;
 const RECEIVE_BATCH = 64;
-/** netdumpd logs a "." about every 16 MB at MTU 1500. */
-const PROGRESS_EVERY = Math.floor((16 * 1024 * 1024) / 1456);
+/** netdumpd logs a "." when seq % 11522 == 0, about every 16 MB at MTU 1500 (spec §6.6). */
+const PROGRESS_EVERY = 11522;
 /**
  * After a datagram, keep polling this long before going back to epoll: a
  * sender's next packets are usually microseconds away, and one wake-up per

@@ -24,6 +24,9 @@ export const ARP_OP_REPLY = 2;
 
 export type ArpOp = typeof ARP_OP_REQUEST | typeof ARP_OP_REPLY;
 
+/** The operation of an ARP body at byte `at` (the caller checks that ARP_BODY_SIZE bytes are there). */
+export const arpOp = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + ARP_OP_OFFSET);
+
 export interface ArpRepr {
   op: ArpOp;
   senderMac: Uint8Array;
@@ -47,7 +50,7 @@ export function parseArp(body: Uint8Array): ArpRepr {
   expectField('protocol type', readU16BE(body, ARP_PTYPE_OFFSET), ARP_PTYPE_IPV4);
   expectField('hardware address length', readU8(body, ARP_HLEN_OFFSET), MAC_SIZE);
   expectField('protocol address length', readU8(body, ARP_PLEN_OFFSET), IPV4_ADDRESS_SIZE);
-  const op = readU16BE(body, ARP_OP_OFFSET);
+  const op = arpOp(body);
   if (op !== ARP_OP_REQUEST && op !== ARP_OP_REPLY) {
     throw new WireError('arp', 'malformed', `operation is ${op}, expected 1 (request) or 2 (reply)`);
   }

@@ -52,6 +52,12 @@ export function readU64BE(buf: Uint8Array, offset: number, layer: WireLayer = 'b
   return high * TWO_POW_32 + low;
 }
 
+/** Reads a u64 exactly, as a bigint. */
+export function readU64BigBE(buf: Uint8Array, offset: number): bigint {
+  checkBounds(buf, offset, 8);
+  return (BigInt(readU32BE(buf, offset)) << 32n) | BigInt(readU32BE(buf, offset + 4));
+}
+
 export function writeU8(buf: Uint8Array, offset: number, value: number): void {
   checkBounds(buf, offset, 1);
   checkValue(value, 0xff, 'u8');

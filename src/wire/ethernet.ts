@@ -1,12 +1,14 @@
 /** Ethernet II header (spec §2.1). VLAN tags are reported, not stripped. */
 import { requireLength, requireRoom, requireUint } from './errors.js';
 import { readU16BE, writeU16BE } from './bytes.js';
-import { macEquals, readMac, requireMac, writeMac } from './address.js';
+import { macEquals, macEqualsAt, readMac, requireMac, writeMac } from './address.js';
 
 export const ETHERNET_DST_OFFSET = 0;
 export const ETHERNET_SRC_OFFSET = 6;
 export const ETHERNET_ETHERTYPE_OFFSET = 12;
 export const ETHERNET_HEADER_SIZE = 14;
+/** The frame check sequence the NIC appends; never in our buffers, but counted in a frame's size. */
+export const ETHERNET_CRC_SIZE = 4;
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
@@ -29,6 +31,19 @@ export interface EthernetFrame extends EthernetRepr {
   payloadOffset: number;
 }
 
+/*
+ * Field accessors on a frame at byte `at` (smoltcp's Packet view): the
+ * caller checks first that ETHERNET_HEADER_SIZE bytes are there.
+ */
+export const ethernetEtherType = (frame: Uint8Array, at = 0): number => readU16BE(frame, at + ETHERNET_ETHERTYPE_OFFSET);
+export const ethernetDstIs = (frame: Uint8Array, mac: Uint8Array, at = 0): boolean => macEqualsAt(frame, at + ETHERNET_DST_OFFSET, mac);
+export const ethernetSrcIs = (frame: Uint8Array, mac: Uint8Array, at = 0): boolean => macEqualsAt(frame, at + ETHERNET_SRC_OFFSET, mac);
+
+/** The largest frame an interface of this MTU carries, CRC included: FreeBSD's mtu + ETHER_HDR_LEN + ETHER_CRC_LEN. */
+export function ethernetMaxFrameSize(mtu: number): number {
+  return mtu + ETHERNET_HEADER_SIZE + ETHERNET_CRC_SIZE;
+}
+
 export function isBroadcastMac(mac: Uint8Array): boolean {
   return macEquals(mac, BROADCAST_MAC);
 }
@@ -39,7 +54,7 @@ export function parseEthernet(frame: Uint8Array): EthernetFrame {
   return {
     dst: readMac(frame, ETHERNET_DST_OFFSET),
     src: readMac(frame, ETHERNET_SRC_OFFSET),
-    etherType: readU16BE(frame, ETHERNET_ETHERTYPE_OFFSET),
+    etherType: ethernetEtherType(frame),
     payloadOffset: ETHERNET_HEADER_SIZE,
   };
 }

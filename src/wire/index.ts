@@ -8,6 +8,7 @@ export * from './ethernet.js';
 export * from './arp.js';
 export * from './ipv4.js';
 export * from './udp.js';
+export * from './frame.js';
 export * from './netdump.js';
 export * from './kerneldumpheader.js';
 export * from './kerneldumpkey.js';

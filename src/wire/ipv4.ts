@@ -24,6 +24,25 @@ const FLAG_DONT_FRAGMENT = 0x4000;
 const FLAG_MORE_FRAGMENTS = 0x2000;
 const FRAGMENT_OFFSET_MASK = 0x1fff;
 
+/*
+ * Field accessors on a header at byte `at` of a buffer, for the hot paths
+ * that must not build a repr per packet (smoltcp's Packet view): the caller
+ * checks first that IPV4_HEADER_SIZE bytes are there.
+ */
+export const ipv4Version = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_VERSION_IHL_OFFSET) >>> 4;
+/** Bytes, from IHL × 4. */
+export const ipv4HeaderLength = (buf: Uint8Array, at = 0): number => (readU8(buf, at + IPV4_VERSION_IHL_OFFSET) & 0x0f) * 4;
+export const ipv4TotalLength = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + IPV4_TOTAL_LENGTH_OFFSET);
+/** More fragments follow, or this is not the first: the packet is a fragment. */
+export const ipv4IsFragment = (buf: Uint8Array, at = 0): boolean =>
+  (readU16BE(buf, at + IPV4_FLAGS_FRAGMENT_OFFSET) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
+export const ipv4Protocol = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_PROTOCOL_OFFSET);
+export const ipv4Src = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + IPV4_SRC_OFFSET);
+export const ipv4Dst = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + IPV4_DST_OFFSET);
+export const setIpv4TotalLength = (buf: Uint8Array, at: number, value: number): void =>
+  writeU16BE(buf, at + IPV4_TOTAL_LENGTH_OFFSET, value);
+export const setIpv4Checksum = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + IPV4_CHECKSUM_OFFSET, value);
+
 export interface Ipv4Repr {
   tos: number;
   /** Header + payload, from the header's total-length field. */
@@ -56,17 +75,16 @@ export interface Ipv4ParseOptions {
  */
 export function parseIpv4(packet: Uint8Array, options: Ipv4ParseOptions = {}): Ipv4Repr {
   requireLength('ipv4', packet, IPV4_HEADER_SIZE);
-  const versionIhl = readU8(packet, IPV4_VERSION_IHL_OFFSET);
-  const version = versionIhl >>> 4;
+  const version = ipv4Version(packet);
   if (version !== 4) {
     throw new WireError('ipv4', 'malformed', `version is ${version}, expected 4`);
   }
-  const headerLength = (versionIhl & 0x0f) * 4;
+  const headerLength = ipv4HeaderLength(packet);
   if (headerLength < IPV4_HEADER_SIZE) {
     throw new WireError('ipv4', 'malformed', `header length is ${headerLength} bytes (IHL ${headerLength / 4}), minimum is 20`);
   }
   requireLength('ipv4', packet, headerLength);
-  const totalLength = readU16BE(packet, IPV4_TOTAL_LENGTH_OFFSET);
+  const totalLength = ipv4TotalLength(packet);
   if (totalLength < headerLength) {
     throw new WireError('ipv4', 'malformed', `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
   }
@@ -85,9 +103,9 @@ export function parseIpv4(packet: Uint8Array, options: Ipv4ParseOptions = {}): I
     moreFragments: (flagsFragment & FLAG_MORE_FRAGMENTS) !== 0,
     fragmentOffset: flagsFragment & FRAGMENT_OFFSET_MASK,
     ttl: readU8(packet, IPV4_TTL_OFFSET),
-    protocol: readU8(packet, IPV4_PROTOCOL_OFFSET),
-    src: readIpv4(packet, IPV4_SRC_OFFSET),
-    dst: readIpv4(packet, IPV4_DST_OFFSET),
+    protocol: ipv4Protocol(packet),
+    src: ipv4Src(packet),
+    dst: ipv4Dst(packet),
     headerLength,
   };
 }

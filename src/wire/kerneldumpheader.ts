@@ -3,7 +3,7 @@
  * protected by an XOR parity word (spec §4.2).
  */
 import { WireError, requireLength, requireRoom, requireUint } from './errors.js';
-import { readU32BE, readU64BE, readU8, writeU32BE, writeU64BE, writeU8 } from './bytes.js';
+import { readU32BE, readU64BE, readU64BigBE, readU8, writeU32BE, writeU64BE, writeU8 } from './bytes.js';
 
 export const KERNELDUMPMAGIC = 'FreeBSD Kernel Dump';
 export const TEXTDUMPMAGIC = 'FreeBSD Text Dump';
@@ -107,6 +107,35 @@ export function kerneldumpParity(buf: Uint8Array, offset = 0): number {
   return parity >>> 0;
 }
 
+/*
+ * Field accessors on a 512-byte header (smoltcp's Packet view), for readers
+ * that must show any header, however broken, as netdumpd does (the server's
+ * info file): the caller checks first that KERNELDUMPHEADER_SIZE bytes are
+ * there. 64-bit fields are bigints, exact.
+ */
+export const kdhVersion = (kdh: Uint8Array): number => readU32BE(kdh, KDH_VERSION_OFFSET);
+export const kdhArchitectureVersion = (kdh: Uint8Array): number => readU32BE(kdh, KDH_ARCHITECTUREVERSION_OFFSET);
+export const kdhDumpLength64 = (kdh: Uint8Array): bigint => readU64BigBE(kdh, KDH_DUMPLENGTH_OFFSET);
+export const kdhDumpTime64 = (kdh: Uint8Array): bigint => readU64BigBE(kdh, KDH_DUMPTIME_OFFSET);
+export const kdhDumpKeySize = (kdh: Uint8Array): number => readU32BE(kdh, KDH_DUMPKEYSIZE_OFFSET);
+export const kdhBlockSize = (kdh: Uint8Array): number => readU32BE(kdh, KDH_BLOCKSIZE_OFFSET);
+export const kdhCompression = (kdh: Uint8Array): number => readU8(kdh, KDH_COMPRESSION_OFFSET);
+
+const STRING_FIELDS = {
+  architecture: [KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE],
+  hostname: [KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE],
+  versionString: [KDH_VERSIONSTRING_OFFSET, KDH_VERSIONSTRING_SIZE],
+  panicString: [KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE],
+} as const;
+
+/** A string field's bytes up to its first NUL, its last byte taken as the NUL, as netdumpd forces it (a view). */
+export function kdhStringBytes(kdh: Uint8Array, field: keyof typeof STRING_FIELDS): Uint8Array {
+  const [offset, size] = STRING_FIELDS[field];
+  const bytes = kdh.subarray(offset, offset + size - 1);
+  const nul = bytes.indexOf(0);
+  return nul === -1 ? bytes : bytes.subarray(0, nul);
+}
+
 /** Reads up to the first NUL or the field end, as netdumpd forces termination. */
 function readCString(buf: Uint8Array, offset: number, size: number): string {
   const field = buf.subarray(offset, offset + size);
@@ -133,16 +162,16 @@ export function parseKerneldumpHeader(buf: Uint8Array): ParsedKerneldumpHeader {
   return {
     magic: readCString(buf, KDH_MAGIC_OFFSET, KDH_MAGIC_SIZE),
     architecture: readCString(buf, KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE),
-    version: readU32BE(buf, KDH_VERSION_OFFSET),
-    architectureVersion: readU32BE(buf, KDH_ARCHITECTUREVERSION_OFFSET),
+    version: kdhVersion(buf),
+    architectureVersion: kdhArchitectureVersion(buf),
     dumpLength: readU64BE(buf, KDH_DUMPLENGTH_OFFSET, layer, 'dumplength'),
     dumpTime: readU64BE(buf, KDH_DUMPTIME_OFFSET, layer, 'dumptime'),
-    dumpKeySize: readU32BE(buf, KDH_DUMPKEYSIZE_OFFSET),
-    blockSize: readU32BE(buf, KDH_BLOCKSIZE_OFFSET),
+    dumpKeySize: kdhDumpKeySize(buf),
+    blockSize: kdhBlockSize(buf),
     hostname: readCString(buf, KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE),
     versionString: readCString(buf, KDH_VERSIONSTRING_OFFSET, KDH_VERSIONSTRING_SIZE),
     panicString: readCString(buf, KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE),
-    compression: readU8(buf, KDH_COMPRESSION_OFFSET),
+    compression: kdhCompression(buf),
     dumpExtent: readU64BE(buf, KDH_DUMPEXTENT_OFFSET, layer, 'dumpextent'),
     unused: readU32BE(buf, KDH_UNUSED_OFFSET),
     parity: readU32BE(buf, KDH_PARITY_OFFSET),

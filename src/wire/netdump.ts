@@ -15,6 +15,8 @@ export const NETDUMP_ACKPORT = 20024;
 
 /** FreeBSD 12.x payload cap, and what netdumpd accepts (spec §2.7). */
 export const NETDUMP_DATASIZE = 4096;
+/** A herald's payload, the path with its NUL, is at most MAXPATHLEN bytes: netdumpd reads 24 + 1024 (spec §6.3). */
+export const NETDUMP_HERALD_PATH_MAX = 1024;
 
 export const NETDUMP_TYPE_OFFSET = 0;
 export const NETDUMP_SEQNO_OFFSET = 4;
@@ -80,6 +82,21 @@ export const netdumpOffset64 = (buf: Uint8Array, at = 0): bigint =>
 export const netdumpLen = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_LEN_OFFSET);
 export const netdumpAux2 = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_AUX2_OFFSET);
 
+export const setNetdumpType = (buf: Uint8Array, at: number, value: number): void => writeU32BE(buf, at + NETDUMP_TYPE_OFFSET, value);
+export const setNetdumpSeqno = (buf: Uint8Array, at: number, value: number): void => writeU32BE(buf, at + NETDUMP_SEQNO_OFFSET, value);
+/** The offset from a number: a safe integer, so below 2^53. */
+export const setNetdumpOffset = (buf: Uint8Array, at: number, value: number): void => writeU64BE(buf, at + NETDUMP_OFFSET_OFFSET, value);
+/** The offset from a bigint: all 64 bits. */
+export const setNetdumpOffset64 = (buf: Uint8Array, at: number, value: bigint): void => {
+  writeU32BE(buf, at + NETDUMP_OFFSET_OFFSET, Number(BigInt.asUintN(64, value) >> 32n));
+  writeU32BE(buf, at + NETDUMP_OFFSET_OFFSET + 4, Number(BigInt.asUintN(32, value)));
+};
+export const setNetdumpLen = (buf: Uint8Array, at: number, value: number): void => writeU32BE(buf, at + NETDUMP_LEN_OFFSET, value);
+export const setNetdumpAux2 = (buf: Uint8Array, at: number, value: number): void => writeU32BE(buf, at + NETDUMP_AUX2_OFFSET, value);
+
+/** An ack's sequence number, at byte `at` (the caller checks that NETDUMP_ACK_SIZE bytes are there). */
+export const netdumpAckSeqno = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_ACK_SEQNO_OFFSET);
+
 /** Reads the 24-byte header only; the payload length is not checked. */
 export function parseNetdumpHeader(datagram: Uint8Array): NetdumpHeaderRepr {
   requireLength('netdump', datagram, NETDUMP_HEADER_SIZE);
@@ -121,11 +138,11 @@ function validateHeaderFields(fields: NetdumpMessageFields): void {
 
 // Takes the length separately so emitNetdumpMessage need not build a repr per packet.
 function writeHeader(fields: NetdumpMessageFields, len: number, buf: Uint8Array, offset: number): number {
-  writeU32BE(buf, offset + NETDUMP_TYPE_OFFSET, fields.type);
-  writeU32BE(buf, offset + NETDUMP_SEQNO_OFFSET, fields.seqno);
-  writeU64BE(buf, offset + NETDUMP_OFFSET_OFFSET, fields.offset);
-  writeU32BE(buf, offset + NETDUMP_LEN_OFFSET, len);
-  writeU32BE(buf, offset + NETDUMP_AUX2_OFFSET, fields.aux2);
+  setNetdumpType(buf, offset, fields.type);
+  setNetdumpSeqno(buf, offset, fields.seqno);
+  setNetdumpOffset(buf, offset, fields.offset);
+  setNetdumpLen(buf, offset, len);
+  setNetdumpAux2(buf, offset, fields.aux2);
   return NETDUMP_HEADER_SIZE;
 }
 
@@ -150,21 +167,12 @@ export function emitNetdumpMessage(fields: NetdumpMessageFields, payload: Uint8A
   return NETDUMP_HEADER_SIZE + payload.length;
 }
 
-/** FreeBSD 13+ rule (spec §2.6): an ack is a UDP payload of exactly 4 bytes. */
-export function parseNetdumpAck(payload: Uint8Array): NetdumpAckRepr {
-  requireLength('netdump-ack', payload, NETDUMP_ACK_SIZE);
-  if (payload.length !== NETDUMP_ACK_SIZE) {
-    throw new WireError('netdump-ack', 'malformed', `an ack is exactly 4 bytes, have ${payload.length}`);
-  }
-  return { seqno: readU32BE(payload, NETDUMP_ACK_SEQNO_OFFSET) };
-}
-
-/** FreeBSD 12.x rule (spec §2.6): at least 4 bytes; the first 4 are the seqno. */
-export function parseNetdumpAckLenient(payload: Uint8Array): NetdumpAckRepr {
-  requireLength('netdump-ack', payload, NETDUMP_ACK_SIZE);
-  return { seqno: readU32BE(payload, NETDUMP_ACK_SEQNO_OFFSET) };
-}
-
+/*
+ * Which UDP payloads count as an ack differs by release (spec §2.6: exactly
+ * 4 bytes under 13+, at least 4 under 12.x); the stack's receive filter
+ * applies the rule in the kernel's order, reading the seqno with
+ * netdumpAckSeqno.
+ */
 export function emitNetdumpAck(repr: NetdumpAckRepr, buf: Uint8Array, offset = 0): number {
   requireUint('netdump-ack', 'seqno', repr.seqno, 0xffff_ffff);
   requireRoom('netdump-ack', buf, offset, NETDUMP_ACK_SIZE);

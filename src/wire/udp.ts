@@ -14,6 +14,23 @@ export const UDP_MAX_LENGTH = 0xffff;
 /** In IPv4, a checksum field of 0 means "not computed" (RFC 768). */
 export const UDP_NO_CHECKSUM = 0;
 
+/*
+ * Field accessors on a header at byte `at` of a buffer (smoltcp's Packet
+ * view): the caller checks first that UDP_HEADER_SIZE bytes are there.
+ */
+export const udpSrcPort = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_SRC_PORT_OFFSET);
+export const udpDstPort = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_DST_PORT_OFFSET);
+/** Header + payload, as the length field says. */
+export const udpLength = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_LENGTH_OFFSET);
+export const udpChecksum = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_CHECKSUM_OFFSET);
+export const setUdpLength = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_LENGTH_OFFSET, value);
+export const setUdpChecksum = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_CHECKSUM_OFFSET, value);
+
+/** What goes in the checksum field for a computed checksum: a computed 0 is sent as 0xffff, since 0 means none (spec §2.4). */
+export function udpChecksumField(computed: number): number {
+  return computed === 0 ? 0xffff : computed;
+}
+
 export interface UdpRepr {
   srcPort: number;
   dstPort: number;
@@ -42,14 +59,14 @@ function udpChecksumSum(datagram: Uint8Array, start: number, length: number, pse
  */
 export function parseUdp(datagram: Uint8Array, pseudo?: Ipv4PseudoHeader): UdpRepr {
   requireLength('udp', datagram, UDP_HEADER_SIZE);
-  const length = readU16BE(datagram, UDP_LENGTH_OFFSET);
+  const length = udpLength(datagram);
   if (length < UDP_HEADER_SIZE) {
     throw new WireError('udp', 'malformed', `length field ${length} is shorter than the 8-byte header`);
   }
   if (length > datagram.length) {
     throw new WireError('udp', 'truncated', `length field says ${length} bytes, have ${datagram.length}`);
   }
-  const checksum = readU16BE(datagram, UDP_CHECKSUM_OFFSET);
+  const checksum = udpChecksum(datagram);
   if (pseudo !== undefined && checksum !== UDP_NO_CHECKSUM) {
     const sum = foldSum(udpChecksumSum(datagram, 0, length, pseudo));
     if (sum !== 0xffff) {
@@ -61,8 +78,8 @@ export function parseUdp(datagram: Uint8Array, pseudo?: Ipv4PseudoHeader): UdpRe
     }
   }
   return {
-    srcPort: readU16BE(datagram, UDP_SRC_PORT_OFFSET),
-    dstPort: readU16BE(datagram, UDP_DST_PORT_OFFSET),
+    srcPort: udpSrcPort(datagram),
+    dstPort: udpDstPort(datagram),
     length,
     checksum,
   };
@@ -86,7 +103,6 @@ export function emitUdp(repr: UdpEmitRepr, buf: Uint8Array, offset: number, pseu
   writeU16BE(buf, offset + UDP_DST_PORT_OFFSET, repr.dstPort);
   writeU16BE(buf, offset + UDP_LENGTH_OFFSET, repr.length);
   writeU16BE(buf, offset + UDP_CHECKSUM_OFFSET, 0);
-  const checksum = finishChecksum(udpChecksumSum(buf, offset, repr.length, pseudo));
-  writeU16BE(buf, offset + UDP_CHECKSUM_OFFSET, checksum === 0 ? 0xffff : checksum);
+  setUdpChecksum(buf, offset, udpChecksumField(finishChecksum(udpChecksumSum(buf, offset, repr.length, pseudo))));
   return UDP_HEADER_SIZE;
 }

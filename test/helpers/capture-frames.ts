@@ -6,14 +6,46 @@
  */
 import type { TestHosts } from '../../scripts/lib/testhosts.js';
 import {
+  ETHERNET_DST_OFFSET,
   ETHERNET_HEADER_SIZE,
+  ETHERNET_SRC_OFFSET,
+  ethernetEtherType,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   formatIpv4Address,
   formatMac,
+  FRAME_IPV4_AT,
+  FRAME_UDP_AT,
+  IPPROTO_UDP,
+  IPV4_CHECKSUM_OFFSET,
+  IPV4_FLAGS_FRAGMENT_OFFSET,
+  IPV4_ID_OFFSET,
+  IPV4_TOS_OFFSET,
+  IPV4_TTL_OFFSET,
+  IPV4_VERSION_IHL_OFFSET,
+  ipv4Dst,
+  ipv4HeaderLength,
+  ipv4Protocol,
+  ipv4Src,
+  ipv4TotalLength,
+  NETDUMP_ACK_SIZE,
+  netdumpAckSeqno,
+  netdumpAux2,
+  netdumpLen,
+  netdumpOffset64,
+  netdumpSeqno,
+  netdumpType,
+  NETDUMP_FINISHED,
+  NETDUMP_HEADER_SIZE,
   parseArp,
+  readMac,
   readU16BE,
-  readU32BE,
+  readU8,
+  udpChecksum,
+  udpDstPort,
+  udpLength,
+  udpSrcPort,
+  UDP_HEADER_SIZE,
   type ArpRepr,
 } from '../../src/wire/index.js';
 import { LINKTYPE_ETHERNET, type Pcap } from './pcap.js';
@@ -83,39 +115,42 @@ export interface Session {
   all: Array<CapturedArp | CapturedMessage | CapturedAck>;
 }
 
+function macsOf(frame: Buffer): { dstMac: string; srcMac: string } {
+  return { dstMac: formatMac(readMac(frame, ETHERNET_DST_OFFSET)), srcMac: formatMac(readMac(frame, ETHERNET_SRC_OFFSET)) };
+}
+
 function readUdp(frame: Buffer, index: number, timeUs: number, frameLength: number): CapturedUdp | undefined {
-  if (frame.length < ETHERNET_HEADER_SIZE + 28 || readU16BE(frame, 12) !== ETHERTYPE_IPV4) return undefined;
-  const ip = frame.subarray(ETHERNET_HEADER_SIZE);
-  const headerLength = (ip[0]! & 0x0f) * 4;
-  if (ip[9] !== 17) return undefined;
-  const totalLength = readU16BE(ip, 2);
+  if (frame.length < FRAME_UDP_AT + UDP_HEADER_SIZE || ethernetEtherType(frame) !== ETHERTYPE_IPV4) return undefined;
+  const ip = frame.subarray(FRAME_IPV4_AT);
+  const headerLength = ipv4HeaderLength(ip);
+  if (ipv4Protocol(ip) !== IPPROTO_UDP) return undefined;
+  const totalLength = ipv4TotalLength(ip);
   const datagram = ip.subarray(headerLength, totalLength);
-  const udpLength = readU16BE(datagram, 4);
+  const datagramLength = udpLength(datagram);
   return {
     index,
     timeUs,
     frame,
     frameLength,
-    dstMac: formatMac(frame.subarray(0, 6)),
-    srcMac: formatMac(frame.subarray(6, 12)),
-    etherType: readU16BE(frame, 12),
+    ...macsOf(frame),
+    etherType: ethernetEtherType(frame),
     ipHeader: ip.subarray(0, headerLength),
-    versionIhl: ip[0]!,
-    tos: ip[1]!,
+    versionIhl: readU8(ip, IPV4_VERSION_IHL_OFFSET),
+    tos: readU8(ip, IPV4_TOS_OFFSET),
     totalLength,
-    id: readU16BE(ip, 4),
-    flagsFragment: readU16BE(ip, 6),
-    ttl: ip[8]!,
-    protocol: ip[9],
-    ipChecksum: readU16BE(ip, 10),
-    srcIp: formatIpv4Address(readU32BE(ip, 12)),
-    dstIp: formatIpv4Address(readU32BE(ip, 16)),
-    srcPort: readU16BE(datagram, 0),
-    dstPort: readU16BE(datagram, 2),
-    udpLength,
-    udpChecksum: readU16BE(datagram, 6),
-    payload: datagram.subarray(8, udpLength),
-    datagram: datagram.subarray(0, udpLength),
+    id: readU16BE(ip, IPV4_ID_OFFSET),
+    flagsFragment: readU16BE(ip, IPV4_FLAGS_FRAGMENT_OFFSET),
+    ttl: readU8(ip, IPV4_TTL_OFFSET),
+    protocol: ipv4Protocol(ip),
+    ipChecksum: readU16BE(ip, IPV4_CHECKSUM_OFFSET),
+    srcIp: formatIpv4Address(ipv4Src(ip)),
+    dstIp: formatIpv4Address(ipv4Dst(ip)),
+    srcPort: udpSrcPort(datagram),
+    dstPort: udpDstPort(datagram),
+    udpLength: datagramLength,
+    udpChecksum: udpChecksum(datagram),
+    payload: datagram.subarray(UDP_HEADER_SIZE, datagramLength),
+    datagram: datagram.subarray(0, datagramLength),
   };
 }
 
@@ -127,12 +162,11 @@ export function parseCapture(pcap: Pcap, hosts: TestHosts): Session {
     const frame = record.data;
     if (record.originalLength !== frame.length)
       throw new Error(`capture record ${index} was truncated (${frame.length} of ${record.originalLength})`);
-    if (frame.length >= ETHERNET_HEADER_SIZE && readU16BE(frame, 12) === ETHERTYPE_ARP) {
+    if (frame.length >= ETHERNET_HEADER_SIZE && ethernetEtherType(frame) === ETHERTYPE_ARP) {
       const arp: CapturedArp = {
         index,
         timeUs: record.timeUs,
-        dstMac: formatMac(frame.subarray(0, 6)),
-        srcMac: formatMac(frame.subarray(6, 12)),
+        ...macsOf(frame),
         frame,
         arp: parseArp(frame.subarray(ETHERNET_HEADER_SIZE)),
       };
@@ -142,20 +176,20 @@ export function parseCapture(pcap: Pcap, hosts: TestHosts): Session {
     }
     const udp = readUdp(frame, index, record.timeUs, record.originalLength);
     if (udp === undefined) return;
-    if (udp.srcIp === hosts.client.ip && udp.dstIp === hosts.server.ip && udp.payload.length >= 24) {
+    if (udp.srcIp === hosts.client.ip && udp.dstIp === hosts.server.ip && udp.payload.length >= NETDUMP_HEADER_SIZE) {
       const message: CapturedMessage = {
         ...udp,
-        type: udp.payload.readUInt32BE(0),
-        seq: udp.payload.readUInt32BE(4),
-        offset: udp.payload.readBigUInt64BE(8),
-        len: udp.payload.readUInt32BE(16),
-        aux2: udp.payload.readUInt32BE(20),
-        data: udp.payload.subarray(24),
+        type: netdumpType(udp.payload),
+        seq: netdumpSeqno(udp.payload),
+        offset: netdumpOffset64(udp.payload),
+        len: netdumpLen(udp.payload),
+        aux2: netdumpAux2(udp.payload),
+        data: udp.payload.subarray(NETDUMP_HEADER_SIZE),
       };
       session.messages.push(message);
       session.all.push(message);
-    } else if (udp.srcIp === hosts.server.ip && udp.dstIp === hosts.client.ip && udp.payload.length >= 4) {
-      const ack: CapturedAck = { ...udp, ackSeq: udp.payload.readUInt32BE(0) };
+    } else if (udp.srcIp === hosts.server.ip && udp.dstIp === hosts.client.ip && udp.payload.length >= NETDUMP_ACK_SIZE) {
+      const ack: CapturedAck = { ...udp, ackSeq: netdumpAckSeqno(udp.payload) };
       session.acks.push(ack);
       session.all.push(ack);
     }
@@ -166,6 +200,6 @@ export function parseCapture(pcap: Pcap, hosts: TestHosts): Session {
 /** Whether the capture holds the server's ack of the client's FINISHED: the session's last frame. */
 export function holdsFinishedAck(pcap: Pcap, hosts: TestHosts): boolean {
   const session = parseCapture(pcap, hosts);
-  const finished = session.messages.find((message) => message.type === 2);
+  const finished = session.messages.find((message) => message.type === NETDUMP_FINISHED);
   return finished !== undefined && session.acks.some((ack) => ack.ackSeq === finished.seq && ack.index > finished.index);
 }

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from '../../drivers/driver.js';
+import type { DriverInit, InterfaceFacts, NetdumpDriver } from '../../drivers/driver.js';
 import { DriverWrapper } from '../../drivers/middleware/wrapper.js';
 import { delayMicroseconds, type PacketSocket } from '../../native/index.js';
 import type { TestHosts } from '../../scripts/lib/testhosts.js';
@@ -17,19 +17,17 @@ import { runNetdump, type DumpContent, type DumpReport } from '../../src/client/
 import { PROFILES, type Profile } from '../../src/client/profile.js';
 import { buildDumpHeader } from '../../src/dump/kdh.js';
 import { openFileDumpSource } from '../../src/dump/file-source.js';
-import { emitUdpFrame, UDP_PAYLOAD_OFFSET } from '../../src/net/udp-frame.js';
 import {
   ARP_OP_REQUEST,
-  emitArpReplyFrame,
+  ETHERNET_ETHERTYPE_OFFSET,
   ETHERNET_HEADER_SIZE,
+  ethernetEtherType,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  NETDUMP_ACKPORT,
-  NETDUMP_PORT,
   parseArp,
   parseIpv4Address,
-  readU16BE,
   readU32BE,
+  UDP_PAYLOAD_OFFSET,
 } from '../../src/wire/index.js';
 
 /** IEEE 802 local experimental EtherType: nothing else on a test link speaks it. */
@@ -42,15 +40,15 @@ export function testFrame(dst: Uint8Array, src: Uint8Array, index: number): Buff
   const frame = Buffer.alloc(60);
   frame.set(dst, 0);
   frame.set(src, 6);
-  frame.writeUInt16BE(ETHERTYPE_TEST, 12);
-  frame.writeUInt32BE(index, 14);
+  frame.writeUInt16BE(ETHERTYPE_TEST, ETHERNET_ETHERTYPE_OFFSET);
+  frame.writeUInt32BE(index, ETHERNET_HEADER_SIZE);
   return frame;
 }
 
 /** The index a test frame carries, or undefined for any other frame. */
 export function testIndexOf(frame: Uint8Array): number | undefined {
-  if (frame.length < 18 || readU16BE(frame, 12) !== ETHERTYPE_TEST) return undefined;
-  return readU32BE(frame, 14);
+  if (frame.length < 18 || ethernetEtherType(frame) !== ETHERTYPE_TEST) return undefined;
+  return readU32BE(frame, ETHERNET_HEADER_SIZE);
 }
 
 /** Everything waiting on `socket` now, as test-frame indexes (other frames are skipped). */
@@ -132,7 +130,7 @@ export class RecordingDriver extends DriverWrapper {
       this.refused++;
       throw error;
     }
-    const etherType = readU16BE(frame, 12);
+    const etherType = ethernetEtherType(frame);
     if (etherType === ETHERTYPE_ARP) {
       if (parseArp(frame.subarray(ETHERNET_HEADER_SIZE)).op === ARP_OP_REQUEST) this.arp.requests++;
       else this.arp.replies++;
@@ -173,6 +171,8 @@ export interface InProcessDumpOptions {
   retries?: number;
   /** The client MAC; default: the driver's facts. */
   mac?: Uint8Array;
+  /** --ack-bug-compat: the kernel's aliased ack bitmap. */
+  ackBugCompat?: boolean;
 }
 
 /** The dump's content for a file: its bytes, and a KDH of fixed fields. */
@@ -210,7 +210,7 @@ export function dumpInProcess(options: InProcessDumpOptions): InProcessDump {
         polls: options.polls ?? 2000,
         retries: options.retries ?? 10,
         arpRetries: 3,
-        ackBugCompat: false,
+        ackBugCompat: options.ackBugCompat ?? false,
         allowPayloadOver4096: false,
         debug: false,
         print: (text) => {
@@ -225,72 +225,6 @@ export function dumpInProcess(options: InProcessDumpOptions): InProcessDump {
   } catch (error) {
     return { error, console: printed };
   }
-}
-
-const SIMULATED_CLIENT_MAC = Uint8Array.from([0x02, 0, 0x5e, 0x10, 0, 1]);
-const SIMULATED_SERVER_MAC = Uint8Array.from([0x02, 0, 0x5e, 0x10, 0, 2]);
-
-/**
- * A link to a perfect server, simulated: every ARP request for the server
- * is answered and every netdump message acked (from 20023), each answer
- * delivered at the next poll. Under the fault injector this predicts what
- * a seed does to a dump on a real link with a prompt server.
- */
-export class SimulatedServerLink implements NetdumpDriver {
-  readonly name = 'simulated';
-  private pending: Buffer[] = [];
-
-  constructor(
-    private readonly clientIp: number,
-    private readonly serverIp: number,
-  ) {}
-
-  facts(): InterfaceFacts {
-    return fakeFacts('sim0', 'simulated', SIMULATED_CLIENT_MAC);
-  }
-
-  init(): DriverInit {
-    return { rxRings: 1, clustersPerRing: 256, clusterSize: 2048 };
-  }
-
-  event(): void {}
-
-  transmit(frame: Uint8Array): void {
-    const etherType = readU16BE(frame, 12);
-    if (etherType === ETHERTYPE_ARP) {
-      const arp = parseArp(frame.subarray(ETHERNET_HEADER_SIZE));
-      if (arp.op !== ARP_OP_REQUEST || arp.targetIp !== this.serverIp) return;
-      const reply = Buffer.alloc(42);
-      emitArpReplyFrame(
-        { senderMac: SIMULATED_SERVER_MAC, senderIp: this.serverIp, targetMac: arp.senderMac, targetIp: arp.senderIp },
-        reply,
-      );
-      this.pending.push(reply);
-    } else if (etherType === ETHERTYPE_IPV4 && frame.length >= UDP_PAYLOAD_OFFSET + 24) {
-      const ack = Buffer.alloc(UDP_PAYLOAD_OFFSET + 4);
-      emitUdpFrame(
-        {
-          srcMac: SIMULATED_SERVER_MAC,
-          dstMac: SIMULATED_CLIENT_MAC,
-          srcIp: this.serverIp,
-          dstIp: this.clientIp,
-          srcPort: NETDUMP_PORT,
-          dstPort: NETDUMP_ACKPORT,
-        },
-        frame.subarray(UDP_PAYLOAD_OFFSET + 4, UDP_PAYLOAD_OFFSET + 8),
-        ack,
-      );
-      this.pending.push(ack);
-    }
-  }
-
-  poll(count: number, input: FrameInput): number {
-    const frames = this.pending.splice(0, count);
-    for (const frame of frames) input(frame, 0);
-    return frames.length;
-  }
-
-  close(): void {}
 }
 
 /** One line of a --trace file. */

@@ -9,9 +9,24 @@
  */
 import { PacketSocket } from '../../native/index.js';
 import type { TestHosts } from '../../scripts/lib/testhosts.js';
-import { emitUdpFrame, UDP_PAYLOAD_OFFSET, type UdpFrameAddressing } from '../../src/net/udp-frame.js';
-import { ETHERTYPE_VLAN, NETDUMP_ACKPORT, NETDUMP_HERALD, NETDUMP_PORT, parseIpv4Address, parseMac } from '../../src/wire/index.js';
+import { type UdpFrameAddressing } from '../../src/net/udp-frame.js';
+import { emitUdpFrame } from './udp-frames.js';
+import {
+  emitNetdumpAck,
+  ETHERNET_ETHERTYPE_OFFSET,
+  ETHERTYPE_VLAN,
+  NETDUMP_ACKPORT,
+  NETDUMP_HERALD,
+  NETDUMP_PORT,
+  parseIpv4Address,
+  parseMac,
+  UDP_PAYLOAD_OFFSET,
+} from '../../src/wire/index.js';
 import { UdpPeer } from './udp-peer.js';
+
+/** An 802.1Q tag: TPID 0x8100 and a TCI carrying the VLAN ID. */
+const VLAN_TAG_SIZE = 4;
+const VLAN_ID = 100;
 
 export interface SeenMessage {
   type: number;
@@ -140,15 +155,15 @@ export class AckInjector {
       dstPort: flaw === 'wrong-dst-port' ? NETDUMP_ACKPORT + 1 : NETDUMP_ACKPORT,
     };
     const payload = Buffer.alloc(flaw === 'five-byte-payload' ? 5 : 4);
-    payload.writeUInt32BE(seq >>> 0, 0);
+    emitNetdumpAck({ seqno: seq >>> 0 }, payload);
     const frame = Buffer.alloc(UDP_PAYLOAD_OFFSET + payload.length);
     emitUdpFrame(addressing, payload, frame);
     if (flaw !== 'vlan-tagged') return frame;
     // An 802.1Q tag (VID 100) between the source MAC and the EtherType.
-    const tag = Buffer.alloc(4);
+    const tag = Buffer.alloc(VLAN_TAG_SIZE);
     tag.writeUInt16BE(ETHERTYPE_VLAN, 0);
-    tag.writeUInt16BE(100, 2);
-    return Buffer.concat([frame.subarray(0, 12), tag, frame.subarray(12)]);
+    tag.writeUInt16BE(VLAN_ID, 2);
+    return Buffer.concat([frame.subarray(0, ETHERNET_ETHERTYPE_OFFSET), tag, frame.subarray(ETHERNET_ETHERTYPE_OFFSET)]);
   }
 
   /** Sends an ack for every seq in [first, first + count) with `flaw`. */

@@ -1,6 +1,14 @@
 /** Receiving frames in tests: wait, event-driven, for a frame that matches. */
 import type { PacketSocket } from '../../native/index.js';
-import { ARP_OP_REQUEST, ETHERNET_HEADER_SIZE, ETHERTYPE_ARP, emitArpReplyFrame, parseArp, readU16BE } from '../../src/wire/index.js';
+import {
+  ARP_OP_REQUEST,
+  ETHERNET_HEADER_SIZE,
+  ETHERTYPE_ARP,
+  emitArpReplyFrame,
+  parseArp,
+  ARP_FRAME_SIZE,
+  ethernetEtherType,
+} from '../../src/wire/index.js';
 
 export interface Station {
   mac: Uint8Array;
@@ -9,10 +17,10 @@ export interface Station {
 
 /** Answers an ARP who-has for `station`, so the peer kernel can reach our stack. */
 export function answerArp(socket: PacketSocket, station: Station, frame: Uint8Array): void {
-  if (frame.length < ETHERNET_HEADER_SIZE || readU16BE(frame, 12) !== ETHERTYPE_ARP) return;
+  if (frame.length < ETHERNET_HEADER_SIZE || ethernetEtherType(frame) !== ETHERTYPE_ARP) return;
   const arp = parseArp(frame.subarray(ETHERNET_HEADER_SIZE));
   if (arp.op !== ARP_OP_REQUEST || arp.targetIp !== station.ip) return;
-  const reply = Buffer.alloc(42);
+  const reply = Buffer.alloc(ARP_FRAME_SIZE);
   emitArpReplyFrame({ senderMac: station.mac, senderIp: station.ip, targetMac: arp.senderMac, targetIp: arp.senderIp }, reply);
   socket.send(reply);
 }

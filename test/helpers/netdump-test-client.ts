@@ -10,9 +10,10 @@ import { execFileSync } from 'node:child_process';
 import type { TestHosts } from '../../scripts/lib/testhosts.js';
 import {
   emitKerneldumpHeader,
+  KERNELDUMPHEADER_SIZE,
+  type KerneldumpHeaderRepr,
   KERNELDUMPMAGIC,
   KERNELDUMPVERSION,
-  KERNELDUMPHEADER_SIZE,
   NETDUMP_ACKPORT,
   NETDUMP_EKCD_KEY,
   NETDUMP_FINISHED,
@@ -21,7 +22,11 @@ import {
   NETDUMP_KDH,
   NETDUMP_PORT,
   NETDUMP_VMCORE,
-  type KerneldumpHeaderRepr,
+  setNetdumpAux2,
+  setNetdumpLen,
+  setNetdumpOffset64,
+  setNetdumpSeqno,
+  setNetdumpType,
 } from '../../src/wire/index.js';
 import { seededRandom } from '../../src/dump/minidump.js';
 import { UdpPeer } from './udp-peer.js';
@@ -47,11 +52,11 @@ export interface RawMessage {
 export function encodeMessage(message: RawMessage): Buffer {
   const payload = message.payload ?? new Uint8Array(0);
   const datagram = Buffer.alloc(NETDUMP_HEADER_SIZE + payload.length);
-  datagram.writeUInt32BE(message.type >>> 0, 0);
-  datagram.writeUInt32BE(message.seq >>> 0, 4);
-  datagram.writeBigUInt64BE(BigInt(message.offset ?? 0), 8);
-  datagram.writeUInt32BE((message.len ?? payload.length) >>> 0, 16);
-  datagram.writeUInt32BE((message.aux2 ?? 0) >>> 0, 20);
+  setNetdumpType(datagram, 0, message.type >>> 0);
+  setNetdumpSeqno(datagram, 0, message.seq >>> 0);
+  setNetdumpOffset64(datagram, 0, BigInt(message.offset ?? 0));
+  setNetdumpLen(datagram, 0, (message.len ?? payload.length) >>> 0);
+  setNetdumpAux2(datagram, 0, (message.aux2 ?? 0) >>> 0);
   datagram.set(payload, NETDUMP_HEADER_SIZE);
   return datagram;
 }

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { buildDumpHeader } from '../../src/dump/kdh.js';
-import { foldSum, ipv4PseudoHeaderSum, sumWords } from '../../src/wire/index.js';
+import { ARP_FRAME_SIZE, foldSum, ipv4PseudoHeaderSum, sumWords } from '../../src/wire/index.js';
 import { holdsFinishedAck, parseCapture, type CapturedMessage, type Session } from '../helpers/capture-frames.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import {
@@ -134,9 +134,9 @@ describe('a whole dump on the wire (tcpdump on the server link)', () => {
     // dst ff:..:ff, src NIC MAC, 0x0806 | htype 1, ptype 0x0800, hlen 6, plen 4, op 1,
     // sender MAC/IP = ours, target MAC 0, target IP = the server's.
     const expected = hex(`ffffffffffff ${clientMac} 0806 0001 0800 06 04 0001 ${clientMac} c6120001 000000000000 c6120002`);
-    assert.deepEqual(first.frame.subarray(0, 42), expected);
+    assert.deepEqual(first.frame.subarray(0, ARP_FRAME_SIZE), expected);
     assert.ok(
-      first.frame.subarray(42).every((byte) => byte === 0),
+      first.frame.subarray(ARP_FRAME_SIZE).every((byte) => byte === 0),
       'anything past the ARP body is zero padding',
     );
     const clientArps = session.arps.filter((arp) => arp.srcMac === clientMac && arp.arp.op === 1);

@@ -197,32 +197,6 @@ describe('netdump client → netdumpd on one link', () => {
       });
     });
   });
-
-  test('--ack-bug-compat still lands a dump on a loss-free link', async () => {
-    await withServer('ack-bug-compat', async (server, dumpDir) => {
-      const { file, bytes } = writeRandomDump(dir, 'ack-bug.bin', 512 * 1024 + 7);
-      const result = await runNetdump([
-        ...hostArgs(hosts),
-        '--ack-bug-compat',
-        '--hostname',
-        'aliasing',
-        '--dump-time',
-        String(DUMP_TIME),
-        hosts.client.iface,
-        file,
-      ]);
-      assertStatus(result, 0);
-      assert.match(result.stdout, /\nnetdump finished\.\n/);
-      await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
-      assertFileBytes(path.join(dumpDir, `vmcore.${CLIENT}.0`), paddedToBlock(bytes));
-      assertInfoFile(path.join(dumpDir, `info.${CLIENT}.0`), {
-        dumpLength: bytes.length,
-        hostname: 'aliasing',
-        panic: 'netdump test dump',
-        dumptime: ctimeUtc(DUMP_TIME),
-      });
-    });
-  });
 });
 
 describe('netdump client → netdumpd over links with other settings', () => {

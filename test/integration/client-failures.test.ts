@@ -8,7 +8,16 @@ import { after, afterEach, before, describe, test } from 'node:test';
 
 import { PacketSocket } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { ARP_OP_REQUEST, ETHERTYPE_ARP, formatIpv4Address, formatMac, parseArp } from '../../src/wire/index.js';
+import {
+  ARP_OP_REQUEST,
+  ETHERNET_HEADER_SIZE,
+  ETHERNET_SRC_OFFSET,
+  ETHERTYPE_ARP,
+  formatIpv4Address,
+  formatMac,
+  parseArp,
+  readMac,
+} from '../../src/wire/index.js';
 import { AckInjector, FakeServer, type AckFlaw, type SeenMessage } from '../helpers/fake-server.js';
 import { assertStatus, makeTempDir, removeDir, runNetdump, writeRandomDump } from '../helpers/netdump-cli.js';
 
@@ -47,8 +56,8 @@ describe('netdump client: no server to ARP', () => {
       const frames = arpWatch.recvBatch(64);
       if (frames.length === 0) return count;
       for (const frame of frames) {
-        const arp = parseArp(frame.subarray(14));
-        const fromClient = formatMac(frame.subarray(6, 12)) === hosts.client.mac;
+        const arp = parseArp(frame.subarray(ETHERNET_HEADER_SIZE));
+        const fromClient = formatMac(readMac(frame, ETHERNET_SRC_OFFSET)) === hosts.client.mac;
         if (fromClient && arp.op === ARP_OP_REQUEST && formatIpv4Address(arp.targetIp) === target) count++;
       }
     }

@@ -16,11 +16,31 @@ import { after, before, describe, test } from 'node:test';
 import type { FrameInput, NetdumpDriver } from '../../drivers/driver.js';
 import { FaultInjectingDriver, parseFaultPlan } from '../../drivers/middleware/fault-injector.js';
 import type { DumpReport } from '../../src/client/netdump.js';
+import type { UdpFrameAddressing } from '../../src/net/udp-frame.js';
+import { DUMP_BLOCK_SIZE } from '../../src/dump/source.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { ARP_OP_REQUEST, ETHERTYPE_ARP, parseArp, parseIpv4Address, readU16BE, readU32BE } from '../../src/wire/index.js';
+import {
+  ARP_OP_REQUEST,
+  emitNetdumpHeader,
+  ETHERNET_HEADER_SIZE,
+  ethernetEtherType,
+  ethernetSrcIs,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  NETDUMP_ACKPORT,
+  NETDUMP_HEADER_SIZE,
+  NETDUMP_PORT,
+  netdumpSeqno,
+  netdumpType,
+  parseArp,
+  parseIpv4Address,
+  parseMac,
+  UDP_PAYLOAD_OFFSET,
+} from '../../src/wire/index.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 import { holdsFinishedAck } from '../helpers/capture-frames.js';
-import { dumpInProcess, fakeFacts, readTrace, SimulatedServerLink, type TraceLine } from '../helpers/drivers.js';
+import { dumpInProcess, fakeFacts, readTrace, type TraceLine } from '../helpers/drivers.js';
+import { SimulatedServerLink } from '../helpers/simulated-link.js';
 import {
   assertFileBytes,
   assertStatus,
@@ -34,6 +54,7 @@ import {
   type ClientResult,
 } from '../helpers/netdump-cli.js';
 import { readPcap, Tcpdump, type PcapRecord } from '../helpers/pcap.js';
+import { emitUdpFrame } from '../helpers/udp-frames.js';
 
 /** Ten 64 KiB batches and a 1000-byte tail (one 4 KiB block: 3 packets). */
 const DUMP_SIZE = 10 * 65536 + 1000;
@@ -46,23 +67,42 @@ const PACKETS = 1 + 10 * 46 + 3 + 1 + 1;
  * ack late by a round is a retransmission the prediction does not have.
  */
 const LOSSY = ['--retries', '50', '--polls', '400'];
-const NETDUMP_UDP_AT = 42;
 
-function reportOf(result: ClientResult): DumpReport {
+/** The indexes of the 4 KiB blocks in which two images differ. */
+function differingBlocks(a: Buffer, b: Buffer): number[] {
+  const blocks: number[] = [];
+  for (let at = 0; at < Math.max(a.length, b.length); at += DUMP_BLOCK_SIZE) {
+    if (!a.subarray(at, at + DUMP_BLOCK_SIZE).equals(b.subarray(at, at + DUMP_BLOCK_SIZE))) blocks.push(at / DUMP_BLOCK_SIZE);
+  }
+  return blocks;
+}
+
+/** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
+type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts'] };
+
+function reportOf(result: ClientResult): CliReport {
   const last = result.stdout.trimEnd().split('\n').at(-1)!;
   assert.ok(last.startsWith('{'), `no JSON summary at the end of:\n${result.stdout}`);
-  const report = JSON.parse(last) as DumpReport & { driver: string; backend: string };
+  const report = JSON.parse(last) as CliReport;
   assert.deepEqual([report.driver, report.backend], ['generic', 'afpacket'], 'the shim chosen for veth, and the default backend');
   return report;
 }
 
-/** A frame with just what the fault injector reads: IPv4/UDP and the netdump type and sequence number. */
+const REPLAY_ADDRESSING: UdpFrameAddressing = {
+  srcMac: parseMac('02:00:5e:10:00:01'),
+  dstMac: parseMac('02:00:5e:10:00:02'),
+  srcIp: parseIpv4Address('198.18.0.1'),
+  dstIp: parseIpv4Address('198.18.0.2'),
+  srcPort: NETDUMP_ACKPORT,
+  dstPort: NETDUMP_PORT,
+};
+
+/** A message frame without payload: what the fault injector reads of one is its type and sequence number. */
 function messageFrame(type: number, seq: number): Uint8Array {
-  const frame = Buffer.alloc(NETDUMP_UDP_AT + 24);
-  frame.writeUInt16BE(0x0800, 12);
-  frame[23] = 17;
-  frame.writeUInt32BE(type, NETDUMP_UDP_AT);
-  frame.writeUInt32BE(seq, NETDUMP_UDP_AT + 4);
+  const header = new Uint8Array(NETDUMP_HEADER_SIZE);
+  emitNetdumpHeader({ type, seqno: seq, offset: 0, len: 0, aux2: 0 }, header);
+  const frame = new Uint8Array(UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE);
+  emitUdpFrame(REPLAY_ADDRESSING, header, frame);
   return frame;
 }
 
@@ -79,7 +119,7 @@ class ReplayLink implements NetdumpDriver {
   }
   event(): void {}
   transmit(frame: Uint8Array): void {
-    this.sent.push({ type: readU32BE(frame, NETDUMP_UDP_AT), seq: readU32BE(frame, NETDUMP_UDP_AT + 4) });
+    this.sent.push({ type: netdumpType(frame, UDP_PAYLOAD_OFFSET), seq: netdumpSeqno(frame, UDP_PAYLOAD_OFFSET) });
   }
   poll(_count: number, input: FrameInput): number {
     const frames = this.arrivals;
@@ -131,7 +171,7 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
   });
 
   /** Runs one CLI dump with `extra` options; asserts exit 0 and the vmcore byte for byte; returns the summary. */
-  async function dump(extra: string[]): Promise<{ result: ClientResult; report: DumpReport }> {
+  async function dump(extra: string[]): Promise<{ result: ClientResult; report: CliReport }> {
     const result = await runNetdump([...hostArgs(hosts), '--json', ...extra, hosts.client.iface, dumpFile]);
     assertStatus(result, 0);
     const report = reportOf(result);
@@ -174,7 +214,43 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     );
     assert.deepEqual(counts(first.report), counts(prediction));
     assert.deepEqual(counts(second.report), counts(prediction));
+    assert.deepEqual(first.report.faults, prediction.faults);
     assert.equal(first.result.stdout.split('. ').length - 1, prediction.retransmitRounds, '". " once per retransmit round');
+  });
+
+  test('--ack-bug-compat under loss: a lost packet whose aliased ack bit was set is never resent, so the vmcore has the predicted holes', async (t) => {
+    // Spec §3.7: packets i and i + 32 of a batch share an ack bit; the ack of one hides the loss of the other.
+    const spec = 'tx.loss=0.05,seed=7';
+    const link = new SimulatedServerLink(parseIpv4Address(hosts.client.ip), parseIpv4Address(hosts.server.ip));
+    const predicted = dumpInProcess({
+      driver: new FaultInjectingDriver(link, parseFaultPlan(spec)),
+      hosts,
+      dumpFile,
+      polls: 4,
+      retries: 50,
+      ackBugCompat: true,
+    });
+    assert.equal(predicted.error, undefined, String(predicted.error));
+    const image = link.vmcoreImage();
+    const holes = differingBlocks(image, expected);
+    t.diagnostic(`predicted: ${predicted.report!.retransmittedPackets} retransmitted, 4 KiB blocks with a hole: ${holes.join(' ')}`);
+    assert.ok(holes.length > 0, 'the seed loses a packet whose alias is acked');
+
+    const result = await runNetdump([
+      ...hostArgs(hosts),
+      '--json',
+      '--ack-bug-compat',
+      '--inject',
+      spec,
+      ...LOSSY,
+      hosts.client.iface,
+      dumpFile,
+    ]);
+    assertStatus(result, 0);
+    assert.match(result.stdout, /\nnetdump finished\.\n/);
+    const report = reportOf(result);
+    assert.equal(report.retransmittedPackets, predicted.report!.retransmittedPackets);
+    assertFileBytes(path.join(dumpDir, readlinkSync(path.join(dumpDir, 'vmcore.198.18.0.1.last'))), image);
   });
 
   test(`--inject ${SEED_B}: a different seed, a different retransmission count (as predicted)`, async (t) => {
@@ -202,11 +278,12 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     { spec: 'tx.corrupt=0.05,seed=3', struck: (f) => [f.tx.corrupted] },
   ];
   for (const { spec, struck } of otherFaults) {
-    test(`--inject ${spec}: the vmcore is byte-identical`, async (t) => {
+    test(`--inject ${spec}: the injector's counts in --json are the predicted ones, and the vmcore is byte-identical`, async (t) => {
       const faults = predict(spec).faults;
       t.diagnostic(`predicted faults: ${JSON.stringify(faults)}`);
       for (const count of struck(faults)) assert.ok(count > 0, `every fault named strikes: ${JSON.stringify(faults)}`);
-      await dump(['--inject', spec, ...LOSSY]);
+      const { report } = await dump(['--inject', spec, ...LOSSY]);
+      assert.deepEqual(report.faults, faults);
     });
   }
 
@@ -233,8 +310,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     // The same frames, in the same order, each way.
     const clientMac = Buffer.from(hosts.client.mac.replaceAll(':', ''), 'hex');
     const split = (records: PcapRecord[]) => ({
-      sent: records.filter((record) => record.data.subarray(6, 12).equals(clientMac)).map((record) => record.data.toString('hex')),
-      received: records.filter((record) => !record.data.subarray(6, 12).equals(clientMac)).map((record) => record.data.toString('hex')),
+      sent: records.filter((record) => ethernetSrcIs(record.data, clientMac)).map((record) => record.data.toString('hex')),
+      received: records.filter((record) => !ethernetSrcIs(record.data, clientMac)).map((record) => record.data.toString('hex')),
     });
     const onWire = split(wire);
     const inFile = split(ours);
@@ -255,8 +332,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     assert.equal(messageTransmits.length, report.packets + report.retransmittedPackets);
     const arpRequests = 1 + (result.stdout.split('(ARP retry)').length - 1);
     const arpRequestsReceived = wire.filter((record) => {
-      if (readU16BE(record.data, 12) !== ETHERTYPE_ARP || record.data.subarray(6, 12).equals(clientMac)) return false;
-      const arp = parseArp(record.data.subarray(14));
+      if (ethernetEtherType(record.data) !== ETHERTYPE_ARP || ethernetSrcIs(record.data, clientMac)) return false;
+      const arp = parseArp(record.data.subarray(ETHERNET_HEADER_SIZE));
       return arp.op === ARP_OP_REQUEST && arp.targetIp === parseIpv4Address(hosts.client.ip);
     }).length;
     assert.equal(arpTransmits.length, arpRequests + arpRequestsReceived, 'ARP frames: our requests and a reply to each request for us');
@@ -285,8 +362,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     for (const line of messageTransmits) injector.transmit(messageFrame(line.type!, line.seq!));
     const wireMessages = onWire.sent
       .map((hex) => Buffer.from(hex, 'hex'))
-      .filter((frame) => readU16BE(frame, 12) === 0x0800)
-      .map((frame) => ({ type: frame.readUInt32BE(NETDUMP_UDP_AT), seq: frame.readUInt32BE(NETDUMP_UDP_AT + 4) }));
+      .filter((frame) => ethernetEtherType(frame) === ETHERTYPE_IPV4)
+      .map((frame) => ({ type: netdumpType(frame, UDP_PAYLOAD_OFFSET), seq: netdumpSeqno(frame, UDP_PAYLOAD_OFFSET) }));
     assert.ok(injector.counts.tx.lost > 0);
     assert.deepEqual(wireMessages, replay.sent);
     assert.equal(onWire.sent.length, transmits.length - injector.counts.tx.lost);

@@ -18,6 +18,7 @@ import { assertNetdumpError } from '../helpers/assertions.js';
 import { fakeFacts, readTrace } from '../helpers/drivers.js';
 import { makeTempDir } from '../helpers/netdump-cli.js';
 import { LINKTYPE_ETHERNET, readPcap } from '../helpers/pcap.js';
+import { ETHERNET_ETHERTYPE_OFFSET, ETHERNET_HEADER_SIZE } from '../../src/wire/index.js';
 
 /** A driver that sends nothing and receives nothing, and says whether it was closed. */
 class NullDriver implements NetdumpDriver {
@@ -42,8 +43,8 @@ class NullDriver implements NetdumpDriver {
 /** A frame of `length` bytes numbered `index` in bytes 14..17, the rest a pattern of it. */
 function numberedFrame(index: number, length: number): Buffer {
   const frame = Buffer.alloc(length, index & 0xff);
-  frame.writeUInt16BE(0x88b5, 12);
-  frame.writeUInt32BE(index, 14);
+  frame.writeUInt16BE(0x88b5, ETHERNET_ETHERTYPE_OFFSET);
+  frame.writeUInt32BE(index, ETHERNET_HEADER_SIZE);
   return frame;
 }
 

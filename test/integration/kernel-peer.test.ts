@@ -8,18 +8,21 @@ import { after, before, describe, test } from 'node:test';
 
 import { PacketSocket, RxFlag } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { emitUdpFrame, parseUdpFrame, UDP_PAYLOAD_OFFSET } from '../../src/net/udp-frame.js';
+import { emitUdpFrame, parseUdpFrame } from '../helpers/udp-frames.js';
 import {
+  ARP_FRAME_SIZE,
   ARP_OP_REPLY,
+  arpOp,
+  emitArpRequestFrame,
   ETHERNET_HEADER_SIZE,
+  ethernetEtherType,
+  ethernetSrcIs,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  emitArpRequestFrame,
-  macEquals,
   parseArp,
   parseIpv4,
   parseMac,
-  readU16BE,
+  UDP_PAYLOAD_OFFSET,
 } from '../../src/wire/index.js';
 import { answerArp, receiveUntil, type Station } from '../helpers/frames.js';
 import { UdpPeer } from '../helpers/udp-peer.js';
@@ -53,7 +56,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
     hosts?.destroy();
   });
 
-  const isFromServer = (frame: Buffer) => macEquals(frame.subarray(6, 12), serverMac);
+  const isFromServer = (frame: Buffer) => ethernetSrcIs(frame, serverMac);
 
   function udpFrame(payload: Uint8Array): Buffer {
     const frame = Buffer.alloc(UDP_PAYLOAD_OFFSET + payload.length);
@@ -66,10 +69,10 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
   }
 
   test('the kernel answers our ARP request, and our parser reads its reply', async () => {
-    const request = Buffer.alloc(42);
+    const request = Buffer.alloc(ARP_FRAME_SIZE);
     emitArpRequestFrame({ senderMac: client.mac, senderIp: client.ip, targetIp: 0xc6120002 }, request);
     socket.send(request);
-    const isArpReply = (frame: Buffer) => readU16BE(frame, 12) === ETHERTYPE_ARP && readU16BE(frame, 20) === ARP_OP_REPLY;
+    const isArpReply = (frame: Buffer) => ethernetEtherType(frame) === ETHERTYPE_ARP && arpOp(frame, ETHERNET_HEADER_SIZE) === ARP_OP_REPLY;
     const { frame, seen } = await receiveUntil(socket, isArpReply, 3000);
 
     const expected = hex(
@@ -83,7 +86,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
     assert.equal(reply.targetIp, client.ip);
     assert.deepEqual(Buffer.from(reply.targetMac), Buffer.from(client.mac));
     assert.ok(
-      seen.every((f) => !macEquals(f.subarray(6, 12), client.mac)),
+      seen.every((f) => !ethernetSrcIs(f, client.mac)),
       'recvBatch must never return our own outgoing frames',
     );
   });
@@ -109,7 +112,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
   test('a datagram sent by the kernel arrives through recvBatch and parses', async () => {
     const ack = hex('00000001');
     peer.send('198.18.0.1', 20024, ack);
-    const isUdpToUs = (frame: Buffer) => isFromServer(frame) && readU16BE(frame, 12) === ETHERTYPE_IPV4;
+    const isUdpToUs = (frame: Buffer) => isFromServer(frame) && ethernetEtherType(frame) === ETHERTYPE_IPV4;
     const { frame, flags } = await receiveUntil(socket, isUdpToUs, 3000, (f) => answerArp(socket, client, f));
 
     // veth leaves the peer kernel's UDP checksum to offload, so it was never
@@ -138,7 +141,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
       assert.equal(socket.receivesFromRing, true);
       assert.equal(viaRecvmmsg.receivesFromRing, false);
       peer.send('198.18.0.1', 20024, hex('0000000e'));
-      const isUdpToUs = (frame: Buffer) => isFromServer(frame) && readU16BE(frame, 12) === ETHERTYPE_IPV4;
+      const isUdpToUs = (frame: Buffer) => isFromServer(frame) && ethernetEtherType(frame) === ETHERTYPE_IPV4;
       const fromRing = await receiveUntil(socket, isUdpToUs, 3000, (f) => answerArp(socket, client, f));
       const fromRecvmmsg = await receiveUntil(viaRecvmmsg, isUdpToUs, 3000);
       assert.equal(fromRing.frame.length, 46);
@@ -154,7 +157,7 @@ describe('our stack against the Linux kernel in a peer namespace', () => {
     hosts.run(hosts.server.ns, 'ethtool', ['-K', hosts.server.iface, 'tx', 'off']);
     const ack = hex('00000002');
     peer.send('198.18.0.1', 20024, ack);
-    const isUdpToUs = (frame: Buffer) => isFromServer(frame) && readU16BE(frame, 12) === ETHERTYPE_IPV4;
+    const isUdpToUs = (frame: Buffer) => isFromServer(frame) && ethernetEtherType(frame) === ETHERTYPE_IPV4;
     const { frame, flags } = await receiveUntil(socket, isUdpToUs, 3000, (f) => answerArp(socket, client, f));
 
     assert.equal(flags & RxFlag.ChecksumNotReady, 0);

@@ -25,6 +25,7 @@ import {
   runNetdump,
   writeRandomDump,
 } from '../helpers/netdump-cli.js';
+import { ETHERNET_ETHERTYPE_OFFSET } from '../../src/wire/index.js';
 
 const CLIENT = '198.18.0.1';
 /** IEEE 802 local experimental EtherType: nothing else on the link speaks it. */
@@ -49,7 +50,7 @@ function testFrame(dst: Uint8Array, src: Uint8Array, marker: string): Buffer {
   const frame = Buffer.alloc(60);
   frame.set(dst, 0);
   frame.set(src, 6);
-  frame.writeUInt16BE(ETHERTYPE_TEST, 12);
+  frame.writeUInt16BE(ETHERTYPE_TEST, ETHERNET_ETHERTYPE_OFFSET);
   frame.write(marker, 14, 'latin1');
   return frame;
 }

@@ -19,6 +19,7 @@ import {
   NetdumpTestClient,
 } from '../helpers/netdump-test-client.js';
 import { makeTempDir, NetdumpdServer, waitUntil } from '../helpers/netdumpd-server.js';
+import { setNetdumpLen } from '../../src/wire/index.js';
 
 const HERALD_PORT = 20023;
 
@@ -95,7 +96,7 @@ describe('netdumpd: malformed datagrams', () => {
     let seq = await client.sendData(vmcore.subarray(0, 50_000), { firstSeq: 2 });
 
     const garbage = randomBytes(100);
-    garbage.writeUInt32BE(0xffffffff, 16); // whatever the rest, its length field cannot match
+    setNetdumpLen(garbage, 0, 0xffffffff); // whatever the rest, its length field cannot match
     const bad: Array<[string, Buffer, string]> = [
       [
         'runt',

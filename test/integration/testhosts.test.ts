@@ -12,8 +12,19 @@ import { fileURLToPath } from 'node:url';
 
 import { PacketSocket } from '../../native/index.js';
 import { createRoutedTestHosts, createTestHostPair, removeStaleTestHosts } from '../../scripts/lib/testhosts.js';
-import { emitUdpFrame, UDP_PAYLOAD_OFFSET } from '../../src/net/udp-frame.js';
-import { ARP_OP_REPLY, emitArpRequestFrame, ETHERTYPE_ARP, parseArp, parseIpv4, readU16BE } from '../../src/wire/index.js';
+import { emitUdpFrame } from '../helpers/udp-frames.js';
+import {
+  ARP_FRAME_SIZE,
+  ARP_OP_REPLY,
+  arpOp,
+  emitArpRequestFrame,
+  ETHERNET_HEADER_SIZE,
+  ethernetEtherType,
+  ETHERTYPE_ARP,
+  parseArp,
+  parseIpv4,
+  UDP_PAYLOAD_OFFSET,
+} from '../../src/wire/index.js';
 import { receiveUntil } from '../helpers/frames.js';
 import { UdpPeer } from '../helpers/udp-peer.js';
 
@@ -41,18 +52,18 @@ describe('test hosts', () => {
       const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
       const peer = await UdpPeer.start(hosts, hosts.server.ns, `${hosts.server.ip}:20023`);
       const mac = socket.info().mac;
-      const request = Buffer.alloc(42);
+      const request = Buffer.alloc(ARP_FRAME_SIZE);
       emitArpRequestFrame({ senderMac: mac, senderIp: 0xc6120101, targetIp: 0xc61201fe }, request);
       socket.send(request);
-      const isReply = (frame: Buffer) => readU16BE(frame, 12) === ETHERTYPE_ARP && readU16BE(frame, 20) === ARP_OP_REPLY;
+      const isReply = (frame: Buffer) => ethernetEtherType(frame) === ETHERTYPE_ARP && arpOp(frame, ETHERNET_HEADER_SIZE) === ARP_OP_REPLY;
       const { frame } = await receiveUntil(socket, isReply, 3000);
-      const gatewayMac = parseArp(frame.subarray(14)).senderMac;
+      const gatewayMac = parseArp(frame.subarray(ETHERNET_HEADER_SIZE)).senderMac;
       assert.equal(Buffer.from(gatewayMac).toString('hex'), router.clientSide.mac.replaceAll(':', ''));
 
       const datagram = Buffer.alloc(UDP_PAYLOAD_OFFSET + 4);
       const addressing = { srcMac: mac, dstMac: gatewayMac, srcIp: 0xc6120101, dstIp: 0xc6120201, srcPort: 20024, dstPort: 20023 };
       emitUdpFrame(addressing, Buffer.from('cafef00d', 'hex'), datagram);
-      assert.equal(parseIpv4(datagram.subarray(14)).ttl, 255);
+      assert.equal(parseIpv4(datagram.subarray(ETHERNET_HEADER_SIZE)).ttl, 255);
       socket.send(datagram);
       assert.deepEqual(await peer.nextMessage(3000), { event: 'message', address: '198.18.1.1', port: 20024, data: 'cafef00d' });
       socket.close();

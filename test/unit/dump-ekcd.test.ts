@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createCipheriv, generateKeyPairSync } from 'node:crypto';
 import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/wire/kerneldumpheader.js';
 import { parseKerneldumpKey } from '../../src/wire/kerneldumpkey.js';
-import { BufferDumpSource, DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
+import { DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
+import { BufferDumpSource } from '../helpers/dump-sources.js';
 import { EncryptedDumpSource, createEkcdKey, decryptDumpBody, unwrapEkcdKey } from '../../src/dump/ekcd.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  BufferDumpSource,
   DUMP_BLOCK_SIZE,
   MAX_DUMP_WRITE,
   assertAlignedWrite,
@@ -12,6 +11,7 @@ import {
   type DumpSource,
   type DumpWrite,
 } from '../../src/dump/source.js';
+import { BufferDumpSource } from '../helpers/dump-sources.js';
 import { FileDumpSource, openFileDumpSource } from '../../src/dump/file-source.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NetdumpError } from '../../errors/index.js';
 import {
-  WireError,
   readU16BE,
   readU32BE,
   readU64BE,
+  readU64BigBE,
   writeU16BE,
   writeU32BE,
   writeU64BE,
@@ -135,6 +135,8 @@ test('IPv4 pseudo-header sum', () => {
   assert.equal(ipv4PseudoHeaderSum(0xc6120001, 0xc6120002, 17, 36), 0x18c5c);
 });
 
-test('WireError can be told apart from other errors', () => {
-  assert.ok(!(new Error('x') instanceof WireError));
+test('a u64 read as a bigint is exact above 2^53', () => {
+  assert.equal(readU64BigBE(hex('00 20 00 00 00 00 00 01'), 0), 2n ** 53n + 1n);
+  assert.equal(readU64BigBE(hex('ee ff ff ff ff ff ff ff ff'), 1), 2n ** 64n - 1n);
+  assertWireError(() => readU64BigBE(new Uint8Array(7), 0), 'truncated');
 });

@@ -116,12 +116,12 @@ test('ARP body round trip', () => {
   };
   const buf = new Uint8Array(ARP_BODY_SIZE);
   assert.equal(emitArp(repr, buf), 28);
-  assertBytes(buf, ARP_REQUEST_FRAME.subarray(14));
+  assertBytes(buf, ARP_REQUEST_FRAME.subarray(ETHERNET_HEADER_SIZE));
   assert.deepEqual(parseArp(buf), repr);
 });
 
 test('ARP: anything but Ethernet/IPv4 request or reply is malformed', () => {
-  const body = ARP_REQUEST_FRAME.subarray(14);
+  const body = ARP_REQUEST_FRAME.subarray(ETHERNET_HEADER_SIZE);
   const cases: Array<[string, number, number]> = [
     ['htype 6 (IEEE 802)', 1, 0x06],
     ['ptype 0x86dd', 2, 0x86],

@@ -14,11 +14,10 @@ import {
   parseIpv4,
   parseKerneldumpHeader,
   parseKerneldumpKey,
-  parseNetdumpAck,
-  parseNetdumpAckLenient,
   parseNetdumpHeader,
   parseNetdumpMessage,
   parseUdp,
+  ETHERNET_HEADER_SIZE,
 } from '../../src/wire/index.js';
 import { assertWireError, hex } from './wire-helpers.js';
 
@@ -27,7 +26,7 @@ const HERALD_FRAME = hex(`
   45 00 00 38 00 00 40 00 ff 11 ef 8c c6 12 00 01 c6 12 00 02
   4e 38 4e 37 00 24 01 99
   00 00 00 01 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 04 00 00 00 00 66 6f 6f 00`);
-const IP_PACKET = HERALD_FRAME.subarray(14);
+const IP_PACKET = HERALD_FRAME.subarray(ETHERNET_HEADER_SIZE);
 const UDP_DATAGRAM = IP_PACKET.subarray(20);
 const NETDUMP_MESSAGE = UDP_DATAGRAM.subarray(8);
 const IP_WITH_OPTIONS = hex(`
@@ -75,8 +74,6 @@ const PARSERS: Array<[string, Uint8Array, (input: Uint8Array) => unknown]> = [
   ['udp with checksum', UDP_DATAGRAM, (input) => parseUdp(input, { src: 0xc6120001, dst: 0xc6120002 })],
   ['netdump header', NETDUMP_MESSAGE.subarray(0, 24), parseNetdumpHeader],
   ['netdump message', NETDUMP_MESSAGE, parseNetdumpMessage],
-  ['netdump ack', hex('00000001'), parseNetdumpAck],
-  ['netdump ack (12.x)', hex('00000001'), parseNetdumpAckLenient],
   ['kerneldumpheader', kerneldumpHeader(), parseKerneldumpHeader],
   ['kerneldumpkey', kerneldumpKeyUnpadded(), parseKerneldumpKey],
 ];
