@@ -6,7 +6,15 @@
  * tick, accepted ack and retransmit round. The dump's thread only stores
  * a 32-byte record per event; a worker thread formats and writes the lines.
  */
-import { ethernetEtherType, isUdpFrame, NETDUMP_HEADER_SIZE, netdumpSeqno, netdumpType, UDP_PAYLOAD_OFFSET } from '../../src/wire/index.js';
+import {
+  ethernetEtherType,
+  ETHERTYPE_IPV4,
+  isUdpFrame,
+  NETDUMP_HEADER_SIZE,
+  netdumpSeqno,
+  netdumpType,
+  UDP_PAYLOAD_OFFSET,
+} from '../../src/wire/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { TraceFile } from './trace-file.js';
 import { TraceEvent } from './trace-records.js';
@@ -40,7 +48,8 @@ export class TracingDriver extends DriverWrapper {
   override transmit(frame: Uint8Array): void {
     this.inner.transmit(frame);
     this.counts.transmits++;
-    if (isUdpFrame(frame, NETDUMP_HEADER_SIZE)) {
+    const etherType = ethernetEtherType(frame);
+    if (etherType === ETHERTYPE_IPV4 && isUdpFrame(frame, NETDUMP_HEADER_SIZE)) {
       this.file.record(
         TraceEvent.netdumpTransmit,
         frame.length,
@@ -48,7 +57,7 @@ export class TracingDriver extends DriverWrapper {
         netdumpSeqno(frame, UDP_PAYLOAD_OFFSET),
       );
     } else {
-      this.file.record(TraceEvent.otherTransmit, frame.length, ethernetEtherType(frame));
+      this.file.record(TraceEvent.otherTransmit, frame.length, etherType);
     }
   }
 

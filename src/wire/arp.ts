@@ -24,8 +24,31 @@ export const ARP_OP_REPLY = 2;
 
 export type ArpOp = typeof ARP_OP_REQUEST | typeof ARP_OP_REPLY;
 
-/** The operation of an ARP body at byte `at` (the caller checks that ARP_BODY_SIZE bytes are there). */
+/*
+ * Field accessors on an ARP body at byte `at` (smoltcp's Packet view): the
+ * caller checks first that ARP_BODY_SIZE bytes are there. MACs read are copies.
+ */
+export const arpHardwareType = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + ARP_HTYPE_OFFSET);
+export const arpProtocolType = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + ARP_PTYPE_OFFSET);
+export const arpHardwareLength = (buf: Uint8Array, at = 0): number => readU8(buf, at + ARP_HLEN_OFFSET);
+export const arpProtocolLength = (buf: Uint8Array, at = 0): number => readU8(buf, at + ARP_PLEN_OFFSET);
 export const arpOp = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + ARP_OP_OFFSET);
+export const arpSenderMac = (buf: Uint8Array, at = 0): Uint8Array => readMac(buf, at + ARP_SENDER_MAC_OFFSET);
+export const arpSenderIp = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + ARP_SENDER_IP_OFFSET);
+export const arpTargetMac = (buf: Uint8Array, at = 0): Uint8Array => readMac(buf, at + ARP_TARGET_MAC_OFFSET);
+export const arpTargetIp = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + ARP_TARGET_IP_OFFSET);
+/** The four fields that say Ethernet/IPv4: hardware type 1, protocol 0x0800, lengths 6 and 4. */
+function setArpEthernetIpv4(buf: Uint8Array, at: number): void {
+  writeU16BE(buf, at + ARP_HTYPE_OFFSET, ARP_HTYPE_ETHERNET);
+  writeU16BE(buf, at + ARP_PTYPE_OFFSET, ARP_PTYPE_IPV4);
+  writeU8(buf, at + ARP_HLEN_OFFSET, MAC_SIZE);
+  writeU8(buf, at + ARP_PLEN_OFFSET, IPV4_ADDRESS_SIZE);
+}
+export const setArpOp = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + ARP_OP_OFFSET, value);
+export const setArpSenderMac = (buf: Uint8Array, at: number, mac: Uint8Array): void => writeMac(buf, at + ARP_SENDER_MAC_OFFSET, mac);
+export const setArpSenderIp = (buf: Uint8Array, at: number, value: number): void => writeIpv4(buf, at + ARP_SENDER_IP_OFFSET, value);
+export const setArpTargetMac = (buf: Uint8Array, at: number, mac: Uint8Array): void => writeMac(buf, at + ARP_TARGET_MAC_OFFSET, mac);
+export const setArpTargetIp = (buf: Uint8Array, at: number, value: number): void => writeIpv4(buf, at + ARP_TARGET_IP_OFFSET, value);
 
 export interface ArpRepr {
   op: ArpOp;
@@ -46,20 +69,20 @@ function expectField(name: string, actual: number, expected: number): void {
 /** Parses an ARP body; trailing bytes (Ethernet padding) are ignored. MACs are copies. */
 export function parseArp(body: Uint8Array): ArpRepr {
   requireLength('arp', body, ARP_BODY_SIZE);
-  expectField('hardware type', readU16BE(body, ARP_HTYPE_OFFSET), ARP_HTYPE_ETHERNET);
-  expectField('protocol type', readU16BE(body, ARP_PTYPE_OFFSET), ARP_PTYPE_IPV4);
-  expectField('hardware address length', readU8(body, ARP_HLEN_OFFSET), MAC_SIZE);
-  expectField('protocol address length', readU8(body, ARP_PLEN_OFFSET), IPV4_ADDRESS_SIZE);
+  expectField('hardware type', arpHardwareType(body), ARP_HTYPE_ETHERNET);
+  expectField('protocol type', arpProtocolType(body), ARP_PTYPE_IPV4);
+  expectField('hardware address length', arpHardwareLength(body), MAC_SIZE);
+  expectField('protocol address length', arpProtocolLength(body), IPV4_ADDRESS_SIZE);
   const op = arpOp(body);
   if (op !== ARP_OP_REQUEST && op !== ARP_OP_REPLY) {
     throw new WireError('arp', 'malformed', `operation is ${op}, expected 1 (request) or 2 (reply)`);
   }
   return {
     op,
-    senderMac: readMac(body, ARP_SENDER_MAC_OFFSET),
-    senderIp: readIpv4(body, ARP_SENDER_IP_OFFSET),
-    targetMac: readMac(body, ARP_TARGET_MAC_OFFSET),
-    targetIp: readIpv4(body, ARP_TARGET_IP_OFFSET),
+    senderMac: arpSenderMac(body),
+    senderIp: arpSenderIp(body),
+    targetMac: arpTargetMac(body),
+    targetIp: arpTargetIp(body),
   };
 }
 
@@ -74,15 +97,12 @@ function validateArp(repr: ArpRepr): void {
 }
 
 function writeArp(repr: ArpRepr, buf: Uint8Array, offset: number): number {
-  writeU16BE(buf, offset + ARP_HTYPE_OFFSET, ARP_HTYPE_ETHERNET);
-  writeU16BE(buf, offset + ARP_PTYPE_OFFSET, ARP_PTYPE_IPV4);
-  writeU8(buf, offset + ARP_HLEN_OFFSET, MAC_SIZE);
-  writeU8(buf, offset + ARP_PLEN_OFFSET, IPV4_ADDRESS_SIZE);
-  writeU16BE(buf, offset + ARP_OP_OFFSET, repr.op);
-  writeMac(buf, offset + ARP_SENDER_MAC_OFFSET, repr.senderMac);
-  writeIpv4(buf, offset + ARP_SENDER_IP_OFFSET, repr.senderIp);
-  writeMac(buf, offset + ARP_TARGET_MAC_OFFSET, repr.targetMac);
-  writeIpv4(buf, offset + ARP_TARGET_IP_OFFSET, repr.targetIp);
+  setArpEthernetIpv4(buf, offset);
+  setArpOp(buf, offset, repr.op);
+  setArpSenderMac(buf, offset, repr.senderMac);
+  setArpSenderIp(buf, offset, repr.senderIp);
+  setArpTargetMac(buf, offset, repr.targetMac);
+  setArpTargetIp(buf, offset, repr.targetIp);
   return ARP_BODY_SIZE;
 }
 

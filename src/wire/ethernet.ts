@@ -36,6 +36,10 @@ export interface EthernetFrame extends EthernetRepr {
  * caller checks first that ETHERNET_HEADER_SIZE bytes are there.
  */
 export const ethernetEtherType = (frame: Uint8Array, at = 0): number => readU16BE(frame, at + ETHERNET_ETHERTYPE_OFFSET);
+export const setEthernetEtherType = (frame: Uint8Array, at: number, value: number): void =>
+  writeU16BE(frame, at + ETHERNET_ETHERTYPE_OFFSET, value);
+export const setEthernetDst = (frame: Uint8Array, at: number, mac: Uint8Array): void => writeMac(frame, at + ETHERNET_DST_OFFSET, mac);
+export const setEthernetSrc = (frame: Uint8Array, at: number, mac: Uint8Array): void => writeMac(frame, at + ETHERNET_SRC_OFFSET, mac);
 export const ethernetDstIs = (frame: Uint8Array, mac: Uint8Array, at = 0): boolean => macEqualsAt(frame, at + ETHERNET_DST_OFFSET, mac);
 export const ethernetSrcIs = (frame: Uint8Array, mac: Uint8Array, at = 0): boolean => macEqualsAt(frame, at + ETHERNET_SRC_OFFSET, mac);
 
@@ -64,8 +68,8 @@ export function emitEthernet(repr: EthernetRepr, buf: Uint8Array, offset = 0): n
   requireMac('ethernet src', repr.src);
   requireUint('ethernet', 'etherType', repr.etherType, 0xffff);
   requireRoom('ethernet', buf, offset, ETHERNET_HEADER_SIZE);
-  writeMac(buf, offset + ETHERNET_DST_OFFSET, repr.dst);
-  writeMac(buf, offset + ETHERNET_SRC_OFFSET, repr.src);
-  writeU16BE(buf, offset + ETHERNET_ETHERTYPE_OFFSET, repr.etherType);
+  setEthernetDst(buf, offset, repr.dst);
+  setEthernetSrc(buf, offset, repr.src);
+  setEthernetEtherType(buf, offset, repr.etherType);
   return ETHERNET_HEADER_SIZE;
 }

@@ -32,16 +32,33 @@ const FRAGMENT_OFFSET_MASK = 0x1fff;
 export const ipv4Version = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_VERSION_IHL_OFFSET) >>> 4;
 /** Bytes, from IHL × 4. */
 export const ipv4HeaderLength = (buf: Uint8Array, at = 0): number => (readU8(buf, at + IPV4_VERSION_IHL_OFFSET) & 0x0f) * 4;
+export const ipv4Tos = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_TOS_OFFSET);
 export const ipv4TotalLength = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + IPV4_TOTAL_LENGTH_OFFSET);
+export const ipv4Id = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + IPV4_ID_OFFSET);
+/** The flags (DF 0x4000, MF 0x2000) and the fragment offset, as the 16-bit field holds them. */
+export const ipv4FlagsFragment = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + IPV4_FLAGS_FRAGMENT_OFFSET);
 /** More fragments follow, or this is not the first: the packet is a fragment. */
 export const ipv4IsFragment = (buf: Uint8Array, at = 0): boolean =>
-  (readU16BE(buf, at + IPV4_FLAGS_FRAGMENT_OFFSET) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
+  (ipv4FlagsFragment(buf, at) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
+export const ipv4Ttl = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_TTL_OFFSET);
 export const ipv4Protocol = (buf: Uint8Array, at = 0): number => readU8(buf, at + IPV4_PROTOCOL_OFFSET);
+export const ipv4Checksum = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + IPV4_CHECKSUM_OFFSET);
 export const ipv4Src = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + IPV4_SRC_OFFSET);
 export const ipv4Dst = (buf: Uint8Array, at = 0): number => readIpv4(buf, at + IPV4_DST_OFFSET);
+/** Version 4 and the IHL of a header of `headerLength` bytes. */
+export const setIpv4VersionAndHeaderLength = (buf: Uint8Array, at: number, headerLength: number): void =>
+  writeU8(buf, at + IPV4_VERSION_IHL_OFFSET, 0x40 | (headerLength / 4));
+export const setIpv4Tos = (buf: Uint8Array, at: number, value: number): void => writeU8(buf, at + IPV4_TOS_OFFSET, value);
 export const setIpv4TotalLength = (buf: Uint8Array, at: number, value: number): void =>
   writeU16BE(buf, at + IPV4_TOTAL_LENGTH_OFFSET, value);
+export const setIpv4Id = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + IPV4_ID_OFFSET, value);
+export const setIpv4FlagsFragment = (buf: Uint8Array, at: number, value: number): void =>
+  writeU16BE(buf, at + IPV4_FLAGS_FRAGMENT_OFFSET, value);
+export const setIpv4Ttl = (buf: Uint8Array, at: number, value: number): void => writeU8(buf, at + IPV4_TTL_OFFSET, value);
+export const setIpv4Protocol = (buf: Uint8Array, at: number, value: number): void => writeU8(buf, at + IPV4_PROTOCOL_OFFSET, value);
 export const setIpv4Checksum = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + IPV4_CHECKSUM_OFFSET, value);
+export const setIpv4Src = (buf: Uint8Array, at: number, value: number): void => writeIpv4(buf, at + IPV4_SRC_OFFSET, value);
+export const setIpv4Dst = (buf: Uint8Array, at: number, value: number): void => writeIpv4(buf, at + IPV4_DST_OFFSET, value);
 
 export interface Ipv4Repr {
   tos: number;
@@ -94,15 +111,15 @@ export function parseIpv4(packet: Uint8Array, options: Ipv4ParseOptions = {}): I
   if (options.verifyChecksum !== false) {
     verifyHeaderChecksum(packet, headerLength);
   }
-  const flagsFragment = readU16BE(packet, IPV4_FLAGS_FRAGMENT_OFFSET);
+  const flagsFragment = ipv4FlagsFragment(packet);
   return {
-    tos: readU8(packet, IPV4_TOS_OFFSET),
+    tos: ipv4Tos(packet),
     totalLength,
-    id: readU16BE(packet, IPV4_ID_OFFSET),
+    id: ipv4Id(packet),
     dontFragment: (flagsFragment & FLAG_DONT_FRAGMENT) !== 0,
     moreFragments: (flagsFragment & FLAG_MORE_FRAGMENTS) !== 0,
     fragmentOffset: flagsFragment & FRAGMENT_OFFSET_MASK,
-    ttl: readU8(packet, IPV4_TTL_OFFSET),
+    ttl: ipv4Ttl(packet),
     protocol: ipv4Protocol(packet),
     src: ipv4Src(packet),
     dst: ipv4Dst(packet),
@@ -114,7 +131,7 @@ function verifyHeaderChecksum(packet: Uint8Array, headerLength: number): void {
   // Summing a correct header, checksum field included, gives 0xffff.
   const sum = foldSum(sumWords(packet, 0, headerLength));
   if (sum !== 0xffff) {
-    const field = readU16BE(packet, IPV4_CHECKSUM_OFFSET);
+    const field = ipv4Checksum(packet);
     throw new WireError(
       'ipv4',
       'checksum',
@@ -147,17 +164,16 @@ export function emitIpv4(repr: Ipv4EmitRepr, buf: Uint8Array, offset = 0): numbe
   validateIpv4(repr);
   requireRoom('ipv4', buf, offset, IPV4_HEADER_SIZE);
   const flags = (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) | (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0);
-  writeU8(buf, offset + IPV4_VERSION_IHL_OFFSET, 0x45);
-  writeU8(buf, offset + IPV4_TOS_OFFSET, repr.tos);
-  writeU16BE(buf, offset + IPV4_TOTAL_LENGTH_OFFSET, repr.totalLength);
-  writeU16BE(buf, offset + IPV4_ID_OFFSET, repr.id);
-  writeU16BE(buf, offset + IPV4_FLAGS_FRAGMENT_OFFSET, flags | repr.fragmentOffset);
-  writeU8(buf, offset + IPV4_TTL_OFFSET, repr.ttl);
-  writeU8(buf, offset + IPV4_PROTOCOL_OFFSET, repr.protocol);
-  writeU16BE(buf, offset + IPV4_CHECKSUM_OFFSET, 0);
-  writeIpv4(buf, offset + IPV4_SRC_OFFSET, repr.src);
-  writeIpv4(buf, offset + IPV4_DST_OFFSET, repr.dst);
-  const checksum = internetChecksum(buf, offset, offset + IPV4_HEADER_SIZE);
-  writeU16BE(buf, offset + IPV4_CHECKSUM_OFFSET, checksum);
+  setIpv4VersionAndHeaderLength(buf, offset, IPV4_HEADER_SIZE);
+  setIpv4Tos(buf, offset, repr.tos);
+  setIpv4TotalLength(buf, offset, repr.totalLength);
+  setIpv4Id(buf, offset, repr.id);
+  setIpv4FlagsFragment(buf, offset, flags | repr.fragmentOffset);
+  setIpv4Ttl(buf, offset, repr.ttl);
+  setIpv4Protocol(buf, offset, repr.protocol);
+  setIpv4Checksum(buf, offset, 0);
+  setIpv4Src(buf, offset, repr.src);
+  setIpv4Dst(buf, offset, repr.dst);
+  setIpv4Checksum(buf, offset, internetChecksum(buf, offset, offset + IPV4_HEADER_SIZE));
   return IPV4_HEADER_SIZE;
 }

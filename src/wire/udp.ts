@@ -23,6 +23,8 @@ export const udpDstPort = (buf: Uint8Array, at = 0): number => readU16BE(buf, at
 /** Header + payload, as the length field says. */
 export const udpLength = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_LENGTH_OFFSET);
 export const udpChecksum = (buf: Uint8Array, at = 0): number => readU16BE(buf, at + UDP_CHECKSUM_OFFSET);
+export const setUdpSrcPort = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_SRC_PORT_OFFSET, value);
+export const setUdpDstPort = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_DST_PORT_OFFSET, value);
 export const setUdpLength = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_LENGTH_OFFSET, value);
 export const setUdpChecksum = (buf: Uint8Array, at: number, value: number): void => writeU16BE(buf, at + UDP_CHECKSUM_OFFSET, value);
 
@@ -99,10 +101,10 @@ export function emitUdp(repr: UdpEmitRepr, buf: Uint8Array, offset: number, pseu
   requireIpv4('udp pseudo-header src', pseudo.src);
   requireIpv4('udp pseudo-header dst', pseudo.dst);
   requireRoom('udp', buf, offset, repr.length);
-  writeU16BE(buf, offset + UDP_SRC_PORT_OFFSET, repr.srcPort);
-  writeU16BE(buf, offset + UDP_DST_PORT_OFFSET, repr.dstPort);
-  writeU16BE(buf, offset + UDP_LENGTH_OFFSET, repr.length);
-  writeU16BE(buf, offset + UDP_CHECKSUM_OFFSET, 0);
+  setUdpSrcPort(buf, offset, repr.srcPort);
+  setUdpDstPort(buf, offset, repr.dstPort);
+  setUdpLength(buf, offset, repr.length);
+  setUdpChecksum(buf, offset, 0);
   setUdpChecksum(buf, offset, udpChecksumField(finishChecksum(udpChecksumSum(buf, offset, repr.length, pseudo))));
   return UDP_HEADER_SIZE;
 }
