@@ -24,6 +24,8 @@ export const TEST_TOOLS = [
   { command: 'unshare', package: 'util-linux' },
   { command: 'findmnt', package: 'util-linux' },
   { command: 'mount', package: 'mount' },
+  { command: 'zstd', package: 'zstd' },
+  { command: 'gzip', package: 'gzip' },
   { file: '/usr/include/pcap/pcap.h', package: 'libpcap-dev' },
 ];
 

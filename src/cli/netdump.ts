@@ -25,9 +25,11 @@ import {
 } from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
+import { chunkCompressor, CompressedDumpSource, compressionRefusal, type ChunkCompressor, type CompressionName } from '../dump/compress.js';
 import { buildDumpHeader } from '../dump/kdh.js';
 import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
+import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
@@ -51,6 +53,10 @@ minidump with --synthetic.
   -k pubkey          encrypt the dump (EKCD) for this RSA public key (PEM);
                      the server stores the wrapped key as key.<host>.<N>
   -C cipher          chacha20 (13+ default) or aes256-cbc (12.x: the only one)
+  -z                 compress the dump with gzip, as dumpon -z (the server
+                     stores vmcore.<host>.<N>.gz); with -k only for 13+ and
+                     chacha20, as the kernel allows
+  -Z                 compress the dump with zstd, as dumpon -Z (.zst)
   --synthetic SIZE   dump a synthetic minidump of SIZE bytes (K, M, G
                      suffixes; a multiple of 4096) instead of a file
   --profile NAME     freebsd13 (default) or freebsd12: message order, payload
@@ -115,6 +121,7 @@ interface Options {
   path?: string;
   publicKeyFile?: string;
   cipher?: number;
+  compression?: CompressionName;
   profile: Profile;
   polls: number;
   retries: number;
@@ -202,6 +209,8 @@ function parseOptions(argv: string[]): Options {
         p: { type: 'string', short: 'p' },
         k: { type: 'string', short: 'k' },
         C: { type: 'string', short: 'C' },
+        z: { type: 'boolean', short: 'z' },
+        Z: { type: 'boolean', short: 'Z' },
         o: { type: 'string', short: 'o', multiple: true },
         synthetic: { type: 'string' },
         profile: { type: 'string' },
@@ -255,6 +264,7 @@ function parseOptions(argv: string[]): Options {
     path,
     publicKeyFile: values.k as string | undefined,
     cipher: cipherOf(values.C as string | undefined, values.k as string | undefined, profile),
+    compression: compressionOf(values, profile),
     profile,
     polls: count('--polls', values.polls as string | undefined, 2000, 1),
     retries: count('--retries', values.retries as string | undefined, 10),
@@ -300,6 +310,19 @@ function faultPlan(text: string): FaultPlan {
   }
 }
 
+/** -z or -Z, refused where the profile's kernel refuses it with encryption. */
+function compressionOf(values: Record<string, unknown>, profile: Profile): CompressionName | undefined {
+  if (values.z === true && values.Z === true) usageError('-z and -Z are exclusive: give one compression');
+  const compression = values.z === true ? 'gzip' : values.Z === true ? 'zstd' : undefined;
+  if (compression === undefined || values.k === undefined) return compression;
+  const cipher =
+    CIPHERS[(values.C as string | undefined) ?? ''] ??
+    (profile.name === 'freebsd12' ? KERNELDUMP_ENC_AES_256_CBC : KERNELDUMP_ENC_CHACHA20);
+  const refusal = compressionRefusal(profile.name, cipher);
+  if (refusal !== undefined) usageError(`-${values.z === true ? 'z' : 'Z'} with -k: ${refusal}`);
+  return compression;
+}
+
 const CIPHERS: Record<string, number> = { 'aes256-cbc': KERNELDUMP_ENC_AES_256_CBC, chacha20: KERNELDUMP_ENC_CHACHA20 };
 
 function cipherOf(name: string | undefined, publicKey: string | undefined, profile: Profile): number | undefined {
@@ -337,25 +360,31 @@ function readPublicKey(file: string): string {
   }
 }
 
-function dumpContent(options: Options): DumpContent {
+/** The dump as the kernel's layers make it: the minidump or file, compressed, then encrypted (spec §4.4). */
+function dumpContent(options: Options, compressor: ChunkCompressor | undefined): DumpContent {
   const plain =
     options.dumpFile !== undefined
       ? openFileDumpSource(options.dumpFile)
       : new SyntheticMinidump({ size: options.syntheticSize!, version: options.profile.minidumpVersion });
+  const compressed = compressor === undefined ? plain : new CompressedDumpSource(plain, compressor);
   const ekcd =
     options.publicKeyFile === undefined
       ? undefined
       : createEkcdKey({ publicKey: readPublicKey(options.publicKeyFile), profile: options.profile.name, encryption: options.cipher });
-  const source = ekcd === undefined ? plain : new EncryptedDumpSource(plain, ekcd);
-  const kdh = buildDumpHeader({
-    dumpLength: source.length,
-    dumpKeySize: ekcd?.blob.length ?? 0,
-    hostname: options.hostname,
-    versionString: options.versionString,
-    panicString: options.panic,
-    dumpTime: options.dumpTime,
-    profile: options.profile.name,
-  });
+  const source: DumpSource = ekcd === undefined ? compressed : new EncryptedDumpSource(compressed, ekcd);
+  // Built once the data is sent: a compressed dump's dumplength is known only then (dump_finish rewrites it).
+  const kdh = () =>
+    buildDumpHeader({
+      dumpLength: source.sentLength ?? source.length,
+      dumpExtent: compressor === undefined ? undefined : plain.length,
+      compression: compressor?.kdhCompression,
+      dumpKeySize: ekcd?.blob.length ?? 0,
+      hostname: options.hostname,
+      versionString: options.versionString,
+      panicString: options.panic,
+      dumpTime: options.dumpTime,
+      profile: options.profile.name,
+    });
   return { source, kdh, key: ekcd?.blob };
 }
 
@@ -424,10 +453,12 @@ function driverStack(
 }
 
 /** Runs the dump. A stop signal caught meanwhile wins over how the dump ended: the process dies of it once all is closed. */
-function main(): void {
+async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const print = (text: string) => process.stdout.write(text);
-  const content = dumpContent(options);
+  // Loaded before the dump: the send loop is synchronous, as the kernel's is.
+  const compressor = options.compression === undefined ? undefined : await chunkCompressor(options.compression);
+  const content = dumpContent(options, compressor);
   const signals = StopSignals.watch();
   try {
     dump(options, content, signals, print);
@@ -511,7 +542,7 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
 }
 
 try {
-  main();
+  await main();
 } catch (error) {
   if (error instanceof UsageError) {
     process.stderr.write(usageLines('netdump', error.message));

@@ -52,8 +52,12 @@ export interface ClientSettings {
 
 export interface DumpContent {
   source: DumpSource;
-  /** The 512-byte kerneldumpheader, sent after the data. */
-  kdh: Uint8Array;
+  /**
+   * The 512-byte kerneldumpheader, sent after the data; or what builds it
+   * then, for a header that depends on the data sent (a compressed dump's
+   * dumplength).
+   */
+  kdh: Uint8Array | (() => Uint8Array);
   /** The padded kerneldumpkey blob of an encrypted dump. */
   key?: Uint8Array;
   /** Physical memory in MiB, for "Dumping N out of M MB:". */
@@ -127,7 +131,8 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
       dataBatches: sender.stats.batches - before.batches,
       dataPolls: sender.stats.polls - before.polls,
     };
-    sendStage('data', () => sender.send(NETDUMP_KDH, 0, content.kdh));
+    const kdh = typeof content.kdh === 'function' ? content.kdh() : content.kdh;
+    sendStage('data', () => sender.send(NETDUMP_KDH, 0, kdh));
     if (content.key !== undefined && !profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     sendStage(
       'finished',
@@ -204,7 +209,7 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
     bytes += write.data.length;
     // minidumpsys reports progress before it hands the chunk to the dumper. The last write of a
     // file dump is zero-padded to a block: never report more than 100%.
-    progress.report(Math.max(0, source.length - bytes));
+    progress.report(Math.max(0, source.length - (source.consumed ?? bytes)));
     if (!settings.profile.coalesceWrites) {
       sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
       continue;

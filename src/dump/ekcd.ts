@@ -183,6 +183,15 @@ export class EncryptedDumpSource implements DumpSource {
     this.length = roundUpToBlock(inner.length);
   }
 
+  /** Encryption keeps lengths: what the inner (compressed) source says of itself holds for its ciphertext. */
+  get consumed(): number | undefined {
+    return this.inner.consumed;
+  }
+
+  get sentLength(): number | undefined {
+    return this.inner.sentLength;
+  }
+
   *writes(): Generator<DumpWrite> {
     const cipher = bodyCipher(this.ekcd.encryption, this.ekcd.key, this.ekcd.iv, false);
     const step = this.options.kernelWritePattern === false ? Infinity : KERNELDUMP_BUFFER_SIZE;

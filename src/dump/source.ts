@@ -27,6 +27,14 @@ export interface DumpSource {
    * buffer: valid only until the next iteration.
    */
   writes(): Iterable<DumpWrite>;
+  /**
+   * A source whose writes are not its `length` bytes as such (compressed):
+   * how many of those bytes the writes so far stand for. Absent, the
+   * writes' own lengths count.
+   */
+  readonly consumed?: number;
+  /** After the last write, a compressed source's length as sent, padding excluded: the KDH's dumplength. */
+  readonly sentLength?: number;
 }
 
 export function roundUpToBlock(bytes: number): number {

@@ -75,6 +75,13 @@ describe('npm run lint fails on a planted violation', () => {
     assert.match(output, /error layer-drivers: drivers\/planted\.ts → src\/net\/stack\.ts/);
   });
 
+  test('an npm package in a layer that does not name it', () => {
+    writeFileSync(path.join(copy, 'src/client/planted-npm.ts'), "import ts from 'typescript';\nexport const version = ts.version;\n");
+    const { status, output } = run(copy, 'depcruise', ['src/client', '--config', '.dependency-cruiser.cjs']);
+    assert.notEqual(status, 0, output);
+    assert.match(output, /error layer-client: src\/client\/planted-npm\.ts → node_modules\/typescript\//);
+  });
+
   test('a floating promise (a type-aware rule)', () => {
     writeFileSync(path.join(copy, 'src/cli/planted-lint.ts'), 'export async function later(): Promise<void> {}\nlater();\n');
     const { status, output } = run(copy, 'eslint', ['src/cli/planted-lint.ts']);
