@@ -33,6 +33,7 @@ import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
+import { DUMP_TOOLS_USAGE, isDumpTool, runDumpTool } from './dump-tools.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
 import { isLocalAddress, lookUpRouteFacts } from '../net/inference.js';
@@ -95,7 +96,11 @@ Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;
 3 ARP failed (no server or gateway MAC); 4 no ack for the herald; 5 the dump
 data could not be sent (timeout or transmit error); 6 the data is complete
 but FINISHED was not acknowledged. SIGINT, SIGTERM or SIGHUP stop the dump,
-leave the interface as it was found, and the client dies of the signal.`;
+leave the interface as it was found, and the client dies of the signal.
+
+Reading dumps back (no interface, no root needed):
+
+${DUMP_TOOLS_USAGE}`;
 
 const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
 
@@ -540,6 +545,9 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
     driver.close();
   }
 }
+
+const [command, ...commandArgs] = process.argv.slice(2);
+if (isDumpTool(command)) await runDumpTool(command, commandArgs);
 
 try {
   await main();

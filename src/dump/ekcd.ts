@@ -17,6 +17,7 @@
  * - Key wrap: PKCS#1 v1.5 in 12.x dumpon, OAEP (SHA-1, OpenSSL's default)
  *   in 13+, which also refuses RSA keys under 2048 bits.
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import {
   constants as cryptoConstants,
   createCipheriv,
@@ -251,4 +252,44 @@ export function unwrapEkcdKey(blob: Uint8Array, privateKey: string | Buffer | Ke
     encryptedKey: Uint8Array.from(parsed.encryptedKey),
     blob,
   };
+}
+
+/**
+ * decryptcore's job: unwraps the key blob (OAEP as 13+ wraps it, else
+ * PKCS#1 v1.5 as 12.x does) and decrypts `input` into `output`, which must
+ * not exist, a MiB at a time. Returns the cipher and the bytes written.
+ */
+export function decryptFile(keyBlob: Uint8Array, privateKey: string, input: string, output: string): { encryption: number; bytes: number } {
+  const ekcd = unwrapEitherPadding(keyBlob, privateKey);
+  const decipher = bodyCipher(ekcd.encryption, ekcd.key, ekcd.iv, true);
+  const chunk = Buffer.alloc(DECRYPT_CHUNK);
+  const from = openSync(input, 'r');
+  let to: number | undefined;
+  let bytes = 0;
+  try {
+    to = openSync(output, 'wx', 0o600);
+    for (let read = readSync(from, chunk); read > 0; read = readSync(from, chunk)) {
+      bytes += writeAll(to, decipher.update(chunk.subarray(0, read)));
+    }
+    bytes += writeAll(to, decipher.final());
+  } finally {
+    closeSync(from);
+    if (to !== undefined) closeSync(to);
+  }
+  return { encryption: ekcd.encryption, bytes };
+}
+
+const DECRYPT_CHUNK = 2 ** 20;
+
+function writeAll(fd: number, data: Uint8Array): number {
+  for (let written = 0; written < data.length;) written += writeSync(fd, data, written);
+  return data.length;
+}
+
+function unwrapEitherPadding(keyBlob: Uint8Array, privateKey: string): EkcdKey {
+  try {
+    return unwrapEkcdKey(keyBlob, privateKey, 'oaep');
+  } catch {
+    return unwrapEkcdKey(keyBlob, privateKey, 'pkcs1');
+  }
 }

@@ -64,6 +64,7 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
   let original: Buffer;
   let publicKeyFile: string;
   let privateKey: string;
+  let privateKeyFile: string;
 
   before(async () => {
     await requireTool('zstd', 'zstd');
@@ -75,6 +76,8 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
     writeFileSync(dumpFile, original);
     const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
     privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    privateKeyFile = path.join(dir, 'private.pem');
+    writeFileSync(privateKeyFile, privateKey);
     publicKeyFile = path.join(dir, 'public.pem');
     writeFileSync(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   });
@@ -107,11 +110,29 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
         assert.equal(statSync(core).size, dumpLength, 'the server truncated the core to the KDH dumplength');
         assert.ok(dumpLength < original.length, `compressed: ${dumpLength} of ${original.length} bytes`);
       }
+      const inspected = await runNetdump(['inspect', dumpDir]);
+      assertStatus(inspected, 0);
+      assert.ok(
+        inspected.stdout.startsWith(`dump 0 from ${CLIENT} in ${dumpDir}\n  info.${CLIENT}.0: complete (the client sent FINISHED)\n`),
+        inspected.stdout,
+      );
+      assert.match(inspected.stdout, /^ {4}Header Parity Check: Pass$/m);
+      const form = c.encrypted
+        ? 'encrypted'
+        : c.compression === undefined
+          ? 'not compressed'
+          : `${c.compression}, ${original.length} bytes uncompressed`;
+      assert.ok(inspected.stdout.includes(`\n  core ${path.basename(core)}: ${statSync(core).size} bytes, ${form}`), inspected.stdout);
+
       let body: Buffer = readFileSync(core);
       if (c.encrypted) {
         const padding = c.profile === 'freebsd12' ? 'pkcs1' : 'oaep';
         const ekcd = unwrapEkcdKey(readFileSync(path.join(dumpDir, `key.${CLIENT}.0`)), privateKey, padding);
         body = decryptDumpBody(body, ekcd);
+        // The same through the CLI, decryptcore's way: the key file, the private key, the core.
+        const decrypted = await runNetdump(['decrypt', '--key', privateKeyFile, path.join(dumpDir, `key.${CLIENT}.0`), core]);
+        assertStatus(decrypted, 0);
+        assert.deepEqual(readFileSync(path.join(dumpDir, `vmcore.${CLIENT}.0${suffix(c)}`)), body);
       }
       if (c.compression === undefined) {
         assert.deepEqual(body, paddedToBlock(original));
@@ -123,8 +144,53 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
       writeFileSync(plainCore, body);
       execFileSync(tool, ['-t', plainCore], { stdio: 'pipe' });
       assert.deepEqual(execFileSync(tool, ['-dc', plainCore], { maxBuffer: 64 * 2 ** 20 }), original);
+      const decompressed = await runNetdump(['decompress', plainCore, '-o', path.join(dumpDir, 'decompressed')]);
+      assertStatus(decompressed, 0);
+      assert.deepEqual(readFileSync(path.join(dumpDir, 'decompressed')), original);
     });
   }
+
+  test('a synthetic minidump with -Z: inspect reads its header through zstd and finds it complete; cut short, it says so', async () => {
+    const dumpDir = path.join(dir, 'minidump-zstd');
+    mkdirSync(dumpDir);
+    const server = await Netdumpd.start(hosts, dumpDir);
+    try {
+      assertStatus(await runNetdump([...hostArgs(hosts), '-Z', '--synthetic', '12M', hosts.client.iface]), 0);
+      await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
+    } finally {
+      await server.stop();
+    }
+    const core = path.join(dumpDir, `vmcore.${CLIENT}.0.zst`);
+    const inspected = await runNetdump(['inspect', core]);
+    assertStatus(inspected, 0);
+    assert.match(inspected.stdout, /^ {2}minidump version 3: kernbase 0xfffffe0000000000, dmap 0xfffff80000000000-0xfffffc0000000000$/m);
+    assert.match(inspected.stdout, /^ {4}\d+ pages dumped: 12582912 bytes expected, 12582912 present: complete$/m);
+    // The same stream decompressed and cut by a page: inspect of the plain core finds it short.
+    const plain = path.join(dumpDir, 'plain');
+    assertStatus(await runNetdump(['decompress', core, '-o', plain]), 0);
+    writeFileSync(plain, readFileSync(plain).subarray(0, 12582912 - 4096));
+    const short = await runNetdump(['inspect', plain]);
+    assert.match(short.stdout, /12582912 bytes expected, 12578816 present: INCOMPLETE: 4096 bytes short$/m);
+  });
+
+  test('the tools refuse what they cannot do: exit 2 for usage, exit 1 for files, never overwriting', async () => {
+    const usage = await runNetdump(['decrypt', 'key.x.0', 'vmcore_encrypted.x.0']);
+    assertStatus(usage, 2);
+    assert.match(usage.stderr, /^netdump decrypt: give the RSA private key: --key PRIVATE\.pem$/m);
+    const notCompressed = await runNetdump(['decompress', dumpFile, '-o', path.join(dir, 'x')]);
+    assertStatus(notCompressed, 1);
+    assert.match(notCompressed.stderr, /is neither gzip nor zstd$/m);
+    const missing = await runNetdump(['inspect', path.join(dir, 'no-such-dump')]);
+    assertStatus(missing, 1);
+    assert.match(missing.stderr, /^netdump inspect: cannot inspect .*no-such-dump: ENOENT/m);
+    writeFileSync(path.join(dir, 'taken'), 'keep me');
+    const gz = path.join(dir, 'small.gz');
+    writeFileSync(gz, execFileSync('gzip', ['-c', dumpFile], { maxBuffer: 64 * 2 ** 20 }));
+    const exists = await runNetdump(['decompress', gz, '-o', path.join(dir, 'taken')]);
+    assertStatus(exists, 1);
+    assert.match(exists.stderr, /taken exists: remove it or give -o$/m);
+    assert.equal(readFileSync(path.join(dir, 'taken'), 'utf8'), 'keep me');
+  });
 
   const refused: Array<[string[], RegExp]> = [
     [['-z', '-Z'], /^netdump: -z and -Z are exclusive: give one compression$/m],

@@ -1,0 +1,134 @@
+/**
+ * netdump's commands for reading dumps back, once they are on the server:
+ * inspect, decrypt (decryptcore's job) and decompress.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { errorCodeOf, NetdumpError } from '../../errors/index.js';
+import { compressionFormat, decompressFile } from '../dump/decompress.js';
+import { decryptFile } from '../dump/ekcd.js';
+import { inspectPath } from '../dump/inspect.js';
+import { describeArgumentError, usageLines } from './argument-errors.js';
+
+export const DUMP_TOOLS = ['inspect', 'decrypt', 'decompress'] as const;
+export type DumpTool = (typeof DUMP_TOOLS)[number];
+
+export const DUMP_TOOLS_USAGE = `netdump inspect FILE|DIR...
+netdump decrypt --key PRIVATE.pem [-o OUTPUT] KEYFILE VMCORE_ENCRYPTED
+netdump decompress [-o OUTPUT] VMCORE.gz|VMCORE.zst
+
+  inspect      what a dump directory or file holds: each dump's info file
+               (the KDH's fields and parity, how the dump ended), the
+               core's form (plain, gzip, zstd, encrypted), the minidump
+               header, and whether the core is as long as that header says
+  decrypt      an encrypted dump (EKCD): unwraps key.<host>.<N> with the RSA
+               private key (OAEP as 13+ wraps it, else PKCS#1 v1.5 as 12.x)
+               and writes the decrypted core, by default next to it as
+               vmcore.<host>.<N>[.gz|.zst]
+  decompress   a .gz or .zst core to a plain one, by default without the
+               suffix; zstd frames must say their size (ours do; a kernel's
+               one-frame stream: use zstd -d)
+
+An existing output file is never overwritten. Exit status: 0 done, 1 a file
+could not be read or written, or is not what it should be; 2 bad usage.`;
+
+class ToolUsageError extends Error {}
+
+export function isDumpTool(word: string | undefined): word is DumpTool {
+  return DUMP_TOOLS.includes(word as DumpTool);
+}
+
+/** Runs one command; exits with its status. */
+export async function runDumpTool(tool: DumpTool, argv: string[]): Promise<never> {
+  try {
+    await run(tool, argv);
+    process.exit(0);
+  } catch (error) {
+    if (error instanceof ToolUsageError) {
+      process.stderr.write(usageLines(`netdump ${tool}`, error.message).replace(`'netdump ${tool} --help'`, "'netdump --help'"));
+      process.exit(2);
+    }
+    if (error instanceof NetdumpError) {
+      process.stderr.write(`netdump ${tool}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+function options(argv: string[], withKey: boolean): { values: { key?: string; o?: string }; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { o: { type: 'string', short: 'o' }, ...(withKey ? { key: { type: 'string' } } : {}) },
+    });
+    return { values: values as { key?: string; o?: string }, positionals };
+  } catch (error) {
+    throw new ToolUsageError(describeArgumentError(error));
+  }
+}
+
+async function run(tool: DumpTool, argv: string[]): Promise<void> {
+  if (tool === 'inspect') {
+    const { positionals } = options(argv, false);
+    if (positionals.length === 0) throw new ToolUsageError('give a dump directory or file');
+    for (const target of positionals) process.stdout.write(await inspectPath(target));
+    return;
+  }
+  if (tool === 'decrypt') return decrypt(argv);
+  return decompress(argv);
+}
+
+function decrypt(argv: string[]): void {
+  const { values, positionals } = options(argv, true);
+  if (values.key === undefined) throw new ToolUsageError('give the RSA private key: --key PRIVATE.pem');
+  if (positionals.length !== 2) throw new ToolUsageError('give the key file and the encrypted core: KEYFILE VMCORE_ENCRYPTED');
+  const [keyFile, core] = positionals as [string, string];
+  const output = values.o ?? defaultName(core, /^vmcore_encrypted\./, 'vmcore.');
+  const { encryption, bytes } = withFileErrors(() => decryptFile(readFileSync(keyFile), readFileSync(values.key!, 'utf8'), core, output));
+  process.stdout.write(`${output}: ${bytes} bytes decrypted (${encryption === 1 ? 'AES-256-CBC' : 'ChaCha20'})\n`);
+}
+
+async function decompress(argv: string[]): Promise<void> {
+  const { values, positionals } = options(argv, false);
+  if (positionals.length !== 1) throw new ToolUsageError('give one compressed core: VMCORE.gz or VMCORE.zst');
+  const core = positionals[0]!;
+  const format = compressionFormat(withFileErrors(() => readFileSync(core).subarray(0, 4)));
+  if (format === 'none') throw new NetdumpError('EINVAL', `${core} is neither gzip nor zstd`);
+  const output = values.o ?? defaultName(core, /\.(gz|zst)$/, '');
+  const bytes = await withFileErrorsAsync(() => decompressFile(core, output, format));
+  process.stdout.write(`${output}: ${bytes} bytes (${format})\n`);
+}
+
+/** The input's name with `pattern` replaced, next to it; no default when the name does not match. */
+function defaultName(input: string, pattern: RegExp, replacement: string): string {
+  const name = path.basename(input);
+  if (!pattern.test(name)) throw new ToolUsageError(`cannot derive an output name from ${name}: give -o OUTPUT`);
+  return path.join(path.dirname(input), name.replace(pattern, replacement));
+}
+
+function fileError(error: unknown): NetdumpError {
+  if (error instanceof NetdumpError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const detail = code === 'EEXIST' ? `${(error as NodeJS.ErrnoException).path} exists: remove it or give -o` : (error as Error).message;
+  return new NetdumpError(errorCodeOf(code), detail);
+}
+
+function withFileErrors<T>(action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    throw fileError(error);
+  }
+}
+
+async function withFileErrorsAsync<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw fileError(error);
+  }
+}

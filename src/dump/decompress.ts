@@ -1,0 +1,162 @@
+/**
+ * Reading compressed dumps back (netdump decompress, netdump inspect):
+ * gzip through node:zlib's streaming gunzip (members in sequence), zstd
+ * frame by frame. The WebAssembly zstd decompresses whole frames only, so
+ * the stream is cut at frame boundaries by walking each frame's block
+ * headers (RFC 8878 §3.1.1); a frame must say its content size, as ours
+ * do. A kernel's zstd dump is one streamed frame without it: for that, the
+ * error names `zstd -d`.
+ *
+ * @bokuweb/zstd-wasm 0.0.27 cannot decompress in a process that has
+ * compressed more than its first heap holds (ZSTD error 10, seen with a
+ * 70,000-byte input): no process of ours does both. The client only
+ * compresses; netdump decompress and inspect only decompress.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+import { decompress as zstdDecompress, init as initZstd } from '@bokuweb/zstd-wasm';
+
+import { NetdumpError } from '../../errors/index.js';
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+const BLOCK_HEADER_SIZE = 3;
+const BLOCK_TYPE_RLE = 1;
+const BLOCK_TYPE_RESERVED = 3;
+const CHECKSUM_SIZE = 4;
+/** A frame's content is decompressed in memory: ours are 1 MiB; more than this is not a frame of ours. */
+const MAX_FRAME_CONTENT = 64 * 2 ** 20;
+
+export type CompressionFormat = 'gzip' | 'zstd' | 'none';
+
+/** What the first bytes of a file say it is. */
+export function compressionFormat(head: Uint8Array): CompressionFormat {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && readU32LE(head, 0) === ZSTD_MAGIC) return 'zstd';
+  return 'none';
+}
+
+function readU32LE(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+}
+
+/** The frame's header: its size and the content size it declares (undefined when it declares none). */
+function frameHeader(buf: Uint8Array, at: number): { size: number; contentSize: number | undefined } | undefined {
+  if (buf.length < at + 5) return undefined;
+  const descriptor = buf[at + 4]!;
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor & 0x20) !== 0;
+  const dictionaryIdSize = [0, 1, 2, 4][descriptor & 3]!;
+  const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  const size = 5 + (singleSegment ? 0 : 1) + dictionaryIdSize + fcsSize;
+  if (buf.length < at + size) return undefined;
+  if (fcsSize === 0) return { size, contentSize: undefined };
+  const fcsAt = at + size - fcsSize;
+  let contentSize = 0;
+  for (let byte = fcsSize - 1; byte >= 0; byte--) contentSize = contentSize * 256 + buf[fcsAt + byte]!;
+  return { size, contentSize: fcsSize === 2 ? contentSize + 256 : contentSize };
+}
+
+/**
+ * The length of the zstd (or skippable) frame starting at `at`, or
+ * undefined if `buf` ends before it does. Throws EBADMSG on bytes that are
+ * not a frame.
+ */
+export function zstdFrameLength(buf: Uint8Array, at: number): { length: number; contentSize: number | undefined } | undefined {
+  if (buf.length < at + 8) return undefined;
+  const magic = readU32LE(buf, at);
+  if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) return { length: 8 + readU32LE(buf, at + 4), contentSize: 0 };
+  if (magic !== ZSTD_MAGIC) throw new NetdumpError('EBADMSG', `zstd: no frame at byte ${at} (magic ${magic.toString(16)})`);
+  const header = frameHeader(buf, at);
+  if (header === undefined) return undefined;
+  let cursor = at + header.size;
+  for (;;) {
+    if (buf.length < cursor + BLOCK_HEADER_SIZE) return undefined;
+    const blockHeader = buf[cursor]! | (buf[cursor + 1]! << 8) | (buf[cursor + 2]! << 16);
+    const last = (blockHeader & 1) !== 0;
+    const type = (blockHeader >> 1) & 3;
+    if (type === BLOCK_TYPE_RESERVED) throw new NetdumpError('EBADMSG', `zstd: reserved block type at byte ${cursor}`);
+    cursor += BLOCK_HEADER_SIZE + (type === BLOCK_TYPE_RLE ? 1 : blockHeader >> 3);
+    if (last) break;
+  }
+  if ((buf[at + 4]! & 0x04) !== 0) cursor += CHECKSUM_SIZE;
+  return buf.length < cursor ? undefined : { length: cursor - at, contentSize: header.contentSize };
+}
+
+/** Cuts a zstd stream into frames and decompresses each. */
+class ZstdFrames extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  private consumed = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      let at = 0;
+      for (let frame = zstdFrameLength(this.pending, at); frame !== undefined; frame = zstdFrameLength(this.pending, at)) {
+        this.decompressFrame(this.pending.subarray(at, at + frame.length), frame.contentSize);
+        at += frame.length;
+      }
+      this.consumed += at;
+      this.pending = this.pending.subarray(at);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.pending.length === 0) return done();
+    done(new NetdumpError('EBADMSG', `zstd: the stream ends inside a frame (${this.pending.length} bytes after byte ${this.consumed})`));
+  }
+
+  private decompressFrame(frame: Buffer, contentSize: number | undefined): void {
+    if (contentSize === 0) return;
+    if (contentSize === undefined || contentSize > MAX_FRAME_CONTENT) {
+      throw new NetdumpError(
+        'EINVAL',
+        'zstd: a frame without a content size of at most 64 MiB (a kernel writes its dump as one such frame): decompress it with zstd -d',
+      );
+    }
+    this.push(Buffer.from(zstdDecompress(frame, { defaultHeapSize: contentSize })));
+  }
+}
+
+/** A decompressing stream for `format`. */
+async function decompressor(format: 'gzip' | 'zstd'): Promise<Transform> {
+  if (format === 'gzip') return createGunzip();
+  await initZstd();
+  return new ZstdFrames();
+}
+
+/** Decompresses `input` into `output` (created; an existing file is an error); returns the uncompressed size. */
+export async function decompressFile(input: string, output: string, format: 'gzip' | 'zstd'): Promise<number> {
+  const transform = await decompressor(format);
+  let bytes = 0;
+  transform.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  await pipeline(createReadStream(input), transform, createWriteStream(output, { flags: 'wx', mode: 0o600 }));
+  return bytes;
+}
+
+/** Reads the first `limit` uncompressed bytes and the total uncompressed size of a compressed file. */
+export async function peekDecompressed(input: string, format: 'gzip' | 'zstd', limit: number): Promise<{ head: Buffer; size: number }> {
+  const transform = await decompressor(format);
+  const head: Buffer[] = [];
+  let kept = 0;
+  let size = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (kept < limit) {
+        head.push(chunk.subarray(0, limit - kept));
+        kept += Math.min(chunk.length, limit - kept);
+      }
+      size += chunk.length;
+      done();
+    },
+  });
+  await pipeline(createReadStream(input), transform, sink);
+  return { head: Buffer.concat(head), size };
+}

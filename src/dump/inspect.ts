@@ -1,0 +1,171 @@
+/**
+ * netdump inspect: what savecore and kgdb users look at first, for a
+ * netdumpd dump directory or one of its files: the info file (the KDH's
+ * fields and parity as netdumpd wrote them, and how the dump ended), the
+ * core's form (plain, gzip, zstd, encrypted), the minidump header, and
+ * whether the core holds as many bytes as that header says it should.
+ */
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import path from 'node:path';
+
+import { NetdumpError } from '../../errors/index.js';
+import { KERNELDUMPHEADER_SIZE, KERNELDUMPMAGIC, parseKerneldumpHeader } from '../wire/index.js';
+import { compressionFormat, peekDecompressed, type CompressionFormat } from './decompress.js';
+import { countSetPages, MINIDUMP_MAGIC, minidumpSectionOffsets, parseMinidumpHeader } from './minidump.js';
+import { DUMP_BLOCK_SIZE } from './source.js';
+
+/** The first bytes read of a core: enough for the header, the message buffer and the page bitmap of a large machine. */
+const HEAD_BYTES = 16 * 2 ** 20;
+const INFO_NAME = /^info\.(.+)\.(\d+)$/;
+const CORE_NAME = /^(vmcore|vmcore_encrypted)\.(.+)\.(\d+)(\.gz|\.zst)?$/;
+
+/** The report for a dump directory, an info file, a core, or a raw kernel dump header. */
+export async function inspectPath(target: string): Promise<string> {
+  const stat = statOrThrow(target);
+  if (stat.isDirectory()) return inspectDirectory(target);
+  const name = path.basename(target);
+  const info = INFO_NAME.exec(name);
+  if (info !== null) return inspectDump(path.dirname(target), info[1]!, info[2]!);
+  const core = CORE_NAME.exec(name);
+  if (core !== null) return inspectDump(path.dirname(target), core[2]!, core[3]!);
+  return inspectLooseFile(target);
+}
+
+function statOrThrow(target: string): Stats {
+  try {
+    return statSync(target);
+  } catch (error) {
+    throw new NetdumpError('ENOENT', `cannot inspect ${target}: ${(error as Error).message}`);
+  }
+}
+
+async function inspectDirectory(dir: string): Promise<string> {
+  const dumps = readdirSync(dir)
+    .map((name) => INFO_NAME.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .sort((a, b) => a[1]!.localeCompare(b[1]!) || Number(a[2]) - Number(b[2]));
+  if (dumps.length === 0) return `${dir}: no dumps (no info.<host>.<N> files)\n`;
+  const reports: string[] = [];
+  for (const match of dumps) reports.push(await inspectDump(dir, match[1]!, match[2]!));
+  return reports.join('\n');
+}
+
+/** One dump of a netdumpd directory: its info file, key and core. */
+async function inspectDump(dir: string, host: string, index: string): Promise<string> {
+  const lines = [`dump ${index} from ${host} in ${dir}`];
+  const infoFile = path.join(dir, `info.${host}.${index}`);
+  const info = readIfExists(infoFile);
+  if (info === undefined) lines.push(`  info: none (info.${host}.${index} is missing)`);
+  else
+    lines.push(
+      `  info.${host}.${index}: ${endOf(info)}`,
+      ...info
+        .trimEnd()
+        .split('\n')
+        .map((line) => `    ${line.trim()}`),
+    );
+  const key = path.join(dir, `key.${host}.${index}`);
+  const core = coreOf(dir, host, index);
+  if (core === undefined) {
+    lines.push('  core: none found');
+  } else {
+    lines.push(...(await describeCore(path.join(dir, core))));
+    if (core.startsWith('vmcore_encrypted')) {
+      const keyNote = readIfExists(key) === undefined ? `its key, key.${host}.${index}, is missing` : `key: key.${host}.${index}`;
+      lines.push(`  encrypted (EKCD); ${keyNote}; to read it: netdump decrypt --key PRIVATE.pem key.${host}.${index} ${core}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+/** How the dump ended, from netdumpd's last info line. */
+function endOf(info: string): string {
+  if (/^Dump complete$/m.test(info)) return 'complete (the client sent FINISHED)';
+  const incomplete = /^(Dump incomplete.*|Dump unsuccessful.*|Bad KDH.*)$/m.exec(info);
+  return incomplete !== null ? `ended early: ${incomplete[1]}` : 'no end recorded (the server may still be receiving)';
+}
+
+function coreOf(dir: string, host: string, index: string): string | undefined {
+  for (const base of ['vmcore', 'vmcore_encrypted']) {
+    for (const suffix of ['', '.gz', '.zst']) {
+      const name = `${base}.${host}.${index}${suffix}`;
+      if (readIfExists(path.join(dir, name)) !== undefined) return name;
+    }
+  }
+  return undefined;
+}
+
+/** A file that is not named as netdumpd names its files: a core, or a device dump that starts with a KDH. */
+async function inspectLooseFile(file: string): Promise<string> {
+  const head = readHead(file, KERNELDUMPHEADER_SIZE);
+  if (
+    head.length >= KERNELDUMPHEADER_SIZE &&
+    Buffer.from(head.subarray(0, KERNELDUMPMAGIC.length)).toString('latin1') === KERNELDUMPMAGIC
+  ) {
+    return `${file}\n${describeKdh(head).join('\n')}\n`;
+  }
+  return `${file}\n${(await describeCore(file)).join('\n')}\n`;
+}
+
+function describeKdh(kdh: Uint8Array): string[] {
+  const header = parseKerneldumpHeader(kdh);
+  return [
+    `  kernel dump header (KDH): ${header.magic}, version ${header.version}, ${header.architecture} (architecture version ${header.architectureVersion})`,
+    `    dump length ${header.dumpLength} bytes, extent ${header.dumpExtent}, block size ${header.blockSize}, compression ${header.compression}, key ${header.dumpKeySize} bytes`,
+    `    host ${header.hostname}, time ${new Date(header.dumpTime * 1000).toISOString()}, panic "${header.panicString}"`,
+    `    version ${header.versionString.trimEnd()}`,
+    `    parity ${header.parityOk ? 'ok' : 'BAD'}`,
+  ];
+}
+
+function readHead(file: string, bytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(bytes);
+    return head.subarray(0, readSync(fd, head, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The core's form and size, and for a minidump its header and whether its length is whole. */
+async function describeCore(file: string): Promise<string[]> {
+  const size = statSync(file).size;
+  const name = path.basename(file);
+  const format: CompressionFormat = compressionFormat(readHead(file, 4));
+  if (name.startsWith('vmcore_encrypted'))
+    return [`  core ${name}: ${size} bytes, encrypted${format === 'none' ? '' : ` (${format} inside)`}`];
+  if (format === 'none') return [`  core ${name}: ${size} bytes, not compressed`, ...describeMinidump(readHead(file, HEAD_BYTES), size)];
+  const { head, size: uncompressed } = await peekDecompressed(file, format, HEAD_BYTES);
+  return [`  core ${name}: ${size} bytes, ${format}, ${uncompressed} bytes uncompressed`, ...describeMinidump(head, uncompressed)];
+}
+
+function describeMinidump(head: Buffer, length: number): string[] {
+  if (!head.subarray(0, MINIDUMP_MAGIC.length).equals(Buffer.from(MINIDUMP_MAGIC))) {
+    return ['  not a minidump (no "minidump FreeBSD/amd64" magic): a full dump or a file; its length cannot be checked'];
+  }
+  const header = parseMinidumpHeader(head);
+  const sections = minidumpSectionOffsets(header);
+  const lines = [
+    `  minidump version ${header.version}: kernbase 0x${header.kernbase.toString(16)}, dmap 0x${header.dmapBase.toString(16)}-0x${header.dmapEnd.toString(16)}`,
+    `    msgbuf ${header.msgbufSize} bytes, dump_avail ${header.dumpAvailSize}, bitmap ${header.bitmapSize}, page tables ${header.pmapSize}`,
+  ];
+  if (sections.bitmap + header.bitmapSize > head.length) return [...lines, '    page bitmap past the first 16 MiB: length not checked'];
+  const pages = countSetPages(head.subarray(sections.bitmap, sections.bitmap + header.bitmapSize));
+  const expected = sections.data + pages * DUMP_BLOCK_SIZE;
+  const verdict =
+    length === expected
+      ? 'complete'
+      : length < expected
+        ? `INCOMPLETE: ${expected - length} bytes short`
+        : `${length - expected} bytes past the end (block padding)`;
+  return [...lines, `    ${pages} pages dumped: ${expected} bytes expected, ${length} present: ${verdict}`];
+}

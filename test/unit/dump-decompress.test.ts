@@ -1,0 +1,67 @@
+/**
+ * Reading zstd streams back frame by frame. The frames come from Debian's
+ * zstd, not from our compressor: @bokuweb/zstd-wasm 0.0.27 cannot
+ * decompress in a process that has compressed more than its first heap
+ * holds (ZSTD error 10), so no process of ours does both (the client only
+ * compresses, netdump decompress and inspect only decompress), and neither
+ * does this test file.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { decompressFile, zstdFrameLength } from '../../src/dump/decompress.js';
+import { requireTool } from '../helpers/tools.js';
+
+let dir = '';
+let first: Buffer;
+let second: Buffer;
+const FIRST = Buffer.alloc(5000, 1);
+const SECOND = Buffer.from(Array.from({ length: 70_000 }, (_, index) => (Math.imul(index, 2654435761) >>> 13) & 0xff));
+/** A skippable frame (magic 0x184d2a50) of 3 bytes. */
+const SKIPPABLE = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+
+function zstdFrame(data: Buffer, name: string): Buffer {
+  writeFileSync(path.join(dir, name), data);
+  execFileSync('zstd', ['-q', '-f', '-6', path.join(dir, name), '-o', path.join(dir, `${name}.zst`)]);
+  return readFileSync(path.join(dir, `${name}.zst`));
+}
+
+before(async () => {
+  await requireTool('zstd', 'zstd');
+  dir = mkdtempSync(path.join(tmpdir(), 'netdump-zstd-'));
+  first = zstdFrame(FIRST, 'first');
+  second = zstdFrame(SECOND, 'second');
+});
+
+after(() => {
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+test('zstd frames are cut where they end: whole frames, a skippable frame, a stream cut short, and bytes that are no frame', () => {
+  const stream = Buffer.concat([first, SKIPPABLE, second]);
+  assert.deepEqual(zstdFrameLength(stream, 0), { length: first.length, contentSize: 5000 });
+  assert.deepEqual(zstdFrameLength(stream, first.length), { length: SKIPPABLE.length, contentSize: 0 });
+  assert.deepEqual(zstdFrameLength(stream, first.length + SKIPPABLE.length), { length: second.length, contentSize: 70_000 });
+  assert.equal(zstdFrameLength(stream.subarray(0, first.length - 1), 0), undefined, 'a frame cut short needs more bytes');
+  assert.throws(() => zstdFrameLength(Buffer.alloc(16, 0x41), 0), /zstd: no frame at byte 0 \(magic 41414141\)/);
+});
+
+test('decompressFile: frames in sequence are one stream; a stream cut inside a frame is an error; the output is never overwritten', async () => {
+  writeFileSync(path.join(dir, 'in.zst'), Buffer.concat([first, SKIPPABLE, second]));
+  assert.equal(await decompressFile(path.join(dir, 'in.zst'), path.join(dir, 'out'), 'zstd'), 75_000);
+  assert.deepEqual(readFileSync(path.join(dir, 'out')), Buffer.concat([FIRST, SECOND]));
+  writeFileSync(path.join(dir, 'cut.zst'), Buffer.concat([first, second]).subarray(0, first.length + second.length - 3));
+  await assert.rejects(decompressFile(path.join(dir, 'cut.zst'), path.join(dir, 'cut'), 'zstd'), /the stream ends inside a frame/);
+  await assert.rejects(decompressFile(path.join(dir, 'in.zst'), path.join(dir, 'out'), 'zstd'), { code: 'EEXIST' });
+});
+
+test('a frame without a content size (how a kernel streams its dump) is refused with the way out', async () => {
+  const streamed = execFileSync('zstd', ['-q', '-c', '-6'], { input: FIRST });
+  writeFileSync(path.join(dir, 'streamed.zst'), streamed);
+  assert.equal(zstdFrameLength(streamed, 0)!.contentSize, undefined);
+  await assert.rejects(decompressFile(path.join(dir, 'streamed.zst'), path.join(dir, 'streamed'), 'zstd'), /decompress it with zstd -d/);
+});
