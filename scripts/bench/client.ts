@@ -9,25 +9,32 @@
  * as the median over the rounds. The addon's raw-frame blast is printed for
  * scale.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import type { DumpReport } from '../../src/client/netdump.js';
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, PROJECT_ROOT, roundOrder } from './lib.js';
+import {
+  buildBenchProgram,
+  CLIENT_CPU,
+  formatTable,
+  median,
+  PROJECT_ROOT,
+  removeDumps,
+  roundOrder,
+  SERVER_CPU,
+  startServer,
+  runBench,
+} from './lib.js';
 
 const USAGE = `usage: npm run bench:client -- [--size SIZE] [--rounds N]
   --size SIZE   dump size per run (default 1G; K, M, G suffixes)
   --rounds N    rounds of the three clients (default 3)`;
-
-const CLIENT_CPU = '0';
-const SERVER_CPU = '1';
 
 interface Row {
   name: string;
@@ -36,32 +43,6 @@ interface Row {
   batches: number;
   polls: number;
   retransmittedPackets: number;
-}
-
-function startServer(hosts: TestHosts, dir: string): Promise<ChildProcess> {
-  const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
-  const child = hosts.spawn(
-    hosts.server.ns,
-    'taskset',
-    ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, '.pid')],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('our server did not start')), 10_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('Waiting for clients.')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-  });
-}
-
-/** Deletes received dumps as soon as they are complete, so three 1 GiB dumps need no 3 GiB of disk. */
-function removeDumps(dir: string): void {
-  for (const name of readdirSync(dir)) if (name.startsWith('vmcore.')) unlinkSync(path.join(dir, name));
 }
 
 function ourClient(hosts: TestHosts, profile: string, size: number): Row {
@@ -199,7 +180,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench:client: ${(error as Error).message}`);
-  process.exit(1);
-});
+runBench('bench:client', main);

@@ -27,7 +27,7 @@ import { TracingDriver } from '../../drivers/middleware/tracer.js';
 import { PacketSocket, threadCpus } from '../../native/index.js';
 import { parseMac, ETHERNET_ETHERTYPE_OFFSET } from '../../src/wire/index.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, pinThisThread, quantile, roundOrder, startingThreadsOn } from './lib.js';
+import { buildBenchProgram, formatTable, median, pinThisThread, quantile, roundOrder, startingThreadsOn, runBench } from './lib.js';
 
 const USAGE = `usage: npm run bench:driver -- [--frames N] [--runs N] [--size BYTES]
   --frames N    frames per mode and run, sent in blocks of 10000, the modes in turn (default 400000)
@@ -307,7 +307,4 @@ async function measureAndPrint(
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench:driver: ${(error as Error).message}`);
-  process.exit(1);
-});
+runBench('bench:driver', main);

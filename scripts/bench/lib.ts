@@ -1,10 +1,16 @@
 /** Shared pieces of the benchmarks: building their C programs and printing tables. */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { setThreadCpus, threadCpus } from '../../native/index.js';
+import type { TestHosts } from '../lib/testhosts.js';
+
+/** Where the benchmarks put the client and the server: one core each. */
+export const CLIENT_CPU = '0';
+export const SERVER_CPU = '1';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -76,4 +82,39 @@ export function startingThreadsOn<T>(cpus: readonly number[], start: () => T): T
   } finally {
     setThreadCpus(pinned);
   }
+}
+
+/** Our server on SERVER_CPU in the server namespace, writing into `dir`; resolves once it waits for clients. */
+export function startServer(hosts: TestHosts, dir: string): Promise<ChildProcess> {
+  const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
+  const child = hosts.spawn(
+    hosts.server.ns,
+    'taskset',
+    ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, '.pid')],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('our server did not start')), 10_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('Waiting for clients.')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+  });
+}
+
+/** Deletes received dumps as soon as they are complete, so three 1 GiB dumps need no 3 GiB of disk. */
+export function removeDumps(dir: string): void {
+  for (const name of readdirSync(dir)) if (name.startsWith('vmcore')) unlinkSync(path.join(dir, name));
+}
+
+/** Runs a benchmark's main; a failure is one line naming the benchmark, and exit status 1. */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(`${name}: ${(error as Error).message}`);
+    process.exit(1);
+  });
 }

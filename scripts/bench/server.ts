@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, PROJECT_ROOT } from './lib.js';
+import { buildBenchProgram, formatTable, median, PROJECT_ROOT, runBench } from './lib.js';
 
 const USAGE = `usage: npm run bench:server -- [--size BYTES] [--runs N]
   --size BYTES  dump size (default 1073741824, 1 GiB; a multiple of 8)
@@ -179,7 +179,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench:server: ${(error as Error).message}`);
-  process.exit(1);
-});
+runBench('bench:server', main);
