@@ -25,6 +25,8 @@ import {
 } from '../../drivers/select.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
+import type { SendObserver } from '../client/observer.js';
+import { POLL_DELAY_US } from '../net/behaviour.js';
 import { chunkCompressor, CompressedDumpSource, compressionRefusal, type ChunkCompressor, type CompressionName } from '../dump/compress.js';
 import { buildDumpHeader } from '../dump/kdh.js';
 import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
@@ -33,6 +35,7 @@ import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
+import { versionLine } from './version.js';
 import { DUMP_TOOLS_USAGE, isDumpTool, runDumpTool } from './dump-tools.js';
 import { parseSize } from './size.js';
 import { StoppingDriver } from './stopping-driver.js';
@@ -91,6 +94,7 @@ minidump with --synthetic.
   --debug            explain every dropped frame (net.netdump.debug=1)
   --json             end with the summary as one JSON line instead of text
   -h, --help         show this help
+  -V, --version      show the version
 
 Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;
 3 ARP failed (no server or gateway MAC); 4 no ack for the herald; 5 the dump
@@ -101,6 +105,9 @@ leave the interface as it was found, and the client dies of the signal.
 Reading dumps back (no interface, no root needed):
 
 ${DUMP_TOOLS_USAGE}`;
+
+/** net.netdump.polls' default. */
+const DEFAULT_POLLS = 2000;
 
 const EXIT = { ok: 0, system: 1, usage: 2, arp: 3, herald: 4, data: 5, finished: 6 } as const;
 
@@ -237,6 +244,7 @@ function parseOptions(argv: string[]): Options {
         debug: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (error) {
@@ -245,6 +253,10 @@ function parseOptions(argv: string[]): Options {
   const values = parsed.values as Record<string, string | boolean | undefined> & { o?: string[] };
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    process.exit(EXIT.ok);
+  }
+  if (values.version) {
+    process.stdout.write(versionLine('netdump'));
     process.exit(EXIT.ok);
   }
   applySysctls(values.o ?? [], values);
@@ -271,7 +283,7 @@ function parseOptions(argv: string[]): Options {
     cipher: cipherOf(values.C as string | undefined, values.k as string | undefined, profile),
     compression: compressionOf(values, profile),
     profile,
-    polls: count('--polls', values.polls as string | undefined, 2000, 1),
+    polls: count('--polls', values.polls as string | undefined, DEFAULT_POLLS, 1),
     retries: count('--retries', values.retries as string | undefined, 10),
     arpRetries: count('--arp-retries', values['arp-retries'] as string | undefined, 3, 1),
     debug: values.debug === true,
@@ -405,6 +417,43 @@ function noteReceiveCorruption(options: Options, print: (text: string) => void):
   );
 }
 
+/**
+ * Through a gateway, the kernel still asks ARP for the server first, and
+ * only then for the gateway (spec §3.2): arp_retries requests of up to
+ * `polls` polls each, about 3 s by default, before the dump can start.
+ */
+function noteRoutedArp(options: Options, gateway: string | undefined, print: (text: string) => void): void {
+  if (gateway === undefined) return;
+  const seconds = (options.arpRetries * options.polls * POLL_DELAY_US) / 1e6;
+  print(
+    `netdump: the server is reached through ${gateway}: like the kernel, netdump first asks ARP for the server itself ` +
+      `(${options.arpRetries} × ${options.polls} polls of 0.5 ms, up to ${seconds} s), then for the gateway; --arp-retries 1 shortens that\n`,
+  );
+}
+
+/**
+ * The kernel's retransmit round waits `polls` wait steps first: a second at
+ * the default 2000. Said once, on stderr (the console is mid-line then), the
+ * first time a dump retransmits with the default.
+ */
+function withRetransmitNote(options: Options, tracer: TracingDriver | undefined): SendObserver | undefined {
+  if (options.polls !== DEFAULT_POLLS) return tracer;
+  let said = false;
+  return {
+    tick: (microseconds) => tracer?.tick(microseconds),
+    ack: (seqno) => tracer?.ack(seqno),
+    retransmitRound: (round, packets) => {
+      if (!said) {
+        said = true;
+        process.stderr.write(
+          `netdump: retransmitting: each round waits ${DEFAULT_POLLS} polls of 0.5 ms (1 s) first, as the kernel does; --polls shortens it\n`,
+        );
+      }
+      tracer?.retransmitRound(round, packets);
+    },
+  };
+}
+
 /** netdumpd accepts at most 4096 payload bytes; say so when the 13+ kernel would send more. */
 function noteJumboPayload(options: Options, mtu: number, print: (text: string) => void): void {
   const kernelPayload = maxPayload(options.profile, mtu, true);
@@ -460,7 +509,12 @@ function driverStack(
 /** Runs the dump. A stop signal caught meanwhile wins over how the dump ended: the process dies of it once all is closed. */
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const print = (text: string) => process.stdout.write(text);
+  // With --json, stdout carries the JSON summary alone: the kernel's console goes to stderr.
+  consoleStream = options.json ? process.stderr : process.stdout;
+  const print = (text: string) => {
+    consoleMidLine = text.length > 0 ? !text.endsWith('\n') : consoleMidLine;
+    consoleStream.write(text);
+  };
   // Loaded before the dump: the send loop is synchronous, as the kernel's is.
   const compressor = options.compression === undefined ? undefined : await chunkCompressor(options.compression);
   const content = dumpContent(options, compressor);
@@ -479,7 +533,12 @@ async function main(): Promise<void> {
  * are back, so that a shell running us in a loop stops too; exits with the
  * shell's status for it should a handler return.
  */
+/** Where the kernel's console goes, and whether its last line is unfinished ("Dumping 64 out of 64 MB:..13%"). */
+let consoleStream: NodeJS.WriteStream = process.stdout;
+let consoleMidLine = false;
+
 function dieOf(signal: number): never {
+  if (consoleMidLine) consoleStream.write('\n');
   process.stderr.write(`netdump: interrupted by ${signalName(signal)}\n`);
   process.kill(process.pid, signal);
   process.exit(128 + signal);
@@ -507,6 +566,7 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
     const serverIp = parseIpv4Address(options.server);
     noteJumboPayload(options, facts.mtu, print);
     noteReceiveCorruption(options, print);
+    noteRoutedArp(options, gateway, print);
     heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
     if (heldPort !== undefined && options.debug) {
       print(
@@ -534,12 +594,13 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
         print,
         delay: delayMicroseconds,
         gatewayGiven: options.gateway !== undefined,
-        observer: tracer,
+        observer: withRetransmitNote(options, tracer),
       },
       content,
     );
     const report: CliReport = { ...dumped, driver: driver.name, backend: options.backend, faults: stack.injector?.counts };
-    print(options.json ? `${JSON.stringify(report)}\n` : summary(report));
+    if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else print(summary(report));
   } finally {
     heldPort?.close();
     driver.close();

@@ -13,6 +13,7 @@ import { pidfileHolder, removePidfile, writePidfile } from '../server/pidfile.js
 import { DEFAULT_MAX_SESSIONS, NetdumpServer, type ServerOptions } from '../server/server.js';
 import { strerror } from '../server/strerror.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
+import { versionLine } from './version.js';
 
 const USAGE = `usage: netdumpd [-D] [-a bind_addr] [-d dumpdir] [-i script] [-P pidfile]
                 [-p default_path] [--port N] [--timeout SECONDS] [--dns-timeout SECONDS]
@@ -40,6 +41,7 @@ key.<host>.<N> (encrypted dumps), bounds.<host>, and *.last symlinks.
                    past the limit is not answered, and logged at most once
                    every 10 seconds
   -h, --help       show this help
+  -V, --version    show the version
 
 A client's herald path must be relative, without "..", and stay inside the
 dump directory; otherwise the default path is used.`;
@@ -99,6 +101,7 @@ function parseSettings(argv: string[]): Settings {
         'dns-timeout': { type: 'string' },
         'max-sessions': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (error) {
@@ -107,6 +110,10 @@ function parseSettings(argv: string[]): Settings {
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.version) {
+    process.stdout.write(versionLine('netdumpd'));
     process.exit(0);
   }
   if (positionals.length > 0) usageError(`unexpected argument '${positionals[0]}'`);

@@ -24,6 +24,7 @@ import {
 } from '../wire/index.js';
 import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
+import { KernelProgress } from './progress.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
 
 export interface ClientSettings {
@@ -119,6 +120,8 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     observer: settings.observer,
   });
   driver.event('start');
+  // The dump's mbuf zones replace the system's, and 13+ puts them back when the connection closes, however it ends.
+  print(`${profile.subsystem}: overwriting mbuf zone pointers\n`);
   try {
     connect(stack, sender, settings);
     const started = process.hrtime.bigint();
@@ -140,6 +143,9 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
       () => print('failed to close the transaction\n'),
     );
     print('\nnetdump finished.\n');
+    restoreZones(profile, print);
+    // minidumpsys, once the dumper is done.
+    print('\nDump complete\n');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return {
       ...sender.stats,
@@ -150,9 +156,18 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
       serverPort: stack.serverPort,
       payloadBytes,
     };
+  } catch (error) {
+    // A user's stop (EINTR) is not the kernel's ending: it says nothing more.
+    if (!(error instanceof NetdumpError && error.code === 'EINTR')) restoreZones(profile, print);
+    throw error;
   } finally {
     driver.event('end');
   }
+}
+
+/** debugnet_mbuf_finish, when 13+'s connection is freed; 12.x's netdump prints nothing then. */
+function restoreZones(profile: Profile, print: (text: string) => void): void {
+  if (profile.subsystem === 'debugnet') print('debugnet: restoring mbuf zone pointers\n');
 }
 
 function sendStage(stage: FailureStage, action: () => void, onFailure: (error: NetdumpError) => void = () => undefined): void {
@@ -191,7 +206,8 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
 /** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. */
 function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent): number {
   const { source } = content;
-  const progress = new Progress(source.length, settings.print);
+  const progress = new KernelProgress(source.length, settings.print);
+  let counted = 0;
   settings.print(
     `Dumping ${Math.floor(source.length / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(source.length / 2 ** 20)} MB:`,
   );
@@ -207,9 +223,11 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   for (const write of source.writes()) {
     assertAlignedWrite(write);
     bytes += write.data.length;
-    // minidumpsys reports progress before it hands the chunk to the dumper. The last write of a
-    // file dump is zero-padded to a block: never report more than 100%.
-    progress.report(Math.max(0, source.length - (source.consumed ?? bytes)));
+    // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
+    // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
+    const done = Math.min(source.length, source.consumed ?? bytes);
+    progress.countWrite(done - counted);
+    counted = done;
     if (!settings.profile.coalesceWrites) {
       sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
       continue;
@@ -227,23 +245,4 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
 
 function dumpFailed(settings: ClientSettings): (error: NetdumpError) => void {
   return (error) => settings.print(`\n** DUMP FAILED (ERROR ${FREEBSD_ERRNO[error.code] ?? 5}) **\n`);
-}
-
-/** minidumpsys's report_progress: "..N%" once per tenth, N the share done so far. */
-class Progress {
-  private readonly visited = new Set<number>();
-
-  constructor(
-    private readonly total: number,
-    private readonly print: (text: string) => void,
-  ) {}
-
-  report(remaining: number): void {
-    if (this.total === 0) return;
-    const soFar = 100 - Math.floor((remaining * 100) / this.total);
-    const tenth = Math.min(9, Math.floor(soFar / 10));
-    if (this.visited.has(tenth)) return;
-    this.visited.add(tenth);
-    this.print(`..${soFar}%`);
-  }
 }

@@ -4,6 +4,7 @@
  * status (2 bad usage, 1 system error), never a stack trace.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
@@ -208,6 +209,15 @@ describe('netdump command line errors', () => {
     assert.equal(result.status, 0);
     assert.match(result.stdout, /^usage: netdump \[-s server\] \[-c client\] \[-g gateway\] \[-p path\] \[options\] iface \[dumpfile\]\n/);
     assert.ok(result.stdout.includes('Exit status: 0 dump complete; 1 interface or system error; 2 bad usage;'));
+    assert.ok(result.stdout.includes('netdump inspect FILE|DIR...'), 'the help names the tools that read dumps back');
     assert.equal(result.stderr, '');
+  });
+
+  test('--version and -V: the package version on stdout, exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await runNetdump([flag]);
+      assert.deepEqual([result.status, result.stdout, result.stderr], [0, `netdump ${version}\n`, '']);
+    }
   });
 });

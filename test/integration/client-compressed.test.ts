@@ -96,7 +96,7 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
         const keyArgs = c.encrypted ? ['-k', publicKeyFile] : [];
         const result = await runNetdump([...hostArgs(hosts), '--profile', c.profile, ...keyArgs, ...c.args, hosts.client.iface, dumpFile]);
         assertStatus(result, 0);
-        assert.match(result.stdout, /^Dumping 3 out of 4 MB:(\.\.\d+%)+\nnetdump finished\.\n/m);
+        assert.match(result.stdout, /^Dumping 3 out of 4 MB:\nnetdump finished\.\n/m);
         await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
       } finally {
         await server.stop();

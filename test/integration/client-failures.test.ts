@@ -67,11 +67,14 @@ describe('netdump client: no server to ARP', () => {
     {
       profile: 'freebsd13',
       stdout:
-        'debugnet_connect: searching for server MAC...\n(ARP retry)(ARP retry)\nFailed to ARP server.\ndebugnet_connect: failed to locate MAC address\n',
+        'debugnet: overwriting mbuf zone pointers\ndebugnet_connect: searching for server MAC...\n(ARP retry)(ARP retry)\n' +
+        'Failed to ARP server.\ndebugnet_connect: failed to locate MAC address\ndebugnet: restoring mbuf zone pointers\n',
     },
     {
       profile: 'freebsd12',
-      stdout: 'netdump in progress. searching for server...\n(ARP retry)(ARP retry)\nARP timed out.\nfailed to locate server MAC address\n',
+      stdout:
+        'netdump: overwriting mbuf zone pointers\nnetdump in progress. searching for server...\n(ARP retry)(ARP retry)\n' +
+        'ARP timed out.\nfailed to locate server MAC address\n',
     },
   ];
   for (const { profile, stdout } of cases) {
@@ -131,10 +134,14 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
   const heraldCases = [
     {
       profile: 'freebsd13',
-      opening: 'debugnet_connect: searching for server MAC...\n',
-      failure: 'debugnet_connect: failed to herald debugnet server\n',
+      opening: 'debugnet: overwriting mbuf zone pointers\ndebugnet_connect: searching for server MAC...\n',
+      failure: 'debugnet_connect: failed to herald debugnet server\ndebugnet: restoring mbuf zone pointers\n',
     },
-    { profile: 'freebsd12', opening: 'netdump in progress. searching for server...\n', failure: 'failed to contact netdump server\n' },
+    {
+      profile: 'freebsd12',
+      opening: 'netdump: overwriting mbuf zone pointers\nnetdump in progress. searching for server...\n',
+      failure: 'failed to contact netdump server\n',
+    },
   ];
   for (const { profile, opening, failure } of heraldCases) {
     test(`${profile}: nothing listens on 20023 (the server host answers ARP only): exit 4 after retries + 2 herald rounds`, async () => {
@@ -169,11 +176,14 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assertStatus(result, EXIT_DATA);
     assert.ok(
       result.stdout.startsWith(
-        `debugnet_connect: searching for server MAC...\nnetdumping to 198.18.0.2 (${hosts.server.mac})\nDumping 0 out of 1 MB:`,
+        `debugnet: overwriting mbuf zone pointers\ndebugnet_connect: searching for server MAC...\nnetdumping to 198.18.0.2 (${hosts.server.mac})\nDumping 0 out of 1 MB:`,
       ),
       result.stdout,
     );
-    assert.ok(result.stdout.endsWith(`${'. '.repeat(retries + 1)}\n** DUMP FAILED (ERROR 60) **\n`), result.stdout);
+    assert.ok(
+      result.stdout.endsWith(`${'. '.repeat(retries + 1)}\n** DUMP FAILED (ERROR 60) **\ndebugnet: restoring mbuf zone pointers\n`),
+      result.stdout,
+    );
     assert.equal(result.stdout.split('. ').length - 1, retries + 1, `". " once per retransmit round: ${JSON.stringify(result.stdout)}`);
     assert.ok(!result.stdout.includes('netdump finished'));
     assert.equal(result.stderr, `netdump: no ack for 46 of 46 packets after ${retries + 2} rounds\n`);
@@ -198,6 +208,19 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
       0,
       'nothing beyond the first batch',
     );
+  });
+
+  test('with the default 2000 polls, the first retransmit round says once (on stderr) that a round waits 1 s', async () => {
+    server = await FakeServer.start(hosts);
+    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--retries', '1'];
+    const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
+    assertStatus(result, EXIT_DATA);
+    assert.equal(
+      result.stderr,
+      'netdump: retransmitting: each round waits 2000 polls of 0.5 ms (1 s) first, as the kernel does; --polls shortens it\n' +
+        'netdump: no ack for 46 of 46 packets after 3 rounds\n',
+    );
+    assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\ndebugnet: restoring mbuf zone pointers\n'), result.stdout);
   });
 
   /**
@@ -245,7 +268,8 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
         server.count((message) => message.type === FINISHED),
         0,
       );
-      assert.ok(result.stdout.endsWith('\n** DUMP FAILED (ERROR 60) **\n'), result.stdout);
+      const closing = profile === 'freebsd13' ? 'debugnet: restoring mbuf zone pointers\n' : '';
+      assert.ok(result.stdout.endsWith(`\n** DUMP FAILED (ERROR 60) **\n${closing}`), result.stdout);
     });
   }
 

@@ -81,8 +81,11 @@ function differingBlocks(a: Buffer, b: Buffer): number[] {
 type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts'] };
 
 function reportOf(result: ClientResult): CliReport {
-  const last = result.stdout.trimEnd().split('\n').at(-1)!;
-  assert.ok(last.startsWith('{'), `no JSON summary at the end of:\n${result.stdout}`);
+  // --json: stdout is the JSON summary and nothing else; the kernel's console went to stderr.
+  const lines = result.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `stdout holds more than the JSON summary:\n${result.stdout}`);
+  const last = lines[0]!;
+  assert.ok(last.startsWith('{'), `no JSON summary in:\n${result.stdout}`);
   const report = JSON.parse(last) as CliReport;
   assert.deepEqual([report.driver, report.backend], ['generic', 'afpacket'], 'the shim chosen for veth, and the default backend');
   return report;
@@ -215,7 +218,7 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     assert.deepEqual(counts(first.report), counts(prediction));
     assert.deepEqual(counts(second.report), counts(prediction));
     assert.deepEqual(first.report.faults, prediction.faults);
-    assert.equal(first.result.stdout.split('. ').length - 1, prediction.retransmitRounds, '". " once per retransmit round');
+    assert.equal(first.result.stderr.split('. ').length - 1, prediction.retransmitRounds, '". " once per retransmit round');
   });
 
   test('--ack-bug-compat under loss: a lost packet whose aliased ack bit was set is never resent, so the vmcore has the predicted holes', async (t) => {
@@ -247,7 +250,7 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
       dumpFile,
     ]);
     assertStatus(result, 0);
-    assert.match(result.stdout, /\nnetdump finished\.\n/);
+    assert.match(result.stderr, /\nnetdump finished\.\n/);
     const report = reportOf(result);
     assert.equal(report.retransmittedPackets, predicted.report!.retransmittedPackets);
     assertFileBytes(path.join(dumpDir, readlinkSync(path.join(dumpDir, 'vmcore.198.18.0.1.last'))), image);
@@ -330,7 +333,7 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
     const arpTransmits = transmits.filter((line) => line.ethertype === ETHERTYPE_ARP);
     assert.ok(report.retransmittedPackets > 0 && report.retransmitRounds > 0, `the loss forced retransmissions: ${JSON.stringify(report)}`);
     assert.equal(messageTransmits.length, report.packets + report.retransmittedPackets);
-    const arpRequests = 1 + (result.stdout.split('(ARP retry)').length - 1);
+    const arpRequests = 1 + (result.stderr.split('(ARP retry)').length - 1);
     const arpRequestsReceived = wire.filter((record) => {
       if (ethernetEtherType(record.data) !== ETHERTYPE_ARP || ethernetSrcIs(record.data, clientMac)) return false;
       const arp = parseArp(record.data.subarray(ETHERNET_HEADER_SIZE));

@@ -425,6 +425,7 @@ describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
         const stoppedMs = performance.now() - signalledAt;
         assert.equal(result.signal, signal, `${result.status}: ${result.stderr}`);
         assert.equal(result.stderr, `netdump: interrupted by ${signal}\n`);
+        assert.match(result.stdout, /MB:(\. )*\n$/, 'the unfinished console line ends before the interruption is said');
         assert.ok(!result.stdout.includes('DUMP FAILED'), `a stop is not a kernel failure: ${result.stdout}`);
         assert.ok(!result.stdout.includes('netdump finished'), result.stdout);
         assert.ok(stoppedMs < 2000, `stopped ${stoppedMs.toFixed(0)} ms after the signal`);
@@ -452,7 +453,7 @@ describe('netdump --driver vtnet: the CLI leaves GRO as it found it', () => {
         },
       );
       assertStatus(result, 5);
-      assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\n'), result.stdout);
+      assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\ndebugnet: restoring mbuf zone pointers\n'), result.stdout);
       assert.ok(sampled !== undefined, `no "Dumping" on the console: ${result.stdout}`);
       assert.equal(sampled, 'off', 'GRO while the dump ran');
       assert.equal(gro(), 'on', 'GRO after the dump');

@@ -68,6 +68,14 @@ describe('netdumpd: command line', () => {
     }
   });
 
+  test('--version and -V: the package version on stdout, exit 0', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = run([flag]);
+      assert.deepEqual([result.status, result.stdout, result.stderr], [0, `netdumpd ${version}\n`, '']);
+    }
+  });
+
   test('an unknown flag, a missing value or a bad number: exit 2 with a message and a hint at --help', () => {
     const cases: Array<[string[], string]> = [
       [['--bogus'], "netdumpd: unknown option '--bogus' (an argument that starts with '-' but is not an option goes after '--')"],
