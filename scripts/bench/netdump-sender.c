@@ -83,6 +83,29 @@ static int herald(int fd, struct sockaddr_in *server)
 	return -1;
 }
 
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The time per batch's distribution, in microseconds, as a JSON object. */
+static void print_batch_times(double *times, long count)
+{
+	double sum = 0;
+
+	if (count == 0) {
+		printf("{\"mean\":0,\"p50\":0,\"p99\":0,\"max\":0}");
+		return;
+	}
+	for (long i = 0; i < count; i++)
+		sum += times[i];
+	qsort(times, count, sizeof(*times), compare_doubles);
+	printf("{\"mean\":%.1f,\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}", sum / count * 1e6, times[count / 2] * 1e6,
+	    times[(long)((count - 1) * 0.99)] * 1e6, times[count - 1] * 1e6);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t packets[MAX_PACKETS][HEADER + 4096];
@@ -128,8 +151,14 @@ int main(int argc, char **argv)
 		perror("netdump-sender: connect");
 		return 1;
 	}
+	double *batch_times = malloc(sizeof(double) * (total / BATCH_BYTES + 1));
+	if (batch_times == NULL) {
+		perror("netdump-sender: malloc");
+		return 1;
+	}
 	start = now();
 	while (sent_bytes < total) {
+		double batch_start = now();
 		uint64_t batch = total - sent_bytes < BATCH_BYTES ? total - sent_bytes : BATCH_BYTES;
 		uint32_t n = (uint32_t)((batch + payload - 1) / payload), acked = 0;
 		uint8_t got[MAX_PACKETS] = { 0 };
@@ -175,7 +204,7 @@ int main(int argc, char **argv)
 		seq += n;
 		sent_bytes += batch;
 		packet_count += n;
-		batches++;
+		batch_times[batches++] = now() - batch_start;
 	}
 	double seconds = now() - start;
 	/* FINISHED, best effort: the benchmark's figure is already taken. */
@@ -190,7 +219,10 @@ int main(int argc, char **argv)
 		if (done)
 			break;
 	}
-	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"packets\":%ld,\"retransmits\":%ld,\"batches\":%ld,\"polls\":%ld}\n",
+	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"packets\":%ld,\"retransmits\":%ld,\"batches\":%ld,\"polls\":%ld,\"batchMicros\":",
 	       (unsigned long long)total, seconds, packet_count, retransmits, batches, polls);
+	print_batch_times(batch_times, batches);
+	printf("}\n");
+	free(batch_times);
 	return 0;
 }

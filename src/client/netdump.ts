@@ -25,6 +25,7 @@ import {
 import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { KernelProgress } from './progress.js';
+import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
 
 export interface ClientSettings {
@@ -86,6 +87,8 @@ export interface DumpReport extends SenderStats {
   dataSeconds: number;
   dataBatches: number;
   dataPolls: number;
+  /** The VMCORE batches' times, send call to last ack. */
+  dataBatchMicros: BatchTimeSummary;
   nextHopMac: string;
   serverPort: number;
   payloadBytes: number;
@@ -128,8 +131,10 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
-    const bytes = sendData(sender, settings, content);
+    const batchTimes = new BatchTimes();
+    const bytes = sendData(sender, settings, content, batchTimes);
     const data = {
+      dataBatchMicros: batchTimes.summary(),
       dataSeconds: Number(process.hrtime.bigint() - before.at) / 1e9,
       dataBatches: sender.stats.batches - before.batches,
       dataPolls: sender.stats.polls - before.polls,
@@ -204,7 +209,12 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
 }
 
 /** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. */
-function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent): number {
+function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
+  const send = (offset: number, data: Uint8Array) => {
+    times.start();
+    sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), dumpFailed(settings));
+    times.stop();
+  };
   const { source } = content;
   const progress = new KernelProgress(source.length, settings.print);
   let counted = 0;
@@ -216,8 +226,7 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   let batchLength = 0;
   let bytes = 0;
   const flush = () => {
-    if (batchLength > 0)
-      sendStage('data', () => sender.send(NETDUMP_VMCORE, batchOffset, batch.subarray(0, batchLength)), dumpFailed(settings));
+    if (batchLength > 0) send(batchOffset, batch.subarray(0, batchLength));
     batchLength = 0;
   };
   for (const write of source.writes()) {
@@ -229,7 +238,7 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
     progress.countWrite(done - counted);
     counted = done;
     if (!settings.profile.coalesceWrites) {
-      sendStage('data', () => sender.send(NETDUMP_VMCORE, write.offset, write.data), dumpFailed(settings));
+      send(write.offset, write.data);
       continue;
     }
     if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
