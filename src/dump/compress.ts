@@ -13,9 +13,8 @@
  */
 import { gzipSync } from 'node:zlib';
 
-import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
-
 import { KERNELDUMP_COMP_GZIP, KERNELDUMP_COMP_ZSTD, KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_NONE } from '../wire/index.js';
+import { zstdCompress, zstdReady } from './zstd.js';
 import { MAX_DUMP_WRITE, roundUpToBlock, type DumpSource, type DumpWrite } from './source.js';
 
 export type CompressionName = 'gzip' | 'zstd';
@@ -38,7 +37,7 @@ export async function chunkCompressor(name: CompressionName): Promise<ChunkCompr
   if (name === 'gzip') {
     return { name, kdhCompression: KERNELDUMP_COMP_GZIP, compress: (chunk) => gzipSync(chunk, { level: KERNEL_COMPRESSION_LEVEL }) };
   }
-  await initZstd();
+  await zstdReady();
   return { name, kdhCompression: KERNELDUMP_COMP_ZSTD, compress: (chunk) => zstdCompress(chunk, KERNEL_COMPRESSION_LEVEL) };
 }
 

@@ -7,19 +7,17 @@
  * do. A kernel's zstd dump is one streamed frame without it: for that, the
  * error names `zstd -d`.
  *
- * @bokuweb/zstd-wasm 0.0.27 cannot decompress in a process that has
- * compressed more than its first heap holds (ZSTD error 10, seen with a
- * 70,000-byte input): no process of ours does both. The client only
- * compresses; netdump decompress and inspect only decompress.
+ * A frame is refused as soon as its header shows it cannot be held, and the
+ * bytes waiting for the rest of a frame are bounded by the largest frame
+ * that can: a hostile or foreign stream costs at most about 65 MiB.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
-import { decompress as zstdDecompress, init as initZstd } from '@bokuweb/zstd-wasm';
-
 import { NetdumpError } from '../../errors/index.js';
+import { zstdDecompress, zstdReady } from './zstd.js';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
@@ -30,6 +28,11 @@ const BLOCK_TYPE_RESERVED = 3;
 const CHECKSUM_SIZE = 4;
 /** A frame's content is decompressed in memory: ours are 1 MiB; more than this is not a frame of ours. */
 const MAX_FRAME_CONTENT = 64 * 2 ** 20;
+/** The most a frame of at most MAX_FRAME_CONTENT can take compressed (zstd's bound, rounded up): more is refused, not buffered. */
+const MAX_FRAME_BYTES = MAX_FRAME_CONTENT + MAX_FRAME_CONTENT / 128 + 2 ** 16;
+
+const NO_CONTENT_SIZE =
+  'zstd: a frame without a content size of at most 64 MiB (a kernel writes its dump as one such frame): decompress it with zstd -d';
 
 export type CompressionFormat = 'gzip' | 'zstd' | 'none';
 
@@ -66,11 +69,19 @@ function frameHeader(buf: Uint8Array, at: number): { size: number; contentSize: 
  * undefined if `buf` ends before it does. Throws EBADMSG on bytes that are
  * not a frame.
  */
-export function zstdFrameLength(buf: Uint8Array, at: number): { length: number; contentSize: number | undefined } | undefined {
+export function zstdFrameLength(
+  buf: Uint8Array,
+  at: number,
+  /** Where `buf` starts in the stream, for the error's byte number. */
+  streamOffset = 0,
+): { length: number; contentSize: number | undefined } | undefined {
   if (buf.length < at + 8) return undefined;
   const magic = readU32LE(buf, at);
-  if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) return { length: 8 + readU32LE(buf, at + 4), contentSize: 0 };
-  if (magic !== ZSTD_MAGIC) throw new NetdumpError('EBADMSG', `zstd: no frame at byte ${at} (magic ${magic.toString(16)})`);
+  if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+    const length = 8 + readU32LE(buf, at + 4);
+    return buf.length < at + length ? undefined : { length, contentSize: 0 };
+  }
+  if (magic !== ZSTD_MAGIC) throw new NetdumpError('EBADMSG', `zstd: no frame at byte ${streamOffset + at} (magic ${magic.toString(16)})`);
   const header = frameHeader(buf, at);
   if (header === undefined) return undefined;
   let cursor = at + header.size;
@@ -87,21 +98,76 @@ export function zstdFrameLength(buf: Uint8Array, at: number): { length: number; 
   return buf.length < cursor ? undefined : { length: cursor - at, contentSize: header.contentSize };
 }
 
+/**
+ * Refuses a frame as soon as its first bytes show it cannot be decompressed
+ * here, instead of buffering it whole first: no content size (a kernel's
+ * streamed dump, as long as the dump), one too large, or a skippable frame
+ * too long to hold.
+ */
+function refuseEarly(buf: Uint8Array, at: number): void {
+  if (buf.length < at + 8) return;
+  const magic = readU32LE(buf, at);
+  if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+    if (readU32LE(buf, at + 4) > MAX_FRAME_BYTES)
+      throw new NetdumpError('EBADMSG', `zstd: a skippable frame of ${readU32LE(buf, at + 4)} bytes at byte ${at}`);
+    return;
+  }
+  const header = magic === ZSTD_MAGIC ? frameHeader(buf, at) : undefined;
+  if (header !== undefined && (header.contentSize === undefined || header.contentSize > MAX_FRAME_CONTENT)) {
+    throw new NetdumpError('EINVAL', NO_CONTENT_SIZE);
+  }
+}
+
+/** Bytes waiting for the rest of their frame, in a buffer that grows by doubling (appending chunk by chunk stays linear). */
+class PendingBytes {
+  private buffer = Buffer.alloc(2 ** 16);
+  private start = 0;
+  private end = 0;
+
+  get bytes(): Buffer {
+    return this.buffer.subarray(this.start, this.end);
+  }
+
+  append(chunk: Buffer): void {
+    if (this.end + chunk.length > this.buffer.length) {
+      const live = this.end - this.start;
+      const grown =
+        live + chunk.length > this.buffer.length ? Buffer.alloc(Math.max(this.buffer.length * 2, live + chunk.length)) : this.buffer;
+      this.buffer.copy(grown, 0, this.start, this.end);
+      this.buffer = grown;
+      this.start = 0;
+      this.end = live;
+    }
+    chunk.copy(this.buffer, this.end);
+    this.end += chunk.length;
+  }
+
+  consume(bytes: number): void {
+    this.start += bytes;
+    if (this.start === this.end) this.start = this.end = 0;
+  }
+}
+
 /** Cuts a zstd stream into frames and decompresses each. */
 class ZstdFrames extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly pending = new PendingBytes();
   private consumed = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pending.append(chunk);
+      const bytes = this.pending.bytes;
       let at = 0;
-      for (let frame = zstdFrameLength(this.pending, at); frame !== undefined; frame = zstdFrameLength(this.pending, at)) {
-        this.decompressFrame(this.pending.subarray(at, at + frame.length), frame.contentSize);
+      for (let frame = zstdFrameLength(bytes, at, this.consumed); frame !== undefined; frame = zstdFrameLength(bytes, at, this.consumed)) {
+        this.decompressFrame(bytes.subarray(at, at + frame.length), frame.contentSize);
         at += frame.length;
       }
+      refuseEarly(bytes, at);
+      if (bytes.length - at > MAX_FRAME_BYTES) {
+        throw new NetdumpError('EBADMSG', `zstd: a frame at byte ${this.consumed + at} runs past ${MAX_FRAME_BYTES} bytes`);
+      }
       this.consumed += at;
-      this.pending = this.pending.subarray(at);
+      this.pending.consume(at);
       done();
     } catch (error) {
       done(error as Error);
@@ -109,18 +175,14 @@ class ZstdFrames extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.pending.length === 0) return done();
-    done(new NetdumpError('EBADMSG', `zstd: the stream ends inside a frame (${this.pending.length} bytes after byte ${this.consumed})`));
+    const left = this.pending.bytes.length;
+    if (left === 0) return done();
+    done(new NetdumpError('EBADMSG', `zstd: the stream ends inside a frame (${left} bytes after byte ${this.consumed})`));
   }
 
   private decompressFrame(frame: Buffer, contentSize: number | undefined): void {
     if (contentSize === 0) return;
-    if (contentSize === undefined || contentSize > MAX_FRAME_CONTENT) {
-      throw new NetdumpError(
-        'EINVAL',
-        'zstd: a frame without a content size of at most 64 MiB (a kernel writes its dump as one such frame): decompress it with zstd -d',
-      );
-    }
+    if (contentSize === undefined || contentSize > MAX_FRAME_CONTENT) throw new NetdumpError('EINVAL', NO_CONTENT_SIZE);
     this.push(Buffer.from(zstdDecompress(frame, { defaultHeapSize: contentSize })));
   }
 }
@@ -128,7 +190,7 @@ class ZstdFrames extends Transform {
 /** A decompressing stream for `format`. */
 async function decompressor(format: 'gzip' | 'zstd'): Promise<Transform> {
   if (format === 'gzip') return createGunzip();
-  await initZstd();
+  await zstdReady();
   return new ZstdFrames();
 }
 
@@ -137,7 +199,16 @@ export async function decompressFile(input: string, output: string, format: 'gzi
   const transform = await decompressor(format);
   let bytes = 0;
   transform.on('data', (chunk: Buffer) => (bytes += chunk.length));
-  await pipeline(createReadStream(input), transform, createWriteStream(output, { flags: 'wx', mode: 0o600 }));
+  const sink = createWriteStream(output, { flags: 'wx', mode: 0o600 });
+  let created = false;
+  sink.on('open', () => (created = true));
+  try {
+    await pipeline(createReadStream(input), transform, sink);
+  } catch (error) {
+    // Half a core is no core: the file this call created goes, so that the next try is not refused.
+    if (created) rmSync(output, { force: true });
+    throw error;
+  }
   return bytes;
 }
 

@@ -17,7 +17,7 @@
  * - Key wrap: PKCS#1 v1.5 in 12.x dumpon, OAEP (SHA-1, OpenSSL's default)
  *   in 13+, which also refuses RSA keys under 2048 bits.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import {
   constants as cryptoConstants,
   createCipheriv,
@@ -272,6 +272,10 @@ export function decryptFile(keyBlob: Uint8Array, privateKey: string, input: stri
       bytes += writeAll(to, decipher.update(chunk.subarray(0, read)));
     }
     bytes += writeAll(to, decipher.final());
+  } catch (error) {
+    // A partial plaintext is not the core: remove what this call created.
+    if (to !== undefined) rmSync(output, { force: true });
+    throw error;
   } finally {
     closeSync(from);
     if (to !== undefined) closeSync(to);

@@ -71,11 +71,20 @@ async function inspectDump(dir: string, host: string, index: string): Promise<st
   } else {
     lines.push(...(await describeCore(path.join(dir, core))));
     if (core.startsWith('vmcore_encrypted')) {
-      const keyNote = readIfExists(key) === undefined ? `its key, key.${host}.${index}, is missing` : `key: key.${host}.${index}`;
+      const keyNote = !isFile(key) ? `its key, key.${host}.${index}, is missing` : `key: key.${host}.${index}`;
       lines.push(`  encrypted (EKCD); ${keyNote}; to read it: netdump decrypt --key PRIVATE.pem key.${host}.${index} ${core}`);
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Whether `file` is a regular file: a stat, not a read (cores are gigabytes). */
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function readIfExists(file: string): string | undefined {
@@ -97,7 +106,7 @@ function coreOf(dir: string, host: string, index: string): string | undefined {
   for (const base of ['vmcore', 'vmcore_encrypted']) {
     for (const suffix of ['', '.gz', '.zst']) {
       const name = `${base}.${host}.${index}${suffix}`;
-      if (readIfExists(path.join(dir, name)) !== undefined) return name;
+      if (isFile(path.join(dir, name))) return name;
     }
   }
   return undefined;
@@ -138,6 +147,16 @@ function readHead(file: string, bytes: number): Buffer {
 
 /** The core's form and size, and for a minidump its header and whether its length is whole. */
 async function describeCore(file: string): Promise<string[]> {
+  try {
+    return await readCore(file);
+  } catch (error) {
+    // A cut-off or foreign core is what inspect is for: say what stopped the reading, and go on to the next dump.
+    const reason = error instanceof Error ? error.message : String(error);
+    return [`  core ${path.basename(file)}: ${statSync(file).size} bytes; cannot be read through: ${reason}`];
+  }
+}
+
+async function readCore(file: string): Promise<string[]> {
   const size = statSync(file).size;
   const name = path.basename(file);
   const format: CompressionFormat = compressionFormat(readHead(file, 4));

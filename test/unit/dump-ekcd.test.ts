@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/wire/kerneldumpheader.js';
 import { parseKerneldumpKey } from '../../src/wire/kerneldumpkey.js';
 import { DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
 import { BufferDumpSource } from '../helpers/dump-sources.js';
-import { EncryptedDumpSource, createEkcdKey, decryptDumpBody, unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { EncryptedDumpSource, createEkcdKey, decryptDumpBody, decryptFile, unwrapEkcdKey } from '../../src/dump/ekcd.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
 const rsa2048 = generateKeyPairSync('rsa', {
@@ -158,4 +161,25 @@ test('EKCD refuses what the kernel or dumpon refuses', () => {
   assertNetdumpError(() => createEkcdKey({ publicKey: small.publicKey, profile: 'freebsd13' }), 'EINVAL', '2048');
   assert.equal(createEkcdKey({ publicKey: small.publicKey, profile: 'freebsd12' }).blob.length, 4096);
   assertNetdumpError(() => createEkcdKey({ publicKey: rsa2048.publicKey, key: new Uint8Array(32) }), 'EINVAL', '64 bytes');
+});
+
+test('decryptFile (netdump decrypt): the core back from the key file; a core cut mid-block leaves no output behind', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-decrypt-'));
+  try {
+    const ekcd = createEkcdKey({ publicKey: rsa2048.publicKey, profile: 'freebsd12', encryption: KERNELDUMP_ENC_AES_256_CBC });
+    const plain = Buffer.alloc(3 * DUMP_BLOCK_SIZE, 0x5a);
+    const encrypted = Buffer.concat(
+      [...new EncryptedDumpSource(new BufferDumpSource(plain), ekcd).writes()].map((write) => Buffer.from(write.data)),
+    );
+    writeFileSync(path.join(dir, 'core'), encrypted);
+    const privateKey = rsa2048.privateKey;
+    const result = decryptFile(ekcd.blob, privateKey, path.join(dir, 'core'), path.join(dir, 'plain'));
+    assert.deepEqual(result, { encryption: KERNELDUMP_ENC_AES_256_CBC, bytes: plain.length });
+    assert.deepEqual(readFileSync(path.join(dir, 'plain')), plain);
+    writeFileSync(path.join(dir, 'cut'), encrypted.subarray(0, encrypted.length - 5));
+    assert.throws(() => decryptFile(ekcd.blob, privateKey, path.join(dir, 'cut'), path.join(dir, 'cut-plain')));
+    assert.equal(existsSync(path.join(dir, 'cut-plain')), false, 'no partial plaintext left behind');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
