@@ -31,6 +31,7 @@ import {
   SERVER_CPU,
   startServer,
   runBench,
+  parseRounds,
 } from './lib.js';
 
 const USAGE = `usage: npm run bench:client -- [--size SIZE] [--rounds N]
@@ -98,9 +99,7 @@ function parseOptions(): { size: number; rounds: number } {
       console.log(USAGE);
       process.exit(0);
     }
-    const rounds = Number(values.rounds ?? 3);
-    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
-      throw new Error(`--rounds must be an integer from 1 to 20, not '${values.rounds}'`);
+    const rounds = parseRounds(values.rounds);
     return { size: parseSize(values.size ?? '1G'), rounds };
   } catch (error) {
     console.error(`bench:client: ${(error as Error).message}\n${USAGE}`);

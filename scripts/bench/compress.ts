@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import type { DumpReport } from '../../src/client/netdump.js';
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { CLIENT_CPU, formatTable, median, PROJECT_ROOT, removeDumps, roundOrder, startServer, runBench } from './lib.js';
+import { CLIENT_CPU, formatTable, median, PROJECT_ROOT, removeDumps, roundOrder, startServer, runBench, parseRounds } from './lib.js';
 
 const USAGE = `usage: npm run bench:compress -- [--size SIZE] [--random SIZE] [--rounds N]
   --size SIZE     synthetic minidump size (default 256M; K, M, G suffixes)
@@ -67,9 +67,7 @@ function parseOptions(): { size: number; random: number; rounds: number } {
       console.log(USAGE);
       process.exit(0);
     }
-    const rounds = Number(values.rounds ?? 3);
-    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20)
-      throw new Error(`--rounds must be an integer from 1 to 20, not '${values.rounds}'`);
+    const rounds = parseRounds(values.rounds);
     return { size: parseSize(values.size ?? '256M'), random: parseSize(values.random ?? '64M'), rounds };
   } catch (error) {
     console.error(`bench:compress: ${(error as Error).message}\n${USAGE}`);

@@ -111,6 +111,13 @@ export function removeDumps(dir: string): void {
   for (const name of readdirSync(dir)) if (name.startsWith('vmcore')) unlinkSync(path.join(dir, name));
 }
 
+/** A benchmark's --rounds: 3 by default, a whole number from 1 to 20; throws with the reason. */
+export function parseRounds(text: string | undefined): number {
+  const rounds = Number(text ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer from 1 to 20, not '${text}'`);
+  return rounds;
+}
+
 /** Runs a benchmark's main; a failure is one line naming the benchmark, and exit status 1. */
 export function runBench(name: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {

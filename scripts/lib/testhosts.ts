@@ -65,6 +65,25 @@ export class TestHosts {
     return execFileSync('ip', ['netns', 'exec', ns, command, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
+  /**
+   * Gives the server's kernel a permanent neighbour entry for the client, so
+   * that it never asks for the client's MAC by broadcast: 12.x drops every
+   * broadcast frame (spec §3.5), and a capture then holds only the dump.
+   */
+  pinClientNeighbour(): void {
+    this.run(this.server.ns, 'ip', [
+      'neigh',
+      'replace',
+      this.client.ip,
+      'lladdr',
+      this.client.mac,
+      'dev',
+      this.server.iface,
+      'nud',
+      'permanent',
+    ]);
+  }
+
   /** Starts a long-running process inside a namespace; it is killed by destroy(). */
   spawn(ns: string, command: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', ns, command, ...args], { stdio: ['pipe', 'pipe', 'inherit'], ...options });

@@ -29,7 +29,7 @@ import type { SendObserver } from '../client/observer.js';
 import { POLL_DELAY_US } from '../net/behaviour.js';
 import { chunkCompressor, CompressedDumpSource, compressionRefusal, type ChunkCompressor, type CompressionName } from '../dump/compress.js';
 import { buildDumpHeader } from '../dump/kdh.js';
-import { createEkcdKey, EncryptedDumpSource } from '../dump/ekcd.js';
+import { createEkcdKey, defaultEncryption, EncryptedDumpSource } from '../dump/ekcd.js';
 import { openFileDumpSource } from '../dump/file-source.js';
 import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
@@ -271,6 +271,7 @@ function parseOptions(argv: string[]): Options {
   const path = values.p as string | undefined;
   if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023))
     usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
+  const cipher = cipherOf(values.C as string | undefined, values.k as string | undefined, profile);
   return {
     iface,
     dumpFile,
@@ -280,8 +281,8 @@ function parseOptions(argv: string[]): Options {
     gateway: ipv4('-g', values.g as string | undefined),
     path,
     publicKeyFile: values.k as string | undefined,
-    cipher: cipherOf(values.C as string | undefined, values.k as string | undefined, profile),
-    compression: compressionOf(values, profile),
+    cipher,
+    compression: compressionOf(values, profile, cipher),
     profile,
     polls: count('--polls', values.polls as string | undefined, DEFAULT_POLLS, 1),
     retries: count('--retries', values.retries as string | undefined, 10),
@@ -327,14 +328,11 @@ function faultPlan(text: string): FaultPlan {
   }
 }
 
-/** -z or -Z, refused where the profile's kernel refuses it with encryption. */
-function compressionOf(values: Record<string, unknown>, profile: Profile): CompressionName | undefined {
+/** -z or -Z, refused where the profile's kernel refuses it with the dump's cipher (undefined: not encrypted). */
+function compressionOf(values: Record<string, unknown>, profile: Profile, cipher: number | undefined): CompressionName | undefined {
   if (values.z === true && values.Z === true) usageError('-z and -Z are exclusive: give one compression');
   const compression = values.z === true ? 'gzip' : values.Z === true ? 'zstd' : undefined;
-  if (compression === undefined || values.k === undefined) return compression;
-  const cipher =
-    CIPHERS[(values.C as string | undefined) ?? ''] ??
-    (profile.name === 'freebsd12' ? KERNELDUMP_ENC_AES_256_CBC : KERNELDUMP_ENC_CHACHA20);
+  if (compression === undefined) return compression;
   const refusal = compressionRefusal(profile.name, cipher);
   if (refusal !== undefined) usageError(`-${values.z === true ? 'z' : 'Z'} with -k: ${refusal}`);
   return compression;
@@ -342,8 +340,9 @@ function compressionOf(values: Record<string, unknown>, profile: Profile): Compr
 
 const CIPHERS: Record<string, number> = { 'aes256-cbc': KERNELDUMP_ENC_AES_256_CBC, chacha20: KERNELDUMP_ENC_CHACHA20 };
 
+/** The dump's cipher: undefined without -k; -C's, or dumpon's default for the profile. */
 function cipherOf(name: string | undefined, publicKey: string | undefined, profile: Profile): number | undefined {
-  if (name === undefined) return undefined;
+  if (name === undefined) return publicKey === undefined ? undefined : defaultEncryption(profile.name);
   if (publicKey === undefined) usageError('-C needs -k: a cipher without a key encrypts nothing');
   const cipher = CIPHERS[name];
   if (cipher === undefined) usageError(`-C must be chacha20 or aes256-cbc, not '${name}'`);
@@ -446,7 +445,7 @@ function withRetransmitNote(options: Options, tracer: TracingDriver | undefined)
       if (!said) {
         said = true;
         process.stderr.write(
-          `netdump: retransmitting: each round waits ${DEFAULT_POLLS} polls of 0.5 ms (1 s) first, as the kernel does; --polls shortens it\n`,
+          `netdump: retransmitting: each round waits ${DEFAULT_POLLS} polls of 0.5 ms (${(DEFAULT_POLLS * POLL_DELAY_US) / 1e6} s) first, as the kernel does; --polls shortens it\n`,
         );
       }
       tracer?.retransmitRound(round, packets);

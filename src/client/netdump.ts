@@ -189,7 +189,7 @@ function sendStage(stage: FailureStage, action: () => void, onFailure: (error: N
 /** ARP and HERALD, with each kernel's console messages (spec §3.1). */
 function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettings): void {
   const { profile, print } = settings;
-  const freebsd12 = profile.name === 'freebsd12';
+  const freebsd12 = profile.subsystem === 'netdump';
   print(
     freebsd12
       ? 'netdump in progress. searching for server...\n'
@@ -210,9 +210,10 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
 
 /** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. */
 function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
+  const failed = dumpFailed(settings);
   const send = (offset: number, data: Uint8Array) => {
     times.start();
-    sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), dumpFailed(settings));
+    sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), failed);
     times.stop();
   };
   const { source } = content;

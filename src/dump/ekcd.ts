@@ -81,9 +81,14 @@ function requireLength(name: string, bytes: Uint8Array, length: number): void {
   }
 }
 
+/** The cipher dumpon picks without -C: AES-256-CBC in 12.x (its only one), ChaCha20 in 13+. */
+export function defaultEncryption(profile: KernelProfile | undefined): number {
+  return isFreeBSD12(profile) ? KERNELDUMP_ENC_AES_256_CBC : KERNELDUMP_ENC_CHACHA20;
+}
+
 function encryptionFor(options: EkcdKeyOptions): number {
   const freebsd12 = isFreeBSD12(options.profile);
-  const encryption = options.encryption ?? (freebsd12 ? KERNELDUMP_ENC_AES_256_CBC : KERNELDUMP_ENC_CHACHA20);
+  const encryption = options.encryption ?? defaultEncryption(options.profile);
   if (encryption === KERNELDUMP_ENC_CHACHA20 && freebsd12) {
     throw new NetdumpError('EINVAL', 'ChaCha20 dump encryption exists only in FreeBSD 13 and later; FreeBSD 12 has AES-256-CBC only');
   }

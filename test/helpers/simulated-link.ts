@@ -13,6 +13,7 @@ import {
   ARP_FRAME_SIZE,
   ARP_OP_REQUEST,
   emitArpReplyFrame,
+  emitNetdumpAck,
   ETHERNET_HEADER_SIZE,
   ethernetEtherType,
   ETHERTYPE_ARP,
@@ -28,7 +29,6 @@ import {
   netdumpType,
   parseArp,
   UDP_PAYLOAD_OFFSET,
-  writeU32BE,
 } from '../../src/wire/index.js';
 import { emitUdpFrame } from './udp-frames.js';
 
@@ -135,7 +135,7 @@ export class SimulatedServerLink implements NetdumpDriver {
   /** An ack frame from the server to the client. */
   ackFrame({ seqno, srcPort = NETDUMP_PORT, payloadBytes = NETDUMP_ACK_SIZE }: SimulatedAck): Buffer {
     const payload = Buffer.alloc(payloadBytes);
-    if (payloadBytes >= NETDUMP_ACK_SIZE) writeU32BE(payload, 0, seqno);
+    if (payloadBytes >= NETDUMP_ACK_SIZE) emitNetdumpAck({ seqno }, payload);
     const frame = Buffer.alloc(UDP_PAYLOAD_OFFSET + payloadBytes);
     emitUdpFrame(
       {

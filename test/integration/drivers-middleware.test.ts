@@ -144,18 +144,8 @@ describe('fault injection, pcap and trace middleware (CLI against netdumpd)', ()
 
   before(async () => {
     hosts = createTestHostPair();
-    // A permanent neighbour entry: the server's kernel never ARPs for the client, so every frame on the link is the dump's.
-    hosts.run(hosts.server.ns, 'ip', [
-      'neigh',
-      'replace',
-      hosts.client.ip,
-      'lladdr',
-      hosts.client.mac,
-      'dev',
-      hosts.server.iface,
-      'nud',
-      'permanent',
-    ]);
+    // The server's kernel never ARPs for the client, so every frame on the link is the dump's.
+    hosts.pinClientNeighbour();
     dir = makeTempDir('netdump-drivers-middleware-');
     dumpDir = path.join(dir, 'dumps');
     mkdirSync(dumpDir);
