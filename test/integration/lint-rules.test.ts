@@ -25,9 +25,16 @@ const COPIED = [
   '.dependency-cruiser.cjs',
 ];
 const TOOL_TIMEOUT_MS = 60_000;
+/** CI may force colour on; the assertions read plain text. */
+const PLAIN_ENV = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
 
 function run(cwd: string, command: string, args: string[]): { status: number | null; output: string } {
-  const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', command), args, { cwd, encoding: 'utf8', timeout: TOOL_TIMEOUT_MS });
+  const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', command), args, {
+    cwd,
+    env: PLAIN_ENV,
+    encoding: 'utf8',
+    timeout: TOOL_TIMEOUT_MS,
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
