@@ -111,6 +111,9 @@ int main(int argc, char **argv)
 	static uint8_t packets[MAX_PACKETS][HEADER + 4096];
 	struct mmsghdr msgs[MAX_PACKETS];
 	struct iovec iov[MAX_PACKETS];
+	static uint8_t ack_data[MAX_PACKETS][64];
+	struct mmsghdr acks[MAX_PACKETS];
+	struct iovec ack_iov[MAX_PACKETS];
 	struct sockaddr_in client = { 0 }, server = { 0 };
 	uint64_t total, sent_bytes = 0;
 	uint32_t payload, seq = 2;
@@ -156,6 +159,13 @@ int main(int argc, char **argv)
 		perror("netdump-sender: malloc");
 		return 1;
 	}
+	for (int i = 0; i < MAX_PACKETS; i++) {
+		ack_iov[i].iov_base = ack_data[i];
+		ack_iov[i].iov_len = sizeof(ack_data[i]);
+		memset(&acks[i], 0, sizeof(acks[i]));
+		acks[i].msg_hdr.msg_iov = &ack_iov[i];
+		acks[i].msg_hdr.msg_iovlen = 1;
+	}
 	start = now();
 	while (sent_bytes < total) {
 		double batch_start = now();
@@ -175,19 +185,22 @@ int main(int argc, char **argv)
 		sendmmsg(fd, msgs, n, 0);
 		double deadline = now() + RETRY_SECONDS;
 		while (acked < n) {
-			/* One poll: take every ack that waits. */
-			uint8_t ack[64];
-			ssize_t r;
-			while ((r = recv(fd, ack, sizeof(ack), MSG_DONTWAIT)) >= 0) {
-				uint32_t a = ntohl(*(uint32_t *)ack);
-				if (r == 4 && a >= seq && a < seq + n && !got[a - seq]) {
+			/*
+			 * One poll takes the acks that wait, in one recvmmsg, as the
+			 * kernel's rxeof takes the ring's ready descriptors. A recv()
+			 * per ack made a poll last as long as the server kept acking.
+			 */
+			int r = recvmmsg(fd, acks, MAX_PACKETS, MSG_DONTWAIT, NULL);
+			if (r < 0 && errno != EAGAIN) {
+				perror("netdump-sender: recvmmsg");
+				return 1;
+			}
+			for (int i = 0; i < r; i++) {
+				uint32_t a = ntohl(*(uint32_t *)ack_data[i]);
+				if (acks[i].msg_len == 4 && a >= seq && a < seq + n && !got[a - seq]) {
 					got[a - seq] = 1;
 					acked++;
 				}
-			}
-			if (errno != EAGAIN) {
-				perror("netdump-sender: recv");
-				return 1;
 			}
 			polls++;
 			if (kernel_wait)
