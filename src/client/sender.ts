@@ -63,6 +63,7 @@ export class ReliableSender {
   /** Per frame, a view of its current length, kept so that transmits allocate nothing. */
   private readonly views: Uint8Array[] = [];
   private readonly payloadLengths: Uint32Array;
+  private readonly pieces: PayloadPieces;
 
   constructor(
     private readonly stack: NetStack,
@@ -79,6 +80,7 @@ export class ReliableSender {
     const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;
     this.frames = allocateSummableBuffers(Math.max(1, packetsPerBatch), frameSize);
     this.payloadLengths = new Uint32Array(Math.max(1, packetsPerBatch));
+    this.pieces = new PayloadPieces(settings.maxPayload);
     stack.onAck = (ackSeqno) => this.recordAck(ackSeqno);
   }
 
@@ -103,14 +105,12 @@ export class ReliableSender {
   /** Writes every packet's netdump header and payload into its frame; returns the packet count. */
   private buildBatch(type: number, offset: number, data: Uint8Array): number {
     const { maxPayload } = this.settings;
-    // One Buffer view per batch, so that each packet's copy needs no view of its own.
-    const source = Buffer.from(data.buffer, data.byteOffset, data.length);
     let index = 0;
     for (let sent = 0; sent < data.length || (index === 0 && data.length === 0); index++) {
       const length = Math.min(maxPayload, data.length - sent);
       const frame = this.frames[index]!;
       writeMessageHeader(frame, type, (this.seqno + index) >>> 0, offset + sent, length);
-      source.copy(frame, UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE, sent, sent + length);
+      frame.set(this.pieces.piece(data, index, length), UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE);
       this.payloadLengths[index] = length;
       sent += length;
     }
@@ -176,6 +176,32 @@ export class ReliableSender {
       this.stats.acks++;
       this.settings.observer?.ack(ackSeqno);
     }
+  }
+}
+
+/**
+ * Packet-sized views of the caller's buffer, kept while the caller passes
+ * the same buffer (the dumper does, batch after batch), so that copying a
+ * packet's payload allocates nothing: a view per packet was 4-5 KB of
+ * garbage per batch, and the scavenges it caused were part of the tail.
+ */
+class PayloadPieces {
+  private buffer: ArrayBufferLike | undefined;
+  private byteOffset = 0;
+  private readonly views: Uint8Array[] = [];
+
+  constructor(private readonly maxPayload: number) {}
+
+  /** data[index × maxPayload, + length): a kept view when the piece is full-sized. */
+  piece(data: Uint8Array, index: number, length: number): Uint8Array {
+    const start = index * this.maxPayload;
+    if (length !== this.maxPayload) return data.subarray(start, start + length);
+    if (data.buffer !== this.buffer || data.byteOffset !== this.byteOffset) {
+      this.buffer = data.buffer;
+      this.byteOffset = data.byteOffset;
+      this.views.length = 0;
+    }
+    return (this.views[index] ??= data.subarray(start, start + length));
   }
 }
 
