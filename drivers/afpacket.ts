@@ -8,4 +8,13 @@ export class AfPacketBackend extends SocketBackend<PacketSocket> {
     // As many receive slots as any shim's poll may reap (vtnet's rx_process_limit).
     super(PacketSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES }));
   }
+
+  /** A copy in the addon's queue; the doorbell sends the queue with one sendmmsg. */
+  queue(frame: Uint8Array): void {
+    this.socket.queue(frame);
+  }
+
+  flush(): void {
+    this.socket.flush();
+  }
 }

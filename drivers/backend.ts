@@ -13,8 +13,14 @@ export interface FrameBackend {
   link(): number;
   /** The interface's GRO setting; with an argument, changes it first. */
   gro(enabled?: boolean): boolean;
-  /** Sends one complete Ethernet frame now. */
-  send(frame: Uint8Array): void;
+  /**
+   * Takes a copy of one complete Ethernet frame, as a TX ring takes a
+   * descriptor: it goes out at the next flush() (at once where the backend
+   * has no queue), and the caller may reuse its buffer at once.
+   */
+  queue(frame: Uint8Array): void;
+  /** The doorbell: every queued frame goes out now. */
+  flush(): void;
   /** Receives up to `max` waiting frames without blocking, handing each to `input`; returns how many. */
   receive(max: number, input: FrameInput): number;
   close(): void;

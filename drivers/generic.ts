@@ -1,17 +1,22 @@
 /**
- * The generic shim: a NIC with no quirks. Each transmit rings the doorbell
- * at once, as iflib and vtnet do during a dump; its poll drains everything
- * pending, up to the caller's count.
+ * The generic shim: a NIC with no quirks. Transmit takes a descriptor of a
+ * 256-deep ring (EBUSY when the link is down or the ring is full), and the
+ * doorbell rings when the poll comes, as for the other shims (tx-queue.ts);
+ * its poll drains everything pending, up to the caller's count.
  */
 import type { FrameBackend } from './backend.js';
-import type { DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import { TxQueue } from './tx-queue.js';
 
 const TX_RING_DEPTH = 256;
 
 export class GenericDriver implements NetdumpDriver {
   readonly name: string = 'generic';
+  private readonly txQueue: TxQueue;
 
-  constructor(protected readonly backend: FrameBackend) {}
+  constructor(protected readonly backend: FrameBackend) {
+    this.txQueue = new TxQueue(backend, 'generic', TX_RING_DEPTH, `the TX ring is full (${TX_RING_DEPTH} descriptors)`);
+  }
 
   facts(): InterfaceFacts {
     return this.backend.facts();
@@ -21,13 +26,17 @@ export class GenericDriver implements NetdumpDriver {
     return { rxRings: 1, clustersPerRing: TX_RING_DEPTH, clusterSize: 2048 };
   }
 
-  event(): void {}
+  event(event: DriverEvent): void {
+    if (event === 'start') this.txQueue.start();
+    else this.txQueue.flushAtEnd();
+  }
 
   transmit(frame: Uint8Array): void {
-    this.backend.send(frame);
+    this.txQueue.transmit(frame);
   }
 
   poll(count: number, input: FrameInput): number {
+    this.txQueue.reclaim();
     return this.backend.receive(count, input);
   }
 

@@ -1,9 +1,10 @@
 /**
  * iflib drivers (em, igb, and alike: ix, ixl, bnxt), as their netdump
  * methods behave (spec §8.2): init reports the RX queue sets, the free-list
- * size of queue 0 and its buffer size; transmit uses TX queue 0 with a
- * doorbell per frame (iflib_no_tx_batch) and fails with EBUSY when the
- * interface is not running or the ring has no free descriptor; poll reclaims
+ * size of queue 0 and its buffer size; transmit uses TX queue 0, where
+ * iflib rings a doorbell per frame (iflib_no_tx_batch; ours rings at the
+ * poll, tx-queue.ts says why), and fails with EBUSY when the interface is
+ * not running or the ring has no free descriptor; poll reclaims
  * completed transmits and reaps at most 16 frames per RX queue, whatever
  * count it is given. The RX queue sets are those Linux has in use on the
  * interface (ethtool channels); the ring depth is the FreeBSD driver's.
@@ -70,6 +71,7 @@ export class IflibDriver implements NetdumpDriver {
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
   event(event: DriverEvent): void {
     if (event === 'start') this.txQueue.start();
+    else this.txQueue.flushAtEnd();
   }
 
   transmit(frame: Uint8Array): void {

@@ -14,4 +14,11 @@ export class PcapBackend extends SocketBackend<PcapSocket> {
   constructor(iface: string, options: Pick<PcapOpenOptions, 'netns'> = {}) {
     super(PcapSocket.open(iface, { ...options, rxSlots: MAX_POLL_FRAMES }));
   }
+
+  /** libpcap has no batched send: each frame goes out at once, so the doorbell has nothing left to do. */
+  queue(frame: Uint8Array): void {
+    this.socket.send(frame);
+  }
+
+  flush(): void {}
 }

@@ -28,10 +28,8 @@ export abstract class SocketBackend<Socket extends PacketSocket | PcapSocket> im
     return this.socket.gro(enabled);
   }
 
-  /** Sends one frame now (a doorbell per frame). */
-  send(frame: Uint8Array): void {
-    this.socket.send(frame);
-  }
+  abstract queue(frame: Uint8Array): void;
+  abstract flush(): void;
 
   /** Receives up to `max` waiting frames without blocking, handing each to `input`. */
   receive(max: number, input: FrameInput): number {

@@ -22,9 +22,11 @@ export interface NativeFrameSocket {
 export interface NativePacketSocket extends NativeFrameSocket {
   readonly receivesFromRing: boolean;
   sendBatch(frames: readonly Uint8Array[], count?: number): number;
+  queue(frame: Uint8Array): void;
+  flush(): number;
 }
 
-/** PacketSocket's surface but sendBatch, through libpcap (native/pcap_addon.c). */
+/** PacketSocket's surface but sendBatch, queue and flush, through libpcap (native/pcap_addon.c). */
 export type NativePcapSocket = NativeFrameSocket;
 
 export interface NativeUdpSocket {

@@ -1,5 +1,5 @@
 /** PacketSocket: raw Ethernet frames in and out of one interface (AF_PACKET). */
-import { addon, call, type NativePacketSocket } from './addon.js';
+import { addon, asNetdumpError, call, type NativePacketSocket } from './addon.js';
 import { FrameSocket } from './frame-socket.js';
 import type { OpenOptions, SocketStats } from './socket-types.js';
 
@@ -43,6 +43,28 @@ export class PacketSocket extends FrameSocket<NativePacketSocket> {
   /** Sends frames[0..count) with sendmmsg; returns how many were sent. */
   sendBatch(frames: readonly Uint8Array[], count = frames.length): number {
     return call(() => this.native.sendBatch(frames, count));
+  }
+
+  /**
+   * Takes a copy of one frame to send at the next flush(), as a NIC's TX
+   * ring takes a descriptor before its doorbell rings; a full queue (64
+   * frames) is flushed first. Called per packet: no closure, unlike call().
+   */
+  queue(frame: Uint8Array): void {
+    try {
+      this.native.queue(frame);
+    } catch (error) {
+      throw asNetdumpError(error);
+    }
+  }
+
+  /** Sends every queued frame with one sendmmsg; returns how many. */
+  flush(): number {
+    try {
+      return this.native.flush();
+    } catch (error) {
+      throw asNetdumpError(error);
+    }
   }
 
   /** Calls `callback` from the event loop whenever frames wait to be received. */

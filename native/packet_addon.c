@@ -1,6 +1,7 @@
 /*
  * PacketSocket: an AF_PACKET socket bound to one interface, with send,
- * sendBatch (sendmmsg), recvBatch (from a receive ring, or recvmmsg where
+ * sendBatch (sendmmsg), queue and flush (copies of frames sent together
+ * later: a TX ring and its doorbell), recvBatch (from a receive ring, or recvmmsg where
  * the kernel refuses a ring, into slots allocated once) and readiness
  * through libuv.
  */
@@ -24,12 +25,21 @@
 #define RX_CHECKSUM_NOT_READY 2 /* checksum left to offload: never computed, do not verify */
 #define RX_VLAN_TAGGED 4        /* the frame carried an 802.1Q tag, stripped by Linux */
 
+/* Copies of frames that queue() took and flush() sends: slots allocated on the first queue(). */
+typedef struct {
+	uint8_t *slots; /* ND_TX_BATCH slots of slot_size bytes */
+	size_t slot_size;
+	uint32_t lengths[ND_TX_BATCH];
+	uint32_t queued;
+} tx_queue;
+
 typedef struct {
 	nd_socket base; /* first: the shared helpers treat this as an nd_socket */
 	ps_interface info;
 	uint64_t rx_truncated;
 	uint64_t rx_outgoing;
 	nd_tx_chunk tx;
+	tx_queue queue;
 	nd_rx_ring ring;
 } packet_socket;
 
@@ -37,6 +47,7 @@ static void release_packet_socket(nd_socket *socket)
 {
 	packet_socket *ps = (packet_socket *)socket;
 	rx_ring_close(&ps->ring);
+	free(ps->queue.slots);
 	close(ps->base.fd);
 }
 
@@ -150,6 +161,82 @@ static napi_value send_one(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/* Sends the first n messages of ps->tx with sendmmsg; -1 with errno set on failure. */
+static int send_prepared(packet_socket *ps, uint32_t n)
+{
+	for (uint32_t sent = 0; sent < n;) {
+		int rc = sendmmsg(ps->base.fd, ps->tx.msgs + sent, n - sent, 0);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -1;
+		sent += (uint32_t)rc;
+	}
+	return 0;
+}
+
+/* Sends every queued frame in one sendmmsg and empties the queue, whether or not the send succeeds. */
+static int flush_queue(packet_socket *ps)
+{
+	tx_queue *queue = &ps->queue;
+	uint32_t n = queue->queued;
+
+	for (uint32_t i = 0; i < n; i++) {
+		ps->tx.iov[i].iov_base = queue->slots + i * queue->slot_size;
+		ps->tx.iov[i].iov_len = queue->lengths[i];
+		memset(&ps->tx.msgs[i].msg_hdr, 0, sizeof(ps->tx.msgs[i].msg_hdr));
+		ps->tx.msgs[i].msg_hdr.msg_iov = &ps->tx.iov[i];
+		ps->tx.msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	queue->queued = 0;
+	return send_prepared(ps, n);
+}
+
+/*
+ * queue(frame): a copy of the frame waits for flush(), as a descriptor in a
+ * TX ring waits for the doorbell; a full queue is flushed first.
+ */
+static napi_value queue_one(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1];
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
+	tx_queue *queue;
+	void *data;
+	size_t len;
+
+	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
+		return NULL;
+	queue = &ps->queue;
+	if (queue->slots == NULL) {
+		queue->slot_size = (size_t)ps->info.mtu + ND_ETHER_HEADER_LEN;
+		queue->slots = malloc(queue->slot_size * ND_TX_BATCH);
+		if (queue->slots == NULL)
+			return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
+	}
+	if (queue->queued == ND_TX_BATCH && flush_queue(ps) < 0)
+		return nd_throw_send_error(env, errno, ps->info.name);
+	memcpy(queue->slots + queue->queued * queue->slot_size, data, len);
+	queue->lengths[queue->queued++] = (uint32_t)len;
+	return NULL;
+}
+
+/* flush(): sends what queue() took, in one sendmmsg; returns how many frames. */
+static napi_value flush(napi_env env, napi_callback_info info)
+{
+	packet_socket *ps = nd_open_socket(env, info, NULL, NULL);
+	napi_value result;
+	uint32_t n;
+
+	if (ps == NULL)
+		return NULL;
+	n = ps->queue.queued;
+	if (n > 0 && flush_queue(ps) < 0)
+		return nd_throw_send_error(env, errno, ps->info.name);
+	napi_create_uint32(env, n, &result);
+	return result;
+}
+
 /* nd_tx_check for frames on the socket's interface (context). */
 static int check_frame(napi_env env, const void *context, size_t len)
 {
@@ -171,14 +258,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 		if (nd_tx_prepare(env, &ps->tx, argv[0], done, n, "sendBatch frames must be Uint8Arrays", check_frame,
 				  &ps->info) < 0)
 			return NULL;
-		for (uint32_t sent = 0; sent < n;) {
-			int rc = sendmmsg(ps->base.fd, ps->tx.msgs + sent, n - sent, 0);
-			if (rc < 0 && errno == EINTR)
-				continue;
-			if (rc < 0)
-				return nd_throw_send_error(env, errno, ps->info.name);
-			sent += (uint32_t)rc;
-		}
+		if (send_prepared(ps, n) < 0)
+			return nd_throw_send_error(env, errno, ps->info.name);
 		done += n;
 	}
 	napi_create_uint32(env, done, &result);
@@ -302,6 +383,7 @@ napi_value nd_packet_socket_class(napi_env env)
 	napi_property_descriptor methods[] = {
 		METHOD("info", interface_info), METHOD("stats", socket_stats), METHOD("gro", gro), METHOD("link", link_flags),
 		METHOD("send", send_one),       METHOD("sendBatch", send_batch),
+		METHOD("queue", queue_one),     METHOD("flush", flush),
 		METHOD("recvBatch", recv_batch), METHOD("watch", nd_socket_watch_method),
 		METHOD("unwatch", nd_socket_unwatch_method), METHOD("close", nd_socket_close_method),
 	};

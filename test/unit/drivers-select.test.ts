@@ -23,7 +23,8 @@ function backendOf(linuxDriver: string, gro = { enabled: true, changes: 0 }): Fr
       if (enabled !== undefined) [gro.enabled, gro.changes] = [enabled, gro.changes + 1];
       return gro.enabled;
     },
-    send: () => undefined,
+    queue: () => undefined,
+    flush: () => undefined,
     receive: () => 0,
     close: () => undefined,
   };
