@@ -52,12 +52,17 @@ export interface NetdumpDriver {
   init(): DriverInit;
   event(event: DriverEvent): void;
   /**
-   * Hands one complete Ethernet frame to the NIC right away; the buffer may
-   * be reused when this returns. Throws NetdumpError EBUSY (ring full) or
-   * ENETDOWN; any failure aborts the dump, as in the kernel.
+   * Puts one complete Ethernet frame on the NIC's TX ring; the buffer may be
+   * reused when this returns. It leaves when the next poll (or the end
+   * event) rings the doorbell (drivers/tx-queue.ts). Throws NetdumpError
+   * EBUSY (ring full, link down); any failure aborts the dump, as in the kernel.
    */
   transmit(frame: Uint8Array): void;
-  /** Reaps completed transmits and at most the driver's budget of received frames. */
+  /**
+   * Rings the doorbell for what transmit queued, reaps completed transmits
+   * and at most the driver's budget of received frames. A send error
+   * (ENETDOWN, ENOBUFS) is thrown here and aborts the dump.
+   */
   poll(count: number, input: FrameInput): number;
   close(): void;
 }

@@ -41,6 +41,7 @@ export class GenericDriver implements NetdumpDriver {
   }
 
   close(): void {
+    this.txQueue.flushAtEnd();
     this.backend.close();
   }
 }

@@ -84,6 +84,7 @@ export class IflibDriver implements NetdumpDriver {
   }
 
   close(): void {
+    this.txQueue.flushAtEnd();
     this.backend.close();
   }
 }

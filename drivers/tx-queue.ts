@@ -56,7 +56,8 @@ export class TxQueue {
   flushAtEnd(): void {
     try {
       this.backend.flush();
-    } catch {
+    } catch (error) {
+      if (!(error instanceof NetdumpError)) throw error;
       // Dropped, as a NIC drops a frame it cannot send.
     }
   }

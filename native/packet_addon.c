@@ -141,26 +141,6 @@ static napi_value gro(napi_env env, napi_callback_info info)
 	return ps == NULL ? NULL : nd_interface_gro(env, ps->base.fd, ps->info.name, argc, argv);
 }
 
-static napi_value send_one(napi_env env, napi_callback_info info)
-{
-	size_t argc = 1;
-	napi_value argv[1], result;
-	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
-	void *data;
-	size_t len;
-	ssize_t sent;
-
-	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
-		return NULL;
-	do
-		sent = send(ps->base.fd, data, len, 0);
-	while (sent < 0 && errno == EINTR);
-	if (sent < 0)
-		return nd_throw_send_error(env, errno, ps->info.name);
-	napi_create_uint32(env, (uint32_t)sent, &result);
-	return result;
-}
-
 /* Sends the first n messages of ps->tx with sendmmsg; -1 with errno set on failure. */
 static int send_prepared(packet_socket *ps, uint32_t n)
 {
@@ -192,6 +172,28 @@ static int flush_queue(packet_socket *ps)
 	return send_prepared(ps, n);
 }
 
+static napi_value send_one(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	packet_socket *ps = nd_open_socket(env, info, &argc, argv);
+	void *data;
+	size_t len;
+	ssize_t sent;
+
+	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
+		return NULL;
+	if (ps->queue.queued > 0 && flush_queue(ps) < 0) /* what was queued goes first */
+		return nd_throw_send_error(env, errno, ps->info.name);
+	do
+		sent = send(ps->base.fd, data, len, 0);
+	while (sent < 0 && errno == EINTR);
+	if (sent < 0)
+		return nd_throw_send_error(env, errno, ps->info.name);
+	napi_create_uint32(env, (uint32_t)sent, &result);
+	return result;
+}
+
 /*
  * queue(frame): a copy of the frame waits for flush(), as a descriptor in a
  * TX ring waits for the doorbell; a full queue is flushed first.
@@ -208,14 +210,20 @@ static napi_value queue_one(napi_env env, napi_callback_info info)
 	if (ps == NULL || nd_get_frame(env, argc, argv, &ps->info, &data, &len) < 0)
 		return NULL;
 	queue = &ps->queue;
-	if (queue->slots == NULL) {
+	if (queue->queued == ND_TX_BATCH || (queue->queued > 0 && len > queue->slot_size)) {
+		if (flush_queue(ps) < 0)
+			return nd_throw_send_error(env, errno, ps->info.name);
+	}
+	/* Slots follow the MTU that info() last read: a raised MTU gets larger ones. */
+	if (len > queue->slot_size) {
+		free(queue->slots);
 		queue->slot_size = (size_t)ps->info.mtu + ND_ETHER_HEADER_LEN;
 		queue->slots = malloc(queue->slot_size * ND_TX_BATCH);
-		if (queue->slots == NULL)
+		if (queue->slots == NULL) {
+			queue->slot_size = 0;
 			return nd_throw(env, "ENOBUFS", ENOMEM, "out of memory");
+		}
 	}
-	if (queue->queued == ND_TX_BATCH && flush_queue(ps) < 0)
-		return nd_throw_send_error(env, errno, ps->info.name);
 	memcpy(queue->slots + queue->queued * queue->slot_size, data, len);
 	queue->lengths[queue->queued++] = (uint32_t)len;
 	return NULL;
@@ -253,6 +261,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info)
 
 	if (ps == NULL || nd_get_send_count(env, argc, argv, "sendBatch needs an array of frames", &total) < 0)
 		return NULL;
+	if (ps->queue.queued > 0 && flush_queue(ps) < 0) /* what was queued goes first */
+		return nd_throw_send_error(env, errno, ps->info.name);
 	while (done < total) {
 		uint32_t n = total - done > ND_TX_BATCH ? ND_TX_BATCH : total - done;
 		if (nd_tx_prepare(env, &ps->tx, argv[0], done, n, "sendBatch frames must be Uint8Arrays", check_frame,

@@ -114,7 +114,7 @@ export interface SentMessage {
   seq: number;
 }
 
-/** Records every frame the driver below took (the frames that reached the wire) and every refused one. */
+/** Records every frame the driver below took (the frames its next poll sent) and every refused one. */
 export class RecordingDriver extends DriverWrapper {
   /** ARP frames (EtherType 0x0806) transmitted, by ARP op. */
   readonly arp = { requests: 0, replies: 0 };

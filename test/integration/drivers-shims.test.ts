@@ -251,6 +251,38 @@ describe('driver shims on a veth link', () => {
     }
   });
 
+  test("the addon's queue: frames queued before a send() go first; after the MTU is raised, a larger frame goes out whole", async () => {
+    drainTestFrames(serverSocket);
+    const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
+    const setMtu = (mtu: number) => {
+      for (const [ns, iface] of [
+        [hosts.client.ns, hosts.client.iface],
+        [hosts.server.ns, hosts.server.iface],
+      ] as const) {
+        hosts.run(ns, 'ip', ['link', 'set', iface, 'mtu', String(mtu)]);
+      }
+    };
+    try {
+      socket.queue(testFrame(serverMac, clientMac, 0));
+      socket.send(testFrame(serverMac, clientMac, 1));
+      assert.deepEqual(await collectTestFrames(serverSocket, 2, 2000), [0, 1]);
+      socket.queue(testFrame(serverMac, clientMac, 2));
+      setMtu(9000);
+      reopenServerSocket(); // receive slots for 9000-byte frames
+      assert.equal(socket.info().mtu, 9000);
+      const jumbo = Buffer.alloc(9014);
+      testFrame(serverMac, clientMac, 3).copy(jumbo);
+      socket.queue(jumbo); // larger than the queue's slots: those queued go first, then the slots grow
+      socket.queue(testFrame(serverMac, clientMac, 4));
+      assert.equal(socket.flush(), 2);
+      assert.deepEqual(await collectTestFrames(serverSocket, 3, 2000), [2, 3, 4]);
+    } finally {
+      socket.close();
+      setMtu(1500);
+      reopenServerSocket();
+    }
+  });
+
   test('vtnet and generic: a TX ring of 256 takes 256 frames and refuses the 257th with EBUSY; the poll sends all 256, in order', async () => {
     const full = { vtnet: 'vtnet: the TX virtqueue is full (256 entries)', generic: 'generic: the TX ring is full (256 descriptors)' };
     for (const shim of ['vtnet', 'generic'] as const) {
