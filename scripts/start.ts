@@ -17,9 +17,18 @@ import { SyntheticMinidump } from '../src/dump/minidump.js';
 import { createTestHostPair, type TestHosts } from './lib/testhosts.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const USAGE = `usage: npm start -- [--size SIZE] [--profile freebsd12|freebsd13]
+const USAGE = `usage: npm start -- [--size SIZE] [--profile freebsd12|freebsd13] [--pcap FILE] [--trace FILE]
   --size SIZE      synthetic minidump size (default 64M)
-  --profile NAME   client behaviour profile (default freebsd13)`;
+  --profile NAME   client behaviour profile (default freebsd13)
+  --pcap FILE      keep the client's capture of the dump (relative to where npm was started)
+  --trace FILE     keep the client's trace of its polling path (JSON lines)`;
+
+interface ClientOptions {
+  size: string;
+  profile: string;
+  pcap?: string;
+  trace?: string;
+}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, lines: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,10 +59,12 @@ function startServer(hosts: TestHosts, dumpDir: string): { child: ChildProcess; 
   return { child, lines };
 }
 
-async function runClient(hosts: TestHosts, size: string, profile: string): Promise<number> {
+async function runClient(hosts: TestHosts, { size, profile, pcap, trace }: ClientOptions): Promise<number> {
   const cli = path.join(ROOT, 'dist/src/cli/netdump.js');
   const args = [cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--synthetic', size, '--profile', profile];
   args.push('--hostname', 'crashed-host', '--panic', 'npm start: a demonstration panic');
+  if (pcap !== undefined) args.push('--pcap', pcap);
+  if (trace !== undefined) args.push('--trace', trace);
   console.log(`\n$ netdump ${args.slice(1).join(' ')} ${hosts.client.iface}`);
   const child = spawn(process.execPath, [...args, hosts.client.iface], { stdio: ['ignore', 'pipe', 'inherit'] });
   createInterface({ input: child.stdout }).on('line', (line) => console.log(`  netdump  | ${line}`));
@@ -90,11 +101,22 @@ function verifyInfo(file: string, size: number): void {
   }
 }
 
+/** npm runs scripts in the project's root; a path the user gave is relative to where they started npm. */
+function fromUserDirectory(file: string | undefined): string | undefined {
+  return file === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
+}
+
 async function main(): Promise<void> {
   let options;
   try {
     options = parseArgs({
-      options: { size: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        size: { type: 'string' },
+        profile: { type: 'string' },
+        pcap: { type: 'string' },
+        trace: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }).values;
   } catch (error) {
     console.error(`npm start: ${(error as Error).message}\n${USAGE}`);
@@ -122,13 +144,24 @@ async function main(): Promise<void> {
   try {
     const server = startServer(hosts, dumpDir);
     await waitForLine(server.child, /^Waiting for clients\./, server.lines);
-    const status = await runClient(hosts, sizeText, profile);
+    const status = await runClient(hosts, {
+      size: sizeText,
+      profile,
+      pcap: fromUserDirectory(options.pcap),
+      trace: fromUserDirectory(options.trace),
+    });
     if (status !== 0) throw new Error(`netdump exited with status ${status}`);
     await waitForLine(server.child, /^Completed dump from client/, server.lines);
     const base = path.join(dumpDir, `vmcore.${hosts.client.ip}.0`);
     verifyVmcore(base, size, profile === 'freebsd12' ? 2 : 3);
     verifyInfo(path.join(dumpDir, `info.${hosts.client.ip}.0`), size);
     console.log(`\nverified: ${base} is the ${sizeText} synthetic minidump byte for byte, and its info file is complete.`);
+    for (const [what, file] of [
+      ['capture', options.pcap],
+      ['trace', options.trace],
+    ]) {
+      if (file !== undefined) console.log(`kept: the client's ${what} in ${fromUserDirectory(file)}`);
+    }
   } finally {
     hosts.destroy();
     rmSync(dumpDir, { recursive: true, force: true });

@@ -26,6 +26,7 @@ export const TEST_TOOLS = [
   { command: 'mount', package: 'mount' },
   { command: 'zstd', package: 'zstd' },
   { command: 'gzip', package: 'gzip' },
+  { command: 'tshark', package: 'tshark' },
   { file: '/usr/include/pcap/pcap.h', package: 'libpcap-dev' },
 ];
 
