@@ -18,7 +18,7 @@ const layers = [
   ['dump', '^src/dump/', ['^src/wire/', '^errors/', '^node_modules/@bokuweb/zstd-wasm/']],
   ['client', '^src/client/', ['^src/net/', '^src/dump/', '^drivers/driver\\.ts$', '^drivers/vtnet\\.ts$', '^src/wire/', '^errors/']],
   ['server', '^src/server/', ['^native/', '^src/wire/', '^errors/']],
-  ['cli', '^src/cli/', ['^src/', '^drivers/', '^native/', '^errors/']],
+  ['cli', '^src/cli/', ['^src/', '^drivers/', '^native/', '^errors/', '^node_modules/cli-progress/']],
 ];
 
 module.exports = {

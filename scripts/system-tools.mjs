@@ -27,6 +27,7 @@ export const TEST_TOOLS = [
   { command: 'zstd', package: 'zstd' },
   { command: 'gzip', package: 'gzip' },
   { command: 'tshark', package: 'tshark' },
+  { command: 'script', package: 'bsdutils' },
   { file: '/usr/include/pcap/pcap.h', package: 'libpcap-dev' },
 ];
 

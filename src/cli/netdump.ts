@@ -35,6 +35,7 @@ import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
+import { TerminalProgress } from './terminal-progress.js';
 import { versionLine } from './version.js';
 import { DUMP_TOOLS_USAGE, isDumpTool, runDumpTool } from './dump-tools.js';
 import { parseSize } from './size.js';
@@ -93,6 +94,8 @@ minidump with --synthetic.
                      and retransmit round, with monotonic microsecond times
   --debug            explain every dropped frame (net.netdump.debug=1)
   --json             end with the summary as one JSON line instead of text
+  --no-bar           on a terminal too, the kernel's "..N%" marks instead of
+                     the live progress line
   -h, --help         show this help
   -V, --version      show the version
 
@@ -148,6 +151,8 @@ interface Options {
   netns?: string;
   backend: BackendName;
   json: boolean;
+  /** A live progress line when the console is a terminal (not --no-bar). */
+  bar: boolean;
   faults?: FaultPlan;
   driver?: string;
   pcapFile?: string;
@@ -243,6 +248,7 @@ function parseOptions(argv: string[]): Options {
         trace: { type: 'string' },
         debug: { type: 'boolean' },
         json: { type: 'boolean' },
+        'no-bar': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -297,6 +303,7 @@ function parseOptions(argv: string[]): Options {
     netns: values.netns as string | undefined,
     backend: backendName(values.backend as string | undefined),
     json: values.json === true,
+    bar: values['no-bar'] !== true,
     faults: values.inject === undefined ? undefined : faultPlan(values.inject as string),
     driver: shimName(values.driver as string | undefined),
     pcapFile: outputFile('--pcap', values.pcap as string | undefined),
@@ -510,7 +517,13 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   // With --json, stdout carries the JSON summary alone: the kernel's console goes to stderr.
   consoleStream = options.json ? process.stderr : process.stdout;
+  const liveProgress =
+    options.bar && !options.json && process.stdout.isTTY
+      ? new TerminalProgress(process.stdout, (open) => (consoleMidLine = open))
+      : undefined;
   const print = (text: string) => {
+    if (liveProgress?.showing) return liveProgress.printAbove(text);
+    if (liveProgress !== undefined) text = liveProgress.afterBar(text);
     consoleMidLine = text.length > 0 ? !text.endsWith('\n') : consoleMidLine;
     consoleStream.write(text);
   };
@@ -519,7 +532,7 @@ async function main(): Promise<void> {
   const content = dumpContent(options, compressor);
   const signals = StopSignals.watch();
   try {
-    dump(options, content, signals, print);
+    dump(options, content, signals, print, liveProgress);
   } finally {
     signals.release();
     // dieOf does not return: a caught signal wins over an error in flight.
@@ -527,15 +540,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** Where the kernel's console goes, and whether its last line is unfinished ("Dumping 64 out of 64 MB:..13%"). */
+let consoleStream: NodeJS.WriteStream = process.stdout;
+let consoleMidLine = false;
+
 /**
  * Says why and dies of the signal, now that the previous handlers (Node's)
  * are back, so that a shell running us in a loop stops too; exits with the
  * shell's status for it should a handler return.
  */
-/** Where the kernel's console goes, and whether its last line is unfinished ("Dumping 64 out of 64 MB:..13%"). */
-let consoleStream: NodeJS.WriteStream = process.stdout;
-let consoleMidLine = false;
-
 function dieOf(signal: number): never {
   if (consoleMidLine) consoleStream.write('\n');
   process.stderr.write(`netdump: interrupted by ${signalName(signal)}\n`);
@@ -554,7 +567,13 @@ function openInterface(options: Options): { backend: FrameBackend; client: strin
   }
 }
 
-function dump(options: Options, content: DumpContent, signals: StopSignals, print: (text: string) => void): void {
+function dump(
+  options: Options,
+  content: DumpContent,
+  signals: StopSignals,
+  print: (text: string) => void,
+  liveProgress: TerminalProgress | undefined,
+): void {
   const { backend, client, gateway } = openInterface(options);
   const stack = driverStack(options, backend);
   const driver = new StoppingDriver(stack.driver, signals);
@@ -594,6 +613,7 @@ function dump(options: Options, content: DumpContent, signals: StopSignals, prin
         delay: delayMicroseconds,
         gatewayGiven: options.gateway !== undefined,
         observer: withRetransmitNote(options, tracer),
+        liveProgress,
       },
       content,
     );

@@ -24,7 +24,7 @@ import {
 } from '../wire/index.js';
 import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
-import { KernelProgress } from './progress.js';
+import { KernelProgress, type LiveProgress } from './progress.js';
 import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
 
@@ -50,6 +50,8 @@ export interface ClientSettings {
   gatewayGiven: boolean;
   /** Told of the send loop's ticks, acks and retransmit rounds (the tracer). */
   observer?: SendObserver;
+  /** Shown instead of the kernel's "..N%" marks (a terminal's progress bar). */
+  liveProgress?: LiveProgress;
 }
 
 export interface DumpContent {
@@ -208,7 +210,7 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
   );
 }
 
-/** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. */
+/** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
 function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
   const failed = dumpFailed(settings);
   const send = (offset: number, data: Uint8Array) => {
@@ -216,12 +218,27 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
     sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), failed);
     times.stop();
   };
-  const { source } = content;
-  const progress = new KernelProgress(source.length, settings.print);
-  let counted = 0;
-  settings.print(
-    `Dumping ${Math.floor(source.length / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(source.length / 2 ** 20)} MB:`,
-  );
+  const progress = startProgress(settings, content, sender.stats);
+  try {
+    return dumpWrites(content.source, settings.profile.coalesceWrites, send, progress);
+  } finally {
+    progress.stop();
+  }
+}
+
+interface DataProgress {
+  /** `done` bytes of the dump are counted (blk_write's count, before the write). */
+  counted(done: number): void;
+  stop(): void;
+}
+
+/** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. Returns the bytes written. */
+function dumpWrites(
+  source: DumpSource,
+  coalesce: boolean,
+  send: (offset: number, data: Uint8Array) => void,
+  progress: DataProgress,
+): number {
   const batch = new Uint8Array(MAX_BATCH_BYTES);
   let batchOffset = 0;
   let batchLength = 0;
@@ -235,10 +252,8 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
     bytes += write.data.length;
     // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
     // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
-    const done = Math.min(source.length, source.consumed ?? bytes);
-    progress.countWrite(done - counted);
-    counted = done;
-    if (!settings.profile.coalesceWrites) {
+    progress.counted(Math.min(source.length, source.consumed ?? bytes));
+    if (!coalesce) {
       send(write.offset, write.data);
       continue;
     }
@@ -251,6 +266,27 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   }
   flush();
   return bytes;
+}
+
+/** "Dumping N out of M MB:" and the progress after it: the kernel's marks, or the live view when there is one. */
+function startProgress(settings: ClientSettings, content: DumpContent, stats: SenderStats): DataProgress {
+  const total = content.source.length;
+  const opening = `Dumping ${Math.floor(total / 2 ** 20)} out of ${content.physicalMemoryMiB ?? Math.ceil(total / 2 ** 20)} MB:`;
+  const live = settings.liveProgress;
+  if (live !== undefined) {
+    live.start(opening, total);
+    return { counted: (done) => live.update(done, stats.retransmittedPackets), stop: () => live.stop() };
+  }
+  settings.print(opening);
+  const kernel = new KernelProgress(total, settings.print);
+  let counted = 0;
+  return {
+    counted(done) {
+      kernel.countWrite(done - counted);
+      counted = done;
+    },
+    stop: () => undefined,
+  };
 }
 
 function dumpFailed(settings: ClientSettings): (error: NetdumpError) => void {

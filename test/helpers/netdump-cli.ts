@@ -36,14 +36,20 @@ export interface RunOptions {
   onStdout?: (chunk: string, signal: (name: NodeJS.Signals) => void) => void;
   /** Run as user nobody, without capabilities (setpriv). */
   asNobody?: boolean;
+  /** On a terminal: under script(1)'s pseudo-terminal, whose output (stdout and stderr together) is stdout. */
+  terminal?: boolean;
 }
+
+/** One shell word, for script -c. */
+const shellWord = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
 
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'];
 
 /** Runs `node netdump.js <args>` and collects its output and exit status. */
 export function runNetdump(args: string[], options: RunOptions = {}): Promise<ClientResult> {
   const started = process.hrtime.bigint();
-  const command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, NETDUMP_CLI, ...args];
+  let command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, NETDUMP_CLI, ...args];
+  if (options.terminal) command = ['script', '--quiet', '--flush', '--return', '--command', command.map(shellWord).join(' '), '/dev/null'];
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
