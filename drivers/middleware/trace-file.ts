@@ -96,10 +96,10 @@ export class TraceFile {
   }
 
   /** Stores one event, stamped now; waits only if the worker has fallen a whole ring behind. */
-  record(kind: number, a: number, b = 0, c = 0): void {
+  record(kind: number, a: number, b = 0, c = 0, d = 0, e = 0, f = 0): void {
     if (this.closed) throw new NetdumpError('EBADF', `the trace ${this.path} is closed`);
     if ((this.head - this.tail) >>> 0 >= RING_RECORDS) this.waitForRoom();
-    this.records.write(this.head & (RING_RECORDS - 1), kind, monotonicMicros(), a, b, c);
+    this.records.write(this.head & (RING_RECORDS - 1), kind, monotonicMicros(), a, b, c, d, e, f);
     this.head = (this.head + 1) | 0;
     if (++this.unpublished >= PUBLISH_EVERY) this.publish();
   }

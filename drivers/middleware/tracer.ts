@@ -29,7 +29,9 @@ export interface TraceCounts {
   retransmitRounds: number;
 }
 
-/** Also the client's SendObserver: tick, ack and retransmitRound come from the send loop. */
+const TWO_POW_32 = 2 ** 32;
+
+/** Also the client's SendObserver: batches, ticks, acks, resends and retransmit rounds come from the send loop. */
 export class TracingDriver extends DriverWrapper {
   readonly counts: TraceCounts = { transmits: 0, polls: 0, framesReceived: 0, ticks: 0, acks: 0, retransmitRounds: 0 };
   private readonly file: TraceFile;
@@ -84,6 +86,18 @@ export class TracingDriver extends DriverWrapper {
   retransmitRound(round: number, packets: number): void {
     this.counts.retransmitRounds++;
     this.file.record(TraceEvent.retransmit, round, packets);
+  }
+
+  batch(type: number, offset: number, firstSeqno: number, packets: number, bytes: number): void {
+    this.file.record(TraceEvent.batch, type, firstSeqno, packets, bytes, Math.floor(offset / TWO_POW_32), offset >>> 0);
+  }
+
+  batchAcked(firstSeqno: number): void {
+    this.file.record(TraceEvent.batchAcked, firstSeqno);
+  }
+
+  resend(seqno: number): void {
+    this.file.record(TraceEvent.resend, seqno);
   }
 
   override close(): void {

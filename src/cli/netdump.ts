@@ -446,8 +446,11 @@ function withRetransmitNote(options: Options, tracer: TracingDriver | undefined)
   if (options.polls !== DEFAULT_POLLS) return tracer;
   let said = false;
   return {
+    batch: (type, offset, firstSeqno, packets, bytes) => tracer?.batch(type, offset, firstSeqno, packets, bytes),
+    batchAcked: (firstSeqno) => tracer?.batchAcked(firstSeqno),
     tick: (microseconds) => tracer?.tick(microseconds),
     ack: (seqno) => tracer?.ack(seqno),
+    resend: (seqno) => tracer?.resend(seqno),
     retransmitRound: (round, packets) => {
       if (!said) {
         said = true;

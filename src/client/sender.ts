@@ -92,6 +92,7 @@ export class ReliableSender {
     this.window.reset();
     this.stats.batches++;
     this.stats.packets += count;
+    this.settings.observer?.batch(type, offset, this.seqno, count, data.length);
     this.transmit(count, false);
     if (count > WINDOW_SIZE) {
       this.settings.print(
@@ -99,6 +100,7 @@ export class ReliableSender {
       );
     }
     this.waitForAcks(count);
+    this.settings.observer?.batchAcked(this.seqno);
     this.seqno += count;
   }
 
@@ -125,7 +127,10 @@ export class ReliableSender {
       const length = this.stack.frameMessage(frame, NETDUMP_HEADER_SIZE + this.payloadLengths[index]!);
       this.stack.transmit(this.viewOf(index, length));
       this.window.want(index);
-      if (retransmission) this.stats.retransmittedPackets++;
+      if (retransmission) {
+        this.stats.retransmittedPackets++;
+        this.settings.observer?.resend((this.seqno + index) >>> 0);
+      }
     }
   }
 

@@ -98,13 +98,19 @@ describe('ReliableSender over a simulated link', () => {
     assert.deepEqual(r.link.vmcoreImage(), Buffer.from(BATCH));
   });
 
-  test('one ack lost: polls+1 wait steps, one round resends only that packet, ". " once', () => {
+  test('one ack lost: polls+1 wait steps, one round resends only that packet, ". " once; the observer hears it all', () => {
     const r = rig(FREEBSD13);
     const ticks: number[] = [];
     const rounds: Array<[number, number]> = [];
+    const batches: number[][] = [];
+    const acked: number[] = [];
+    const resent: number[] = [];
     const observer = {
+      batch: (...fields: number[]) => batches.push(fields),
+      batchAcked: (firstSeqno: number) => acked.push(firstSeqno),
       tick: (us: number) => ticks.push(us),
       ack: () => undefined,
+      resend: (seqno: number) => resent.push(seqno),
       retransmitRound: (round: number, packets: number) => rounds.push([round, packets]),
     };
     const { send, log } = logged(r, FREEBSD13, { observer });
@@ -120,6 +126,9 @@ describe('ReliableSender over a simulated link', () => {
     assert.deepEqual(ticks, Array(5).fill(POLL_DELAY_US));
     assert.deepEqual(rounds, [[1, 1]]);
     assert.deepEqual(log, ['. ']);
+    assert.deepEqual(batches, [[NETDUMP_VMCORE, 0, 1, 46, BATCH.length]], 'type, offset, first seqno, packets, bytes');
+    assert.deepEqual(resent, [5]);
+    assert.deepEqual(acked, [1]);
   });
 
   test('an ack that never comes: retries+1 rounds, then ETIMEDOUT after retries+2 rounds of polls+1 wait steps', () => {
