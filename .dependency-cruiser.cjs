@@ -3,7 +3,8 @@
  * Each layer names what it may import; anything else, an import cycle, or an
  * import that does not resolve fails the check. Type-only imports count.
  * Node's own modules are allowed everywhere; an npm package only where a
- * layer names it (the dump layer's zstd), so any other is an error too.
+ * layer names it (dump's zstd, report's Vega, cli's progress bar), so any
+ * other is an error too.
  */
 const layers = [
   ['errors', '^errors/', []],
@@ -18,6 +19,8 @@ const layers = [
   ['dump', '^src/dump/', ['^src/wire/', '^errors/', '^node_modules/@bokuweb/zstd-wasm/']],
   ['client', '^src/client/', ['^src/net/', '^src/dump/', '^drivers/driver\\.ts$', '^drivers/vtnet\\.ts$', '^src/wire/', '^errors/']],
   ['server', '^src/server/', ['^native/', '^src/wire/', '^errors/']],
+  // Traces to charts: Vega-Lite specifications, rendered to SVG by Vega.
+  ['report', '^src/report/', ['^errors/', '^node_modules/vega/', '^node_modules/vega-lite/']],
   ['cli', '^src/cli/', ['^src/', '^drivers/', '^native/', '^errors/', '^node_modules/cli-progress/']],
 ];
 
@@ -47,6 +50,11 @@ module.exports = {
     // Resolved paths stay as written, so a copy of the tree with node_modules linked in checks the same.
     preserveSymlinks: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs'] },
+    // Packages that export only "types" and "default" (vega-lite) resolve as Node resolves them.
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.js', '.mjs'],
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
   },
 };

@@ -28,6 +28,7 @@ export const TEST_TOOLS = [
   { command: 'gzip', package: 'gzip' },
   { command: 'tshark', package: 'tshark' },
   { command: 'script', package: 'bsdutils' },
+  { command: 'chromium', package: 'chromium' },
   { file: '/usr/include/pcap/pcap.h', package: 'libpcap-dev' },
 ];
 

@@ -1,6 +1,7 @@
 /**
  * netdump's commands for reading dumps back, once they are on the server:
- * inspect, decrypt (decryptcore's job) and decompress.
+ * inspect, decrypt (decryptcore's job) and decompress; and for reading
+ * traces: report.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,14 +11,16 @@ import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { compressionFormat, decompressFile } from '../dump/decompress.js';
 import { decryptFile } from '../dump/ekcd.js';
 import { inspectPath } from '../dump/inspect.js';
+import { writeReport } from '../report/report.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 
-export const DUMP_TOOLS = ['inspect', 'decrypt', 'decompress'] as const;
+export const DUMP_TOOLS = ['inspect', 'decrypt', 'decompress', 'report'] as const;
 export type DumpTool = (typeof DUMP_TOOLS)[number];
 
 export const DUMP_TOOLS_USAGE = `netdump inspect FILE|DIR...
 netdump decrypt --key PRIVATE.pem [-o OUTPUT] KEYFILE VMCORE_ENCRYPTED
 netdump decompress [-o OUTPUT] VMCORE.gz|VMCORE.zst
+netdump report [-o REPORT.html] TRACE...
 
   inspect      what a dump directory or file holds: each dump's info file
                (the KDH's fields and parity, how the dump ended), the
@@ -30,8 +33,13 @@ netdump decompress [-o OUTPUT] VMCORE.gz|VMCORE.zst
   decompress   a .gz or .zst core to a plain one, by default without the
                suffix; zstd frames must say their size (ours do; a kernel's
                one-frame stream: use zstd -d)
+  report       one self-contained HTML page (default report.html) from
+               traces of netdump --trace, side by side: throughput, time per
+               batch over time and its distribution, polls per batch, ack
+               latency, retransmit rounds, and a summary table; it replaces
+               an older report of the same name
 
-An existing output file is never overwritten. Exit status: 0 done, 1 a file
+An existing output file is never overwritten, but by report. Exit status: 0 done, 1 a file
 could not be read or written, or is not what it should be; 2 bad usage.`;
 
 class ToolUsageError extends Error {}
@@ -79,7 +87,16 @@ async function run(tool: DumpTool, argv: string[]): Promise<void> {
     return;
   }
   if (tool === 'decrypt') return decrypt(argv);
+  if (tool === 'report') return report(argv);
   return decompress(argv);
+}
+
+async function report(argv: string[]): Promise<void> {
+  const { values, positionals } = options(argv, false);
+  if (positionals.length === 0) throw new ToolUsageError('give one or more traces of netdump --trace');
+  const output = values.o ?? 'report.html';
+  const charts = await writeReport(positionals, output);
+  process.stdout.write(`${output}: ${charts.length} charts from ${positionals.length} trace${positionals.length === 1 ? '' : 's'}\n`);
 }
 
 function decrypt(argv: string[]): void {

@@ -1,0 +1,103 @@
+/**
+ * The report's reading of a trace: batches from their start to their last
+ * ack with the polls between, ack latency from a packet's last transmit,
+ * retransmit rounds with the sequence numbers they resent and their batch's
+ * offset, the summary's figures; labels; and traces it must refuse.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { traceLabels } from '../../src/report/report.js';
+import { analyzeTrace, readTrace, summarize, type TraceEvent } from '../../src/report/trace.js';
+
+/** Two VMCORE batches of two packets; the second loses seq 13's first ack and resends it in round 1. */
+const EVENTS: TraceEvent[] = [
+  { t: 1000, event: 'transmit', bytes: 42, ethertype: 2054 },
+  { t: 2000, event: 'batch', type: 3, seq: 10, packets: 2, bytes: 2896, offset: 0 },
+  { t: 2010, event: 'transmit', bytes: 1514, type: 3, seq: 10 },
+  { t: 2020, event: 'transmit', bytes: 1514, type: 3, seq: 11 },
+  { t: 2030, event: 'poll', frames: 0 },
+  { t: 2031, event: 'tick', us: 500 },
+  { t: 2540, event: 'ack', seq: 10 },
+  { t: 2541, event: 'ack', seq: 11 },
+  { t: 2539, event: 'poll', frames: 2 },
+  { t: 3040, event: 'tick', us: 500 },
+  { t: 3050, event: 'batch-acked', seq: 10 },
+  { t: 4000, event: 'batch', type: 3, seq: 12, packets: 2, bytes: 2000, offset: 2896 },
+  { t: 4010, event: 'transmit', bytes: 1514, type: 3, seq: 12 },
+  { t: 4020, event: 'transmit', bytes: 566, type: 3, seq: 13 },
+  { t: 4500, event: 'poll', frames: 1 },
+  { t: 4510, event: 'ack', seq: 12 },
+  { t: 6000, event: 'transmit', bytes: 566, type: 3, seq: 13 },
+  { t: 6001, event: 'resend', seq: 13 },
+  { t: 6002, event: 'retransmit', round: 1, packets: 1 },
+  { t: 6500, event: 'poll', frames: 1 },
+  { t: 6600, event: 'ack', seq: 13 },
+  { t: 7000, event: 'batch-acked', seq: 12 },
+  { t: 7100, event: 'batch', type: 2, seq: 14, packets: 1, bytes: 0, offset: 0 },
+  { t: 7200, event: 'batch-acked', seq: 14 },
+];
+
+test('batches, acks and retransmit rounds, in microseconds from the first batch', () => {
+  const analysis = analyzeTrace(EVENTS, 'lossy');
+  assert.deepEqual(analysis.batches, [
+    { start: 0, end: 1050, type: 3, seq: 10, packets: 2, bytes: 2896, offset: 0, polls: 2 },
+    { start: 2000, end: 5000, type: 3, seq: 12, packets: 2, bytes: 2000, offset: 2896, polls: 2 },
+    { start: 5100, end: 5200, type: 2, seq: 14, packets: 1, bytes: 0, offset: 0, polls: 0 },
+  ]);
+  assert.deepEqual(analysis.ackLatencies, [530, 521, 500, 600], 'seq 13 from its resend, not its first transmit');
+  assert.deepEqual(analysis.retransmits, [{ time: 4002, round: 1, seqs: [13], offset: 2896 }]);
+});
+
+test('the summary: data batches only, their times, polls, ack latency, rounds and packets resent', () => {
+  assert.deepEqual(summarize(analyzeTrace(EVENTS, 'lossy')), {
+    label: 'lossy',
+    seconds: 0.0052,
+    dataBytes: 4896,
+    megabytesPerSecond: 4896 / 2 ** 20 / 0.005,
+    batches: 2,
+    batchMicros: { mean: 2025, p50: 1050, p99: 1050, max: 3000 },
+    pollsPerBatch: 2,
+    acks: 4,
+    ackMicros: { p50: 521, p99: 530 },
+    retransmitRounds: 1,
+    packetsResent: 1,
+  });
+});
+
+test('labels: file names without their extension, a repeated one numbered', () => {
+  assert.deepEqual(traceLabels(['a/freebsd13.jsonl', 'b/freebsd13.jsonl', 'em.trace', 'vtnet']), [
+    'freebsd13',
+    'freebsd13 (2)',
+    'em',
+    'vtnet',
+  ]);
+});
+
+test('refused: a line that is not JSON, an event without a time, a trace without batches, a file that is not there', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-report-trace-'));
+  try {
+    const write = (name: string, lines: string[]) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, lines.join('\n'));
+      return file;
+    };
+    const notJson = write('bad.jsonl', [JSON.stringify(EVENTS[0]), '{"t": 5, "event"']);
+    assert.throws(() => readTrace(notJson, 'bad'), { code: 'EINVAL', message: `${notJson}:2: not a JSON line of a netdump trace` });
+    const noTime = write('notime.jsonl', ['{"event":"poll","frames":0}']);
+    assert.throws(() => readTrace(noTime, 'x'), { message: `${noTime}:1: not an event of a netdump trace (it needs "t" and "event")` });
+    const old = write('old.jsonl', ['{"t":1,"event":"poll","frames":0}', '{"t":2,"event":"tick","us":500}']);
+    assert.throws(() => readTrace(old, 'x'), {
+      message: `${old}: no batch in this trace (a trace from before batch events, or not a dump's)`,
+    });
+    assert.throws(() => readTrace(path.join(dir, 'missing.jsonl'), 'x'), {
+      code: 'ENOENT',
+      message: /^cannot read the trace .*missing\.jsonl: ENOENT/,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
