@@ -39,7 +39,7 @@ local f = {
   len = ProtoField.uint32("fbsd_netdump.len", "Payload length", base.DEC),
   aux2 = ProtoField.uint32("fbsd_netdump.aux2", "aux2 (12.x: mh__pad)", base.HEX),
   payload = ProtoField.bytes("fbsd_netdump.payload", "Payload"),
-  herald_path = ProtoField.stringz("fbsd_netdump.herald.path", "Dump path"),
+  herald_path = ProtoField.string("fbsd_netdump.herald.path", "Dump path"),
   ack_seqno = ProtoField.uint32("fbsd_netdump.ack.seqno", "Acked sequence number", base.DEC),
   kdh_magic = ProtoField.string("fbsd_netdump.kdh.magic", "Magic"),
   kdh_architecture = ProtoField.string("fbsd_netdump.kdh.architecture", "Architecture"),
@@ -73,14 +73,20 @@ local e = {
     expert.group.MALFORMED, expert.severity.WARN),
   bad_parity = ProtoExpert.new("fbsd_netdump.kdh.bad_parity", "Kernel dump header parity does not verify",
     expert.group.MALFORMED, expert.severity.WARN),
-  long_ack = ProtoExpert.new("fbsd_netdump.ack.long", "Ack longer than 4 bytes: 12.x's netdump ignores it",
+  long_ack = ProtoExpert.new("fbsd_netdump.ack.long", "Ack longer than 4 bytes: 13+ drops it, 12.x reads its first 4",
     expert.group.PROTOCOL, expert.severity.NOTE),
 }
 netdump.experts = { e.short, e.len_mismatch, e.bad_parity, e.long_ack }
 
--- Fixed-size text fields end at their first NUL.
+-- A C string inside `range`: up to its first NUL, or all of it (never past the field).
+local function c_string(range)
+  local text = range:raw()
+  local nul = text:find("\0", 1, true)
+  return nul and text:sub(1, nul - 1) or text
+end
+
 local function add_text(tree, field, range)
-  tree:add(field, range, range:stringz())
+  tree:add(field, range, c_string(range))
 end
 
 local function dissect_kdh(payload, tree)
@@ -102,7 +108,7 @@ local function dissect_kdh(payload, tree)
   -- dump_init_header makes the XOR of all 128 big-endian words zero.
   local parity = 0
   for at = 0, KDH_SIZE - 4, 4 do
-    parity = bit32.bxor(parity, payload(at, 4):uint())
+    parity = bit.bxor(parity, payload(at, 4):uint())
   end
   local ok = kdh:add(f.kdh_parity_ok, parity == 0)
   ok:set_generated()
@@ -148,8 +154,8 @@ local function dissect_message(buffer, pinfo, tree)
   if available > 0 then
     local payload = buffer(HEADER_SIZE, math.min(len, available))
     if kind == HERALD then
-      root:add(f.herald_path, payload)
-      info = info .. " path=" .. payload:stringz()
+      add_text(root, f.herald_path, payload)
+      info = info .. " path=" .. c_string(payload)
     elseif kind == KDH and payload:len() >= KDH_SIZE then
       dissect_kdh(payload, root)
     elseif kind == EKCD_KEY and buffer(8, 8):uint64() == UInt64(0) and payload:len() >= KDK_HEADER_SIZE then

@@ -1,5 +1,5 @@
 /**
- * The tracer's events as fixed 32-byte records in a ring (written by the
+ * The tracer's events as fixed 40-byte records in a ring (written by the
  * dump's thread), and their JSON lines (formatted by the ring's worker):
  * kind, up to six 32-bit integer fields, and the monotonic microsecond time.
  */

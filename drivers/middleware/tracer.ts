@@ -4,7 +4,7 @@
  * and sequence number when it carries one), every poll with the frames it
  * returned, and, through the client's observer hooks, every DELAY(500)
  * tick, accepted ack and retransmit round. The dump's thread only stores
- * a 32-byte record per event; a worker thread formats and writes the lines.
+ * a 40-byte record per event; a worker thread formats and writes the lines.
  */
 import {
   ethernetEtherType,

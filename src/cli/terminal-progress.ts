@@ -14,6 +14,8 @@ import type { LiveProgress } from '../client/progress.js';
 const REDRAW_EVERY_MS = 100;
 const MIB = 2 ** 20;
 const CLEAR_LINE = '\r\u001b[K';
+/** DEC save cursor: cli-progress goes back to the saved place when it stops, so it must follow the bar down. */
+const SAVE_CURSOR = '\u001b7';
 
 export class TerminalProgress implements LiveProgress {
   private bar: SingleBar | undefined;
@@ -44,6 +46,7 @@ export class TerminalProgress implements LiveProgress {
       hideCursor: false,
       gracefulExit: false,
       linewrap: false,
+      forceRedraw: true,
       etaBuffer: 200,
       fps: 2000 / REDRAW_EVERY_MS, // cli-progress draws from update() once two frames have passed
     });
@@ -73,9 +76,9 @@ export class TerminalProgress implements LiveProgress {
     return text.startsWith('\n') ? text.slice(1) : text;
   }
 
-  /** Writes console text on its own line above the bar; the bar comes back at the next update. */
+  /** Writes console text on its own line above the bar; the bar comes back at the next update, one line lower. */
   printAbove(text: string): void {
-    this.stream.write(`${CLEAR_LINE}${text}${text.endsWith('\n') ? '' : '\n'}`);
+    this.stream.write(`${CLEAR_LINE}${text}${text.endsWith('\n') ? '' : '\n'}${SAVE_CURSOR}`);
     this.drawnAt = -Infinity;
   }
 

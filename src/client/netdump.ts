@@ -212,13 +212,18 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
 
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
 function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
-  const failed = dumpFailed(settings);
+  const progress = startProgress(settings, content, sender.stats);
+  const sayFailed = dumpFailed(settings);
+  // The progress ends where the dump did, and the kernel's failure line comes after it.
+  const failed = (error: NetdumpError) => {
+    progress.stop();
+    sayFailed(error);
+  };
   const send = (offset: number, data: Uint8Array) => {
     times.start();
     sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), failed);
     times.stop();
   };
-  const progress = startProgress(settings, content, sender.stats);
   try {
     return dumpWrites(content.source, settings.profile.coalesceWrites, send, progress);
   } finally {

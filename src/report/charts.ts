@@ -42,7 +42,7 @@ const traceColour = { field: 'trace', type: 'nominal', title: 'trace' } as const
 
 /** Bytes of data batches acked per time bin, as MB/s, over the dump's time. */
 function throughputSpec(traces: TraceAnalysis[]): TopLevelSpec {
-  const longest = Math.max(...traces.map((trace) => trace.batches.at(-1)?.end ?? 0));
+  const longest = Math.max(0, ...traces.flatMap((trace) => trace.batches.map((batch) => batch.end)));
   const bin = Math.max(10_000, longest / THROUGHPUT_BINS);
   const values: Row[] = [];
   for (const trace of traces) {
@@ -95,26 +95,43 @@ function batchTimelineSpec(traces: TraceAnalysis[]): TopLevelSpec {
   };
 }
 
+const HISTOGRAM_BINS = 80;
+
+/**
+ * Counts per bin, the bins shared by all traces: binned here, not by Vega,
+ * so that a long dump's hundreds of thousands of acks become 80 rows.
+ */
+function histogram(traces: TraceAnalysis[], valuesOf: (trace: TraceAnalysis) => number[]): Row[] {
+  const all = traces.map(valuesOf);
+  let low = Infinity;
+  let high = -Infinity;
+  for (const values of all) for (const value of values) [low, high] = [Math.min(low, value), Math.max(high, value)];
+  if (low > high) return [];
+  const width = Math.max((high - low) / HISTOGRAM_BINS, 1e-9);
+  return traces.flatMap((trace, index) => {
+    const counts = new Array<number>(HISTOGRAM_BINS).fill(0);
+    for (const value of all[index]!) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor((value - low) / width))]!++;
+    return counts.flatMap((count, bin) =>
+      count === 0 ? [] : [{ trace: trace.label, from: low + bin * width, to: low + (bin + 1) * width, count }],
+    );
+  });
+}
+
 /** A histogram per trace, bars overlaid; the count axis is symlog so that a tail of a few shows. */
-function histogramSpec(title: string, values: Row[], field: string, axisTitle: string): TopLevelSpec {
+function histogramSpec(title: string, values: Row[], axisTitle: string): TopLevelSpec {
   return {
     ...base(title, values),
     mark: { type: 'bar', opacity: 0.55 },
     encoding: {
-      x: { field, type: 'quantitative', bin: { maxbins: 80 }, title: axisTitle },
-      y: { aggregate: 'count', type: 'quantitative', stack: null, title: 'count', scale: { type: 'symlog' } },
+      x: { field: 'from', type: 'quantitative', bin: { binned: true }, title: axisTitle },
+      x2: { field: 'to' },
+      y: { field: 'count', type: 'quantitative', stack: null, title: 'count', scale: { type: 'symlog' } },
       color: traceColour,
     },
   };
 }
 
-function batchTimeValues(traces: TraceAnalysis[]): Row[] {
-  return traces.flatMap((trace) => dataBatches(trace).map((batch) => ({ trace: trace.label, ms: (batch.end - batch.start) / 1000 })));
-}
-
-function ackLatencyValues(traces: TraceAnalysis[]): Row[] {
-  return traces.flatMap((trace) => trace.ackLatencies.map((micros) => ({ trace: trace.label, us: micros })));
-}
+const batchMillis = (trace: TraceAnalysis): number[] => dataBatches(trace).map((batch) => (batch.end - batch.start) / 1000);
 
 /** The share of data batches that took 1, 2, 3… polls, side by side per trace. */
 function pollsSpec(traces: TraceAnalysis[]): TopLevelSpec {
@@ -198,7 +215,7 @@ export async function renderCharts(traces: TraceAnalysis[]): Promise<Chart[]> {
       id: 'batch-time-distribution',
       title: 'Time per batch: distribution',
       caption: 'How many data batches took how long; the count axis is logarithmic, so the tail shows.',
-      spec: histogramSpec('Time per batch: distribution', batchTimeValues(traces), 'ms', 'ms per batch'),
+      spec: histogramSpec('Time per batch: distribution', histogram(traces, batchMillis), 'ms per batch'),
     },
     {
       id: 'polls',
@@ -210,7 +227,11 @@ export async function renderCharts(traces: TraceAnalysis[]): Promise<Chart[]> {
       id: 'ack-latency',
       title: 'Ack latency: distribution',
       caption: 'From a packet’s last transmit to the poll that took its ack, in µs.',
-      spec: histogramSpec('Ack latency: distribution', ackLatencyValues(traces), 'us', 'µs from transmit to ack'),
+      spec: histogramSpec(
+        'Ack latency: distribution',
+        histogram(traces, (trace) => trace.ackLatencies),
+        'µs from transmit to ack',
+      ),
     },
     {
       id: 'retransmits',

@@ -38,6 +38,7 @@ function summaryTable(summaries: TraceSummary[]): string {
     ['ack latency p50 / p99', (s) => `${fixed(s.ackMicros.p50, 0)} / ${fixed(s.ackMicros.p99, 0)} µs`],
     ['retransmit rounds', (s) => String(s.retransmitRounds)],
     ['packets resent', (s) => String(s.packetsResent)],
+    ['ends', (s) => escapeHtml(s.ending)],
   ];
   const body = rows.map(([name, cell]) => `<tr><th>${name}</th>${summaries.map((s) => `<td>${cell(s)}</td>`).join('')}</tr>`);
   return `<table id="summary">\n${body.join('\n')}\n</table>`;

@@ -5,7 +5,8 @@
  * last transmit, throughput over time, and each retransmit round with the
  * sequence numbers it resent and the offset of the batch they belong to.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 
@@ -36,9 +37,11 @@ export interface RetransmitRound {
 export interface TraceAnalysis {
   label: string;
   batches: TraceBatch[];
-  /** Microseconds from a packet's last transmit to its ack, in ack order. */
+  /** Microseconds from a data packet's last transmit to its ack, in ack order. */
   ackLatencies: number[];
   retransmits: RetransmitRound[];
+  /** The batch the trace ends in without its last ack (a dump that failed or was stopped). */
+  unfinished?: { seq: number; offset: number };
 }
 
 export interface TraceEvent {
@@ -47,20 +50,44 @@ export interface TraceEvent {
   [field: string]: number | string;
 }
 
-/** Reads a trace file; a line that is not one of our events is an error naming the file and line. */
+const READ_CHUNK = 1 << 20;
+/** Far more than any event's line; what has no newline within it is not a trace (/dev/zero, a core). */
+const MAX_LINE = 64 * 1024;
+
+/**
+ * Reads a trace file a MiB at a time, each line analysed as it comes and
+ * then dropped (a 4 GiB dump's trace has millions); a line that is not one
+ * of our events is an error naming the file and line.
+ */
 export function readTrace(file: string, label: string): TraceAnalysis {
-  let text: string;
+  const analyzer = new TraceAnalyzer(label, file);
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
+    const chunk = Buffer.alloc(READ_CHUNK);
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    let lineNumber = 0;
+    const take = (line: string) => {
+      lineNumber++;
+      if (line !== '') analyzer.add(parseEvent(line, file, lineNumber), lineNumber);
+    };
+    for (let read; (read = readSync(fd, chunk, 0, READ_CHUNK, null)) > 0;) {
+      const lines = (pending + decoder.write(chunk.subarray(0, read))).split('\n');
+      pending = lines.pop()!;
+      lines.forEach(take);
+      if (pending.length > MAX_LINE)
+        throw new NetdumpError('EINVAL', `${file}:${lineNumber + 1}: a line of over 64 KiB: not a netdump trace`);
+    }
+    take(pending + decoder.end());
   } catch (error) {
+    if (error instanceof NetdumpError) throw error;
     const code = errorCodeOf((error as NodeJS.ErrnoException).code);
     throw new NetdumpError(code, `cannot read the trace ${file}: ${(error as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  const events = text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line, index) => parseEvent(line, file, index + 1));
-  return analyzeTrace(events, label, file);
+  return analyzer.finish();
 }
 
 function parseEvent(line: string, file: string, lineNumber: number): TraceEvent {
@@ -81,20 +108,43 @@ const field = (event: TraceEvent, name: string): number => (typeof event[name] =
 
 /** The batches, acks and retransmit rounds of a trace's events, in their order. */
 export function analyzeTrace(events: TraceEvent[], label: string, source = label): TraceAnalysis {
-  const firstBatch = events.find((event) => event.event === 'batch');
-  if (firstBatch === undefined) {
-    throw new NetdumpError('EINVAL', `${source}: no batch in this trace (a trace from before batch events, or not a dump's)`);
+  const analyzer = new TraceAnalyzer(label, source);
+  for (const event of events) analyzer.add(event);
+  return analyzer.finish();
+}
+
+/** Takes a trace's events one at a time, in order, keeping only what the report draws. */
+class TraceAnalyzer {
+  private readonly analysis: TraceAnalysis;
+  private origin: number | undefined;
+  private lastTime = -Infinity;
+  /** When each packet of the current batch was last transmitted. */
+  private readonly sentAt = new Map<number, number>();
+  private current: TraceBatch | undefined;
+  private resent: number[] = [];
+
+  constructor(
+    label: string,
+    private readonly source: string,
+  ) {
+    this.analysis = { label, batches: [], ackLatencies: [], retransmits: [] };
   }
-  const origin = firstBatch.t;
-  const analysis: TraceAnalysis = { label, batches: [], ackLatencies: [], retransmits: [] };
-  const sentAt = new Map<number, number>();
-  let current: TraceBatch | undefined;
-  let resent: number[] = [];
-  for (const event of events) {
-    const time = event.t - origin;
+
+  /** `lineNumber` names the event in an error. */
+  add(event: TraceEvent, lineNumber?: number): void {
+    if (event.t < this.lastTime) {
+      const where = lineNumber === undefined ? this.source : `${this.source}:${lineNumber}`;
+      throw new NetdumpError('EINVAL', `${where}: the time goes backwards (${event.t} after ${this.lastTime}): not one netdump trace`);
+    }
+    this.lastTime = event.t;
+    if (this.origin === undefined) {
+      if (event.event !== 'batch') return; // ARP and other frames before the first batch
+      this.origin = event.t;
+    }
+    const time = event.t - this.origin;
     switch (event.event) {
       case 'batch':
-        current = {
+        this.current = {
           start: time,
           end: time,
           type: field(event, 'type'),
@@ -104,37 +154,45 @@ export function analyzeTrace(events: TraceEvent[], label: string, source = label
           offset: field(event, 'offset'),
           polls: 0,
         };
-        sentAt.clear();
-        resent = [];
-        break;
+        this.sentAt.clear();
+        this.resent = [];
+        return;
       case 'transmit':
-        if ('seq' in event) sentAt.set(field(event, 'seq'), time);
-        break;
+        if ('seq' in event) this.sentAt.set(field(event, 'seq'), time);
+        return;
       case 'poll':
-        if (current !== undefined) current.polls++;
-        break;
+        if (this.current !== undefined) this.current.polls++;
+        return;
       case 'ack': {
-        const sent = sentAt.get(field(event, 'seq'));
-        if (sent !== undefined) analysis.ackLatencies.push(time - sent);
-        break;
+        // Data packets only: the herald's, KDH's and FINISHED's acks wait for the server's file work.
+        const sent = this.current?.type === VMCORE ? this.sentAt.get(field(event, 'seq')) : undefined;
+        if (sent !== undefined) this.analysis.ackLatencies.push(time - sent);
+        return;
       }
       case 'resend':
-        resent.push(field(event, 'seq'));
-        break;
+        this.resent.push(field(event, 'seq'));
+        return;
       case 'retransmit':
-        analysis.retransmits.push({ time, round: field(event, 'round'), seqs: resent, offset: current?.offset ?? 0 });
-        resent = [];
-        break;
+        this.analysis.retransmits.push({ time, round: field(event, 'round'), seqs: this.resent, offset: this.current?.offset ?? 0 });
+        this.resent = [];
+        return;
       case 'batch-acked':
-        if (current !== undefined && current.seq === field(event, 'seq')) {
-          current.end = time;
-          analysis.batches.push(current);
-          current = undefined;
+        if (this.current !== undefined && this.current.seq === field(event, 'seq')) {
+          this.current.end = time;
+          this.analysis.batches.push(this.current);
+          this.current = undefined;
         }
-        break;
+        return;
     }
   }
-  return analysis;
+
+  finish(): TraceAnalysis {
+    if (this.origin === undefined) {
+      throw new NetdumpError('EINVAL', `${this.source}: no batch in this trace (a trace from before batch events, or not a dump's)`);
+    }
+    if (this.current !== undefined) this.analysis.unfinished = { seq: this.current.seq, offset: this.current.offset };
+    return this.analysis;
+  }
 }
 
 /** The dump's data batches (VMCORE): what the time-per-batch figures are about. */
@@ -156,6 +214,8 @@ export interface TraceSummary {
   ackMicros: { p50: number; p99: number };
   retransmitRounds: number;
   packetsResent: number;
+  /** How the trace ends: every batch acked, or which one was not. */
+  ending: string;
 }
 
 export function summarize(analysis: TraceAnalysis): TraceSummary {
@@ -183,5 +243,9 @@ export function summarize(analysis: TraceAnalysis): TraceSummary {
     ackMicros: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) },
     retransmitRounds: analysis.retransmits.length,
     packetsResent: analysis.retransmits.reduce((sum, round) => sum + round.seqs.length, 0),
+    ending:
+      analysis.unfinished === undefined
+        ? 'every batch acked'
+        : `unfinished: batch seq ${analysis.unfinished.seq} (offset ${analysis.unfinished.offset}) not acked`,
   };
 }

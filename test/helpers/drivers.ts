@@ -230,7 +230,7 @@ export function dumpInProcess(options: InProcessDumpOptions): InProcessDump {
 /** One line of a --trace file. */
 export interface TraceLine {
   t: number;
-  event: 'transmit' | 'poll' | 'tick' | 'ack' | 'retransmit';
+  event: 'batch' | 'batch-acked' | 'transmit' | 'poll' | 'tick' | 'ack' | 'resend' | 'retransmit';
   bytes?: number;
   type?: number;
   seq?: number;

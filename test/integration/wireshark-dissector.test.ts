@@ -195,7 +195,7 @@ describe('the Wireshark dissector, run by tshark on our captures', () => {
     assert.deepEqual(tsharkFields(edited, 'fbsd_netdump.kdh.bad_parity', ['fbsd_netdump.kdh.parity_ok']), [[String(kdh.index + 1), '0']]);
   });
 
-  test('a message shorter than its header and an ack shorter than 4 bytes are marked short, not read past their end', () => {
+  test('a message shorter than its header and an ack shorter than 4 bytes are marked short; a path without NUL ends with the datagram', () => {
     const addressing = {
       srcMac: parseMac(hosts.client.mac),
       dstMac: parseMac(hosts.server.mac),
@@ -207,8 +207,17 @@ describe('the Wireshark dissector, run by tshark on our captures', () => {
     const cutAck = Buffer.alloc(UDP_PAYLOAD_OFFSET + 2);
     const reverse = { srcMac: addressing.dstMac, dstMac: addressing.srcMac, srcIp: addressing.dstIp, dstIp: addressing.srcIp };
     emitUdpFrame({ ...reverse, srcPort: 40000, dstPort: NETDUMP_ACKPORT }, Buffer.from([0, 7]), cutAck);
+    // A herald whose path has no NUL: the path ends with the datagram, not past it.
+    const heraldPayload = Buffer.alloc(NETDUMP_HEADER_SIZE + 3);
+    heraldPayload.writeUInt32BE(1, 0);
+    heraldPayload.writeUInt32BE(1, 4);
+    heraldPayload.writeUInt32BE(3, 16);
+    heraldPayload.write('abc', NETDUMP_HEADER_SIZE);
+    const unterminated = Buffer.alloc(UDP_PAYLOAD_OFFSET + heraldPayload.length);
+    emitUdpFrame({ ...addressing, srcPort: NETDUMP_ACKPORT, dstPort: NETDUMP_PORT }, heraldPayload, unterminated);
     const file = path.join(dir, 'short.pcap');
-    writeFileSync(file, pcapOf([cutHerald, cutAck]));
+    writeFileSync(file, pcapOf([cutHerald, cutAck, unterminated]));
+    assert.deepEqual(tsharkFields(file, 'fbsd_netdump.herald.path', ['fbsd_netdump.herald.path']), [['3', 'abc']]);
     assert.deepEqual(tsharkFields(file, 'fbsd_netdump.short', ['fbsd_netdump.type', 'fbsd_netdump.ack.seqno']), [
       ['1', '', ''],
       ['2', '', ''],

@@ -21,9 +21,9 @@ const EVENTS: TraceEvent[] = [
   { t: 2020, event: 'transmit', bytes: 1514, type: 3, seq: 11 },
   { t: 2030, event: 'poll', frames: 0 },
   { t: 2031, event: 'tick', us: 500 },
+  { t: 2539, event: 'poll', frames: 2 },
   { t: 2540, event: 'ack', seq: 10 },
   { t: 2541, event: 'ack', seq: 11 },
-  { t: 2539, event: 'poll', frames: 2 },
   { t: 3040, event: 'tick', us: 500 },
   { t: 3050, event: 'batch-acked', seq: 10 },
   { t: 4000, event: 'batch', type: 3, seq: 12, packets: 2, bytes: 2000, offset: 2896 },
@@ -38,6 +38,8 @@ const EVENTS: TraceEvent[] = [
   { t: 6600, event: 'ack', seq: 13 },
   { t: 7000, event: 'batch-acked', seq: 12 },
   { t: 7100, event: 'batch', type: 2, seq: 14, packets: 1, bytes: 0, offset: 0 },
+  { t: 7110, event: 'transmit', bytes: 66, type: 2, seq: 14 },
+  { t: 7190, event: 'ack', seq: 14 },
   { t: 7200, event: 'batch-acked', seq: 14 },
 ];
 
@@ -48,7 +50,12 @@ test('batches, acks and retransmit rounds, in microseconds from the first batch'
     { start: 2000, end: 5000, type: 3, seq: 12, packets: 2, bytes: 2000, offset: 2896, polls: 2 },
     { start: 5100, end: 5200, type: 2, seq: 14, packets: 1, bytes: 0, offset: 0, polls: 0 },
   ]);
-  assert.deepEqual(analysis.ackLatencies, [530, 521, 500, 600], 'seq 13 from its resend, not its first transmit');
+  assert.deepEqual(
+    analysis.ackLatencies,
+    [530, 521, 500, 600],
+    "seq 13 from its resend, not its first transmit; FINISHED's ack not counted",
+  );
+  assert.equal(analysis.unfinished, undefined);
   assert.deepEqual(analysis.retransmits, [{ time: 4002, round: 1, seqs: [13], offset: 2896 }]);
 });
 
@@ -65,7 +72,15 @@ test('the summary: data batches only, their times, polls, ack latency, rounds an
     ackMicros: { p50: 521, p99: 530 },
     retransmitRounds: 1,
     packetsResent: 1,
+    ending: 'every batch acked',
   });
+});
+
+test('a trace that ends inside a batch (a failed or stopped dump) says which batch', () => {
+  const analysis = analyzeTrace(EVENTS.slice(0, 16), 'stopped');
+  assert.deepEqual(analysis.unfinished, { seq: 12, offset: 2896 });
+  assert.equal(analysis.batches.length, 1);
+  assert.equal(summarize(analysis).ending, 'unfinished: batch seq 12 (offset 2896) not acked');
 });
 
 test('labels: file names without their extension, a repeated one numbered', () => {
@@ -77,7 +92,7 @@ test('labels: file names without their extension, a repeated one numbered', () =
   ]);
 });
 
-test('refused: a line that is not JSON, an event without a time, a trace without batches, a file that is not there', () => {
+test('refused: a line that is not JSON, an event without a time, no batch, no file, time going backwards, no newline', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'netdump-report-trace-'));
   try {
     const write = (name: string, lines: string[]) => {
@@ -97,6 +112,12 @@ test('refused: a line that is not JSON, an event without a time, a trace without
       code: 'ENOENT',
       message: /^cannot read the trace .*missing\.jsonl: ENOENT/,
     });
+    const backwards = write('backwards.jsonl', [JSON.stringify(EVENTS[1]), JSON.stringify({ ...EVENTS[2], t: 10 })]);
+    assert.throws(() => readTrace(backwards, 'x'), {
+      message: `${backwards}:2: the time goes backwards (10 after 2000): not one netdump trace`,
+    });
+    const noNewline = write('zeros', [Buffer.alloc(200_000).toString()]);
+    assert.throws(() => readTrace(noNewline, 'x'), { message: `${noNewline}:1: a line of over 64 KiB: not a netdump trace` });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
