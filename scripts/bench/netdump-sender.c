@@ -21,67 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HEADER 24
+#include "netdump-common.h"
+
 #define BATCH_BYTES 65536
 #define MAX_PACKETS 64
 #define RETRY_SECONDS 0.2
-
-struct header {
-	uint32_t type, seqno;
-	uint64_t offset;
-	uint32_t len, aux2;
-} __attribute__((packed));
-
-static void spin_us(double microseconds)
-{
-	struct timespec start, current;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do
-		clock_gettime(CLOCK_MONOTONIC, &current);
-	while ((double)(current.tv_sec - start.tv_sec) * 1e6 + (double)(current.tv_nsec - start.tv_nsec) / 1e3 < microseconds);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void fill_header(uint8_t *packet, uint32_t type, uint32_t seqno, uint64_t offset, uint32_t len)
-{
-	struct header h = { htonl(type), htonl(seqno), htobe64(offset), htonl(len), 0 };
-	memcpy(packet, &h, sizeof(h));
-}
-
-static void fill_pattern(uint8_t *data, uint64_t offset, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i += 8) {
-		uint64_t word = offset + i;
-		memcpy(data + i, &word, 8);
-	}
-}
-
-/* Waits for the ack of `seqno` on the unconnected socket; returns the server's port. */
-static int herald(int fd, struct sockaddr_in *server)
-{
-	uint8_t packet[HEADER], ack[64];
-	struct sockaddr_in from;
-	socklen_t fromlen;
-
-	fill_header(packet, 1, 1, 0, 0);
-	for (int attempt = 0; attempt < 50; attempt++) {
-		double deadline = now() + 0.2;
-		sendto(fd, packet, sizeof(packet), 0, (struct sockaddr *)server, sizeof(*server));
-		while (now() < deadline) {
-			fromlen = sizeof(from);
-			ssize_t n = recvfrom(fd, ack, sizeof(ack), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
-			if (n == 4 && ntohl(*(uint32_t *)ack) == 1)
-				return ntohs(from.sin_port);
-		}
-	}
-	return -1;
-}
 
 static int compare_doubles(const void *a, const void *b)
 {
@@ -114,12 +58,11 @@ int main(int argc, char **argv)
 	static uint8_t ack_data[MAX_PACKETS][64];
 	struct mmsghdr acks[MAX_PACKETS];
 	struct iovec ack_iov[MAX_PACKETS];
-	struct sockaddr_in client = { 0 }, server = { 0 };
 	uint64_t total, sent_bytes = 0;
 	uint32_t payload, seq = 2;
 	long retransmits = 0, batches = 0, packet_count = 0, polls = 0;
 	double start;
-	int fd, port, kernel_wait = 0;
+	int fd, kernel_wait = 0;
 
 	if (argc > 1 && strcmp(argv[1], "-k") == 0) {
 		kernel_wait = 1;
@@ -132,28 +75,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	total = strtoull(argv[3], NULL, 10);
-	client.sin_family = server.sin_family = AF_INET;
-	client.sin_port = htons(20024);
-	server.sin_port = htons(20023);
-	if (inet_pton(AF_INET, argv[1], &client.sin_addr) != 1 || inet_pton(AF_INET, argv[2], &server.sin_addr) != 1) {
-		fprintf(stderr, "netdump-sender: bad address\n");
-		return 2;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&client, sizeof(client)) < 0) {
-		perror("netdump-sender: bind");
-		return 1;
-	}
-	port = herald(fd, &server);
-	if (port < 0) {
-		fprintf(stderr, "netdump-sender: no herald ack\n");
-		return 1;
-	}
-	server.sin_port = htons((uint16_t)port);
-	if (connect(fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
-		perror("netdump-sender: connect");
-		return 1;
-	}
+	fd = open_session("netdump-sender", argv[1], argv[2]);
+	if (fd < 0)
+		return -fd;
 	double *batch_times = malloc(sizeof(double) * (total / BATCH_BYTES + 1));
 	if (batch_times == NULL) {
 		perror("netdump-sender: malloc");
@@ -220,18 +144,7 @@ int main(int argc, char **argv)
 		batch_times[batches++] = now() - batch_start;
 	}
 	double seconds = now() - start;
-	/* FINISHED, best effort: the benchmark's figure is already taken. */
-	fill_header(packets[0], 2, seq, 0, 0);
-	for (int attempt = 0; attempt < 20; attempt++) {
-		uint8_t ack[64];
-		send(fd, packets[0], HEADER, 0);
-		double deadline = now() + 0.5;
-		int done = 0;
-		while (!done && now() < deadline)
-			done = recv(fd, ack, sizeof(ack), MSG_DONTWAIT) == 4 && ntohl(*(uint32_t *)ack) == seq;
-		if (done)
-			break;
-	}
+	send_finished(fd, seq);
 	printf("{\"bytes\":%llu,\"seconds\":%.6f,\"packets\":%ld,\"retransmits\":%ld,\"batches\":%ld,\"polls\":%ld,\"batchMicros\":",
 	       (unsigned long long)total, seconds, packet_count, retransmits, batches, polls);
 	print_batch_times(batch_times, batches);

@@ -5,116 +5,15 @@
  * pwrite, ack), in the same run, over veth. Prints MB/s and packets/s of
  * both and the ratio; every dump is verified and no packet may be lost.
  */
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
-import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, PROJECT_ROOT, runBench } from './lib.js';
+import { createTestHostPair } from '../lib/testhosts.js';
+import { buildBenchProgram, formatTable, median, runBench } from './lib.js';
+import { dumpInto, kernelSender, minimalServer, ourServer, SENDER_CPU, SERVER_CPU, type SenderResult } from './servers.js';
 
 const USAGE = `usage: npm run bench:server -- [--size BYTES] [--runs N]
   --size BYTES  dump size (default 1073741824, 1 GiB; a multiple of 8)
   --runs N      dumps per server; the median is reported (default 1)`;
-
-const SENDER_CPU = '0';
-const SERVER_CPU = '1';
-
-interface SenderResult {
-  bytes: number;
-  seconds: number;
-  packets: number;
-  retransmits: number;
-  batches: number;
-}
-
-interface ServerUnderTest {
-  name: string;
-  /** Starts the server; resolves when it listens. Returns the file the dump lands in. */
-  start(hosts: TestHosts, dir: string): Promise<{ child: ChildProcess; vmcore: string }>;
-}
-
-function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`${what} did not print ${pattern}`)), 10_000);
-    lines.on('line', (line) => {
-      if (pattern.test(line)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${what} exited with status ${code}`)));
-  });
-}
-
-const ourServer: ServerUnderTest = {
-  name: 'our netdumpd (Node.js)',
-  async start(hosts, dir) {
-    const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
-    const args = ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, 'pid'), '-a', hosts.server.ip];
-    const child = hosts.spawn(hosts.server.ns, 'taskset', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    await waitForLine(child, /^Waiting for clients\./, 'our server');
-    return { child, vmcore: path.join(dir, `vmcore.${hosts.client.ip}.0`) };
-  },
-};
-
-function minimalServer(program: string): ServerUnderTest {
-  return {
-    name: 'minimal C server (recv, pwrite, ack)',
-    async start(hosts, dir) {
-      const vmcore = path.join(dir, 'vmcore');
-      const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, program, hosts.server.ip, vmcore], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      await waitForLine(child, /^listening/, 'the minimal C server');
-      return { child, vmcore };
-    },
-  };
-}
-
-/** Every 8-byte word of the dump holds its own offset (see netdump-sender.c). */
-function verifyDump(file: string, size: number): void {
-  const actual = statSync(file).size;
-  if (actual !== size) throw new Error(`${file} has ${actual} bytes, expected ${size}`);
-  const chunk = Buffer.alloc(64 * 1024 * 1024);
-  const fd = openSync(file, 'r');
-  try {
-    for (let offset = 0; offset < size; offset += chunk.length) {
-      const length = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
-      const words = new Uint32Array(chunk.buffer, chunk.byteOffset, length / 4);
-      for (let i = 0; i < words.length; i += 2) {
-        const expected = offset + i * 4;
-        if (words[i] !== expected % 2 ** 32 || words[i + 1] !== Math.floor(expected / 2 ** 32)) {
-          throw new Error(`${file}: wrong data at offset ${expected}`);
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function dumpInto(hosts: TestHosts, server: ServerUnderTest, sender: string, size: number): Promise<SenderResult> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-'));
-  try {
-    const { child, vmcore } = await server.start(hosts, dir);
-    const exited = once(child, 'exit'); // the minimal server exits by itself after FINISHED
-    const output = hosts.run(hosts.client.ns, 'taskset', ['-c', SENDER_CPU, sender, hosts.client.ip, hosts.server.ip, String(size)]);
-    const result = JSON.parse(output) as SenderResult;
-    await new Promise((resolve) => setTimeout(resolve, 500)); // let the server finish FINISHED
-    child.kill('SIGTERM');
-    await exited;
-    verifyDump(vmcore, size);
-    if (result.retransmits !== 0) throw new Error(`${server.name}: ${result.retransmits} packets were lost and resent`);
-    return result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function parseOptions(): { size: number; runs: number } {
   try {
@@ -144,7 +43,7 @@ async function main(): Promise<void> {
   try {
     const results = new Map<string, SenderResult[]>(servers.map((server) => [server.name, []]));
     for (let run = 0; run < runs; run++) {
-      for (const server of servers) results.get(server.name)!.push(await dumpInto(hosts, server, sender, size));
+      for (const server of servers) results.get(server.name)!.push(await dumpInto(hosts, server, kernelSender(sender), size));
     }
     const rate = (result: SenderResult) => result.bytes / result.seconds;
     const medianOf = (name: string) => {

@@ -1,0 +1,130 @@
+/**
+ * What the benchmarks that dump into a server share: our server and the
+ * minimal C server (netdumpd's per-packet work: receive, pwrite, ack) as
+ * servers under test, a dump by one of the C senders into either, and the
+ * check that the file holds the sender's pattern.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+import type { TestHosts } from '../lib/testhosts.js';
+import { PROJECT_ROOT } from './lib.js';
+
+export const SENDER_CPU = '0';
+export const SERVER_CPU = '1';
+
+export interface SenderResult {
+  bytes: number;
+  seconds: number;
+  packets: number;
+  retransmits: number;
+  batches: number;
+}
+
+export interface ServerUnderTest {
+  name: string;
+  /** Starts the server; resolves when it listens. Returns the file the dump lands in. */
+  start(hosts: TestHosts, dir: string): Promise<{ child: ChildProcess; vmcore: string }>;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`${what} did not print ${pattern}`)), 10_000);
+    lines.on('line', (line) => {
+      if (pattern.test(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with status ${code}`)));
+  });
+}
+
+export const ourServer: ServerUnderTest = {
+  name: 'our netdumpd (Node.js)',
+  async start(hosts, dir) {
+    const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdumpd.js');
+    const args = ['-c', SERVER_CPU, process.execPath, cli, '-D', '-d', dir, '-P', path.join(dir, 'pid'), '-a', hosts.server.ip];
+    const child = hosts.spawn(hosts.server.ns, 'taskset', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    await waitForLine(child, /^Waiting for clients\./, 'our server');
+    return { child, vmcore: path.join(dir, `vmcore.${hosts.client.ip}.0`) };
+  },
+};
+
+export function minimalServer(program: string): ServerUnderTest {
+  return {
+    name: 'minimal C server (recv, pwrite, ack)',
+    async start(hosts, dir) {
+      const vmcore = path.join(dir, 'vmcore');
+      const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, program, hosts.server.ip, vmcore], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await waitForLine(child, /^listening/, 'the minimal C server');
+      return { child, vmcore };
+    },
+  };
+}
+
+/** Every 8-byte word of the dump holds its own offset (see netdump-sender.c). */
+export function verifyDump(file: string, size: number): void {
+  const actual = statSync(file).size;
+  if (actual !== size) throw new Error(`${file} has ${actual} bytes, expected ${size}`);
+  const chunk = Buffer.alloc(64 * 1024 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    for (let offset = 0; offset < size; offset += chunk.length) {
+      const length = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+      const words = new Uint32Array(chunk.buffer, chunk.byteOffset, length / 4);
+      for (let i = 0; i < words.length; i += 2) {
+        const expected = offset + i * 4;
+        if (words[i] !== expected % 2 ** 32 || words[i + 1] !== Math.floor(expected / 2 ** 32)) {
+          throw new Error(`${file}: wrong data at offset ${expected}`);
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A C sender's command line for a dump of `size` bytes from `clientIp` to `serverIp`. */
+export type SenderCommand = (clientIp: string, serverIp: string, size: number) => string[];
+
+/** netdump-sender's: `-k` runs the kernel's wait loop. */
+export const kernelSender =
+  (program: string, kernelWait = false): SenderCommand =>
+  (clientIp, serverIp, size) => [program, ...(kernelWait ? ['-k'] : []), clientIp, serverIp, String(size)];
+
+/**
+ * One dump of `size` bytes by `sender` into a fresh start of `server`; the
+ * file is verified. Resent packets fail it unless `resendsAllowed` (a window
+ * past the server's receive buffer loses some).
+ */
+export async function dumpInto(
+  hosts: TestHosts,
+  server: ServerUnderTest,
+  sender: SenderCommand,
+  size: number,
+  resendsAllowed = false,
+): Promise<SenderResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-'));
+  try {
+    const { child, vmcore } = await server.start(hosts, dir);
+    const exited = once(child, 'exit'); // the minimal server exits by itself after FINISHED
+    const args = ['-c', SENDER_CPU, ...sender(hosts.client.ip, hosts.server.ip, size)];
+    const result = JSON.parse(hosts.run(hosts.client.ns, 'taskset', args)) as SenderResult;
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the server finish FINISHED
+    child.kill('SIGTERM');
+    await exited;
+    verifyDump(vmcore, size);
+    if (result.retransmits !== 0 && !resendsAllowed) throw new Error(`${server.name}: ${result.retransmits} packets were lost and resent`);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
