@@ -36,11 +36,12 @@ netdump report [-o REPORT.html] TRACE...
   report       one self-contained HTML page (default report.html) from
                traces of netdump --trace, side by side: throughput, time per
                batch over time and its distribution, polls per batch, ack
-               latency, retransmit rounds, and a summary table; it replaces
-               an older report of the same name
+               latency, retransmit rounds, and a summary table (it
+               replaces an older page of the same name)
 
-An existing output file is never overwritten, but by report. Exit status: 0 done, 1 a file
-could not be read or written, or is not what it should be; 2 bad usage.`;
+Inspect, decrypt and decompress never overwrite an existing file. Exit
+status: 0 done, 1 a file could not be read or written, or is not what it
+should be; 2 bad usage.`;
 
 class ToolUsageError extends Error {}
 
