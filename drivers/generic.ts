@@ -27,8 +27,7 @@ export class GenericDriver implements NetdumpDriver {
   }
 
   event(event: DriverEvent): void {
-    if (event === 'start') this.txQueue.start();
-    else this.txQueue.flushAtEnd();
+    this.txQueue.event(event);
   }
 
   transmit(frame: Uint8Array): void {

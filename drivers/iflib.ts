@@ -70,8 +70,7 @@ export class IflibDriver implements NetdumpDriver {
 
   /** START points the free lists at the dump zones and turns TX batching off: nothing Linux can mirror. */
   event(event: DriverEvent): void {
-    if (event === 'start') this.txQueue.start();
-    else this.txQueue.flushAtEnd();
+    this.txQueue.event(event);
   }
 
   transmit(frame: Uint8Array): void {

@@ -13,12 +13,13 @@
  * which made a 46-frame transmit pass take 230 µs instead of the kernel's
  * tens. So the queue keeps the frames and rings once, when the poll comes to
  * reclaim them: the same frames in the same order, all on the wire before
- * the poll looks for acks, at the cost of a copy each (spec §3.3; README,
- * "The doorbell").
+ * the poll looks for acks, at the cost of a copy each (README, "The
+ * doorbell").
  */
 import { LinkFlag } from '../native/index.js';
 import { NetdumpError } from '../errors/index.js';
 import type { FrameBackend } from './backend.js';
+import type { DriverEvent } from './driver.js';
 
 export class TxQueue {
   private inUse = 0;
@@ -34,9 +35,10 @@ export class TxQueue {
     this.flags = backend.link();
   }
 
-  /** The start event: the link as it is now. */
-  start(): void {
-    this.flags = this.backend.link();
+  /** The driver's events: start reads the link as it is now; end rings the doorbell for what is left. */
+  event(event: DriverEvent): void {
+    if (event === 'start') this.flags = this.backend.link();
+    else this.flushAtEnd();
   }
 
   /** Puts one frame on a free descriptor; EBUSY when the interface is not running or the ring is full. */

@@ -59,8 +59,7 @@ export class VtnetDriver implements NetdumpDriver {
   }
 
   event(event: DriverEvent): void {
-    if (event === 'start') this.txQueue.start();
-    else this.txQueue.flushAtEnd();
+    this.txQueue.event(event);
     if (!this.model.togglesLro) return;
     if (event === 'start') {
       this.groBefore = this.backend.gro();

@@ -10,6 +10,10 @@ const WORDS_PER_RECORD = TRACE_RECORD_BYTES / 4;
 const TIME_AT_DOUBLE = 4; // the record's last 8 bytes
 const TWO_POW_32 = 2 ** 32;
 
+/** A 64-bit offset as the two 32-bit fields a record holds it in (high, low), and back in format(). */
+export const offsetHigh = (offset: number): number => Math.floor(offset / TWO_POW_32);
+export const offsetLow = (offset: number): number => offset >>> 0;
+
 export const TraceEvent = {
   /** bytes, netdump type, sequence number */
   netdumpTransmit: 1,

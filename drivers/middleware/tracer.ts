@@ -2,8 +2,9 @@
  * Middleware: one JSON line per event of the dump's polling path, with
  * monotonic microsecond timestamps: every transmit (with the netdump type
  * and sequence number when it carries one), every poll with the frames it
- * returned, and, through the client's observer hooks, every DELAY(500)
- * tick, accepted ack and retransmit round. The dump's thread only stores
+ * returned, and, through the client's observer hooks, every batch (start
+ * and last ack), DELAY(500) tick, accepted ack, packet resent and
+ * retransmit round. The dump's thread only stores
  * a 40-byte record per event; a worker thread formats and writes the lines.
  */
 import {
@@ -17,7 +18,7 @@ import {
 } from '../../src/wire/index.js';
 import type { FrameInput, NetdumpDriver } from '../driver.js';
 import { TraceFile } from './trace-file.js';
-import { TraceEvent } from './trace-records.js';
+import { offsetHigh, offsetLow, TraceEvent } from './trace-records.js';
 import { DriverWrapper } from './wrapper.js';
 
 export interface TraceCounts {
@@ -28,8 +29,6 @@ export interface TraceCounts {
   acks: number;
   retransmitRounds: number;
 }
-
-const TWO_POW_32 = 2 ** 32;
 
 /** Also the client's SendObserver: batches, ticks, acks, resends and retransmit rounds come from the send loop. */
 export class TracingDriver extends DriverWrapper {
@@ -89,7 +88,7 @@ export class TracingDriver extends DriverWrapper {
   }
 
   batch(type: number, offset: number, firstSeqno: number, packets: number, bytes: number): void {
-    this.file.record(TraceEvent.batch, type, firstSeqno, packets, bytes, Math.floor(offset / TWO_POW_32), offset >>> 0);
+    this.file.record(TraceEvent.batch, type, firstSeqno, packets, bytes, offsetHigh(offset), offsetLow(offset));
   }
 
   batchAcked(firstSeqno: number): void {

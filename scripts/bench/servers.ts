@@ -71,7 +71,7 @@ export function minimalServer(program: string): ServerUnderTest {
 }
 
 /** Every 8-byte word of the dump holds its own offset (see netdump-sender.c). */
-export function verifyDump(file: string, size: number): void {
+function verifyDump(file: string, size: number): void {
   const actual = statSync(file).size;
   if (actual !== size) throw new Error(`${file} has ${actual} bytes, expected ${size}`);
   const chunk = Buffer.alloc(64 * 1024 * 1024);

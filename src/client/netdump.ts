@@ -48,7 +48,7 @@ export interface ClientSettings {
   delay: Delay;
   /** Whether the user gave a gateway (13+ says "searching for gateway MAC" then). */
   gatewayGiven: boolean;
-  /** Told of the send loop's ticks, acks and retransmit rounds (the tracer). */
+  /** Told of the send loop's batches, ticks, acks, resends and retransmit rounds (the tracer). */
   observer?: SendObserver;
   /** Shown instead of the kernel's "..N%" marks (a terminal's progress bar). */
   liveProgress?: LiveProgress;

@@ -12,18 +12,6 @@
  * counted here page by page (countWrite), and a mark falls exactly on each
  * 16 MiB.
  */
-/**
- * A live view of the data stage, in place of the kernel's marks: the CLI's
- * progress bar on a terminal. Told the line's opening words and the dump's
- * size, then the bytes counted and the packets resent so far after each
- * dumper write.
- */
-export interface LiveProgress {
-  start(opening: string, totalBytes: number): void;
-  update(doneBytes: number, resentPackets: number): void;
-  stop(): void;
-}
-
 const REPORT_EVERY = 2 ** 24;
 const TENTHS = 10;
 const PAGE_SIZE = 4096;
@@ -62,4 +50,16 @@ export class KernelProgress {
     this.visited[tenth] = true;
     this.print(`..${soFar}%`);
   }
+}
+
+/**
+ * A live view of the data stage, in place of the kernel's marks: the CLI's
+ * progress bar on a terminal. Told the line's opening words and the dump's
+ * size, then the bytes counted and the packets resent so far after each
+ * dumper write.
+ */
+export interface LiveProgress {
+  start(opening: string, totalBytes: number): void;
+  update(doneBytes: number, resentPackets: number): void;
+  stop(): void;
 }

@@ -18,7 +18,7 @@ th:first-child, td:first-child { text-align: left; }
 figure { margin: 1.5em 0; } figcaption { color: #555; margin-top: 0.3em; }
 code { font-size: 0.95em; }`;
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
