@@ -8,8 +8,8 @@
 import { parseArgs } from 'node:util';
 
 import { createTestHostPair } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, runBench } from './lib.js';
-import { dumpInto, kernelSender, minimalServer, ourServer, SENDER_CPU, SERVER_CPU, type SenderResult } from './servers.js';
+import { buildBenchProgram, CLIENT_CPU as SENDER_CPU, formatTable, median, runBench, SERVER_CPU } from './lib.js';
+import { dumpInto, kernelSender, minimalServer, ourServer, type SenderResult } from './servers.js';
 
 const USAGE = `usage: npm run bench:server -- [--size BYTES] [--runs N]
   --size BYTES  dump size (default 1073741824, 1 GiB; a multiple of 8)

@@ -12,10 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 import type { TestHosts } from '../lib/testhosts.js';
-import { PROJECT_ROOT } from './lib.js';
-
-export const SENDER_CPU = '0';
-export const SERVER_CPU = '1';
+import { CLIENT_CPU as SENDER_CPU, PROJECT_ROOT, SERVER_CPU } from './lib.js';
 
 export interface SenderResult {
   bytes: number;

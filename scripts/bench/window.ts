@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair } from '../lib/testhosts.js';
-import { buildBenchProgram, formatTable, median, parseRounds, runBench } from './lib.js';
+import { buildBenchProgram, CLIENT_CPU, formatTable, median, parseRounds, runBench, SERVER_CPU } from './lib.js';
 import {
   dumpInto,
   kernelSender,
@@ -99,7 +99,7 @@ function report(size: number, rounds: number, servers: ServerUnderTest[], sender
   const resent = (server: ServerUnderTest, name: string) =>
     median(results.get(`${server.name}|${name}`)!.map((result) => result.retransmits));
   console.log(
-    `bench:window: ${(size / 2 ** 20).toFixed(0)} MiB dumps of 1448-byte packets, sender on CPU 0, server on CPU 1, ` +
+    `bench:window: ${(size / 2 ** 20).toFixed(0)} MiB dumps of 1448-byte packets, sender on CPU ${CLIENT_CPU}, server on CPU ${SERVER_CPU}, ` +
       `median of ${rounds} rounds; every dump verified\n`,
   );
   console.log(

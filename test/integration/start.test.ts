@@ -56,11 +56,13 @@ describe('npm start', () => {
   });
 
   test('a bad option: the usage and exit 2, before any test host is made', () => {
+    const hostsBefore = staleTestHosts().length;
     const result = start(['--size', '9Q'], dir);
     assert.equal(result.status, 2);
     assert.match(result.stderr, /^npm start: --size: .*\nusage: npm start -- \[--size SIZE\]/);
     const unknown = start(['--sise', '9M'], dir);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /^npm start: Unknown option '--sise'/);
+    assert.equal(staleTestHosts().length, hostsBefore, 'no test host left behind');
   });
 });

@@ -16,19 +16,21 @@ import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import {
+  emitNetdumpMessage,
+  KDH_HOSTNAME_OFFSET,
   NETDUMP_ACKPORT,
+  NETDUMP_HERALD,
   NETDUMP_EKCD_KEY,
   NETDUMP_HEADER_SIZE,
   NETDUMP_KDH,
-  NETDUMP_LEN_OFFSET,
   NETDUMP_PORT,
   NETDUMP_VMCORE,
   parseKerneldumpHeader,
   parseIpv4Address,
   parseKerneldumpKey,
   parseMac,
+  setNetdumpLen,
   UDP_PAYLOAD_OFFSET,
-  writeU32BE,
 } from '../../src/wire/index.js';
 import { parseCapture, type Session } from '../helpers/capture-frames.js';
 import { assertStatus, hostArgs, makeTempDir, Netdumpd, removeDir, runNetdump } from '../helpers/netdump-cli.js';
@@ -187,8 +189,8 @@ describe('the Wireshark dissector, run by tshark on our captures', () => {
     const kdh = session.messages.find((m) => m.type === NETDUMP_KDH)!;
     // The records' frames are views into `pcap`: editing them edits the file's bytes.
     const { records } = parsePcap(pcap);
-    writeU32BE(records[vmcore.index]!.data, UDP_PAYLOAD_OFFSET + NETDUMP_LEN_OFFSET, vmcore.len - 1);
-    records[kdh.index]!.data[UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + 100]! ^= 0x01;
+    setNetdumpLen(records[vmcore.index]!.data, UDP_PAYLOAD_OFFSET, vmcore.len - 1);
+    records[kdh.index]!.data[UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + KDH_HOSTNAME_OFFSET]! ^= 0x01;
     const edited = path.join(dir, 'edited.pcap');
     writeFileSync(edited, pcap);
     assert.deepEqual(tsharkFields(edited, 'fbsd_netdump.len_mismatch', []), [[String(vmcore.index + 1)]]);
@@ -209,10 +211,7 @@ describe('the Wireshark dissector, run by tshark on our captures', () => {
     emitUdpFrame({ ...reverse, srcPort: 40000, dstPort: NETDUMP_ACKPORT }, Buffer.from([0, 7]), cutAck);
     // A herald whose path has no NUL: the path ends with the datagram, not past it.
     const heraldPayload = Buffer.alloc(NETDUMP_HEADER_SIZE + 3);
-    heraldPayload.writeUInt32BE(1, 0);
-    heraldPayload.writeUInt32BE(1, 4);
-    heraldPayload.writeUInt32BE(3, 16);
-    heraldPayload.write('abc', NETDUMP_HEADER_SIZE);
+    emitNetdumpMessage({ type: NETDUMP_HERALD, seqno: 1, offset: 0, aux2: 0 }, Buffer.from('abc'), heraldPayload);
     const unterminated = Buffer.alloc(UDP_PAYLOAD_OFFSET + heraldPayload.length);
     emitUdpFrame({ ...addressing, srcPort: NETDUMP_ACKPORT, dstPort: NETDUMP_PORT }, heraldPayload, unterminated);
     const file = path.join(dir, 'short.pcap');

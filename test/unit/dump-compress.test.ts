@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
 
 import { chunkCompressor, COMPRESSION_CHUNK, CompressedDumpSource, compressionRefusal } from '../../src/dump/compress.js';
+import { zstdFrameLength } from '../../src/dump/decompress.js';
 import { DUMP_BLOCK_SIZE, MAX_DUMP_WRITE } from '../../src/dump/source.js';
 import { KERNELDUMP_COMP_GZIP, KERNELDUMP_COMP_ZSTD, KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/wire/index.js';
 import { BufferDumpSource } from '../helpers/dump-sources.js';
@@ -62,7 +63,7 @@ test('gzip: maxiosize calls of one gzip member per MiB, the last call padded; th
     'the padding is zeros',
   );
   assert.deepEqual(gunzipSync(stream.subarray(0, sent)), original);
-  // Three members: two whole MiB and the rest.
+  // The stream opens with a gzip member (one per MiB: gunzip above reads them all as one stream).
   assert.equal(stream.subarray(0, 2).equals(GZIP_MAGIC), true);
   assert.deepEqual([consumed[0], consumed.at(-1)], [COMPRESSION_CHUNK, original.length]);
   assert.ok(
@@ -78,6 +79,9 @@ test('zstd: one frame per MiB (three here), and a source shorter than a MiB is o
   const source = new CompressedDumpSource(new BufferDumpSource(original), compressor);
   const { stream } = collect(source);
   assert.ok(stream.subarray(0, 4).equals(ZSTD_MAGIC));
+  const frames: number[] = [];
+  for (let at = 0; at < source.sentLength!; at += frames.at(-1)!) frames.push(zstdFrameLength(stream, at)!.length);
+  assert.equal(frames.length, 3, `frames of ${frames.join(', ')} bytes`);
   const small = new CompressedDumpSource(new BufferDumpSource(Buffer.alloc(10_000, 7)), compressor);
   const { stream: smallStream, sizes } = collect(small);
   assert.deepEqual(sizes, [DUMP_BLOCK_SIZE]);
