@@ -17,9 +17,9 @@ import { SyntheticMinidump } from '../src/dump/minidump.js';
 import { createTestHostPair, type TestHosts } from './lib/testhosts.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const USAGE = `usage: npm start -- [--size SIZE] [--profile freebsd12|freebsd13] [--pcap FILE] [--trace FILE]
+const USAGE = `usage: npm start -- [--size SIZE] [--profile freebsd12|freebsd13|fast] [--pcap FILE] [--trace FILE]
   --size SIZE      synthetic minidump size (default 64M)
-  --profile NAME   client behaviour profile (default freebsd13)
+  --profile NAME   client behaviour profile (default freebsd13; fast: the pipelined window)
   --pcap FILE      keep the client's capture of the dump (relative to where npm was started)
   --trace FILE     keep the client's trace of its polling path (JSON lines)`;
 
@@ -132,8 +132,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const profile = options.profile ?? 'freebsd13';
-  if (profile !== 'freebsd12' && profile !== 'freebsd13') {
-    console.error(`npm start: --profile must be freebsd12 or freebsd13\n${USAGE}`);
+  if (profile !== 'freebsd12' && profile !== 'freebsd13' && profile !== 'fast') {
+    console.error(`npm start: --profile must be freebsd12, freebsd13 or fast\n${USAGE}`);
     process.exit(2);
   }
   const hosts = createTestHostPair();

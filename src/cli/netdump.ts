@@ -23,6 +23,7 @@ import {
   SHIMS,
   type BackendName,
 } from '../../drivers/select.js';
+import type { WindowReport } from '../client/pipelined-sender.js';
 import { maxPayload, PROFILES, type Profile } from '../client/profile.js';
 import { DumpFailure, runNetdump, type DumpContent, type DumpReport } from '../client/netdump.js';
 import type { SendObserver } from '../client/observer.js';
@@ -65,9 +66,13 @@ minidump with --synthetic.
   --synthetic SIZE   dump a synthetic minidump of SIZE bytes (K, M, G
                      suffixes; a multiple of 4096) instead of a file
   --profile NAME     freebsd13 (default) or freebsd12: message order, payload
-                     size, write coalescing, ARP and ack rules of that kernel
+                     size, write coalescing, ARP and ack rules of that kernel;
+                     or fast: a 13+ dump whose data keeps a window of packets
+                     in flight across batches and resends single packets on
+                     a measured round trip (netdumpd takes it unchanged)
   --polls N          0.5 ms polls per round before retransmitting (2000)
-  --retries N        retransmit rounds before giving up (10)
+  --retries N        retransmit rounds before giving up (10); with fast, the
+                     data gives up after as long without a new ack
   --arp-retries N    ARP requests per target (3)
   -o NAME=VALUE      the same as sysctls: net.netdump.polls, .retries,
                      .arp_retries, .path, .debug
@@ -272,8 +277,8 @@ function parseOptions(argv: string[]): Options {
   if (values.s === undefined) usageError('no server given (-s)');
   if ((dumpFile === undefined) === (values.synthetic === undefined)) usageError('give either a dumpfile or --synthetic SIZE');
   const profileName = (values.profile as string | undefined) ?? 'freebsd13';
-  const profile = PROFILES[profileName as Profile['name']];
-  if (profile === undefined) usageError(`--profile must be freebsd12 or freebsd13, not '${profileName}'`);
+  const profile = Object.hasOwn(PROFILES, profileName) ? PROFILES[profileName as Profile['name']] : undefined;
+  if (profile === undefined) usageError(`--profile must be freebsd12, freebsd13 or fast, not '${profileName}'`);
   const path = values.p as string | undefined;
   if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023))
     usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
@@ -340,7 +345,7 @@ function compressionOf(values: Record<string, unknown>, profile: Profile, cipher
   if (values.z === true && values.Z === true) usageError('-z and -Z are exclusive: give one compression');
   const compression = values.z === true ? 'gzip' : values.Z === true ? 'zstd' : undefined;
   if (compression === undefined) return compression;
-  const refusal = compressionRefusal(profile.name, cipher);
+  const refusal = compressionRefusal(profile.kernel, cipher);
   if (refusal !== undefined) usageError(`-${values.z === true ? 'z' : 'Z'} with -k: ${refusal}`);
   return compression;
 }
@@ -349,11 +354,11 @@ const CIPHERS: Record<string, number> = { 'aes256-cbc': KERNELDUMP_ENC_AES_256_C
 
 /** The dump's cipher: undefined without -k; -C's, or dumpon's default for the profile. */
 function cipherOf(name: string | undefined, publicKey: string | undefined, profile: Profile): number | undefined {
-  if (name === undefined) return publicKey === undefined ? undefined : defaultEncryption(profile.name);
+  if (name === undefined) return publicKey === undefined ? undefined : defaultEncryption(profile.kernel);
   if (publicKey === undefined) usageError('-C needs -k: a cipher without a key encrypts nothing');
   const cipher = CIPHERS[name];
   if (cipher === undefined) usageError(`-C must be chacha20 or aes256-cbc, not '${name}'`);
-  if (cipher === KERNELDUMP_ENC_CHACHA20 && profile.name === 'freebsd12')
+  if (cipher === KERNELDUMP_ENC_CHACHA20 && profile.kernel === 'freebsd12')
     usageError('-C chacha20 needs --profile freebsd13 (12.x has only aes256-cbc)');
   return cipher;
 }
@@ -393,7 +398,7 @@ function dumpContent(options: Options, compressor: ChunkCompressor | undefined):
   const ekcd =
     options.publicKeyFile === undefined
       ? undefined
-      : createEkcdKey({ publicKey: readPublicKey(options.publicKeyFile), profile: options.profile.name, encryption: options.cipher });
+      : createEkcdKey({ publicKey: readPublicKey(options.publicKeyFile), profile: options.profile.kernel, encryption: options.cipher });
   const source: DumpSource = ekcd === undefined ? compressed : new EncryptedDumpSource(compressed, ekcd);
   // Built once the data is sent: a compressed dump's dumplength is known only then (dump_finish rewrites it).
   const kdh = () =>
@@ -406,7 +411,7 @@ function dumpContent(options: Options, compressor: ChunkCompressor | undefined):
       versionString: options.versionString,
       panicString: options.panic,
       dumpTime: options.dumpTime,
-      profile: options.profile.name,
+      profile: options.profile.kernel,
     });
   return { source, kdh, key: ekcd?.blob };
 }
@@ -443,7 +448,8 @@ function noteRoutedArp(options: Options, gateway: string | undefined, print: (te
  * first time a dump retransmits with the default.
  */
 function withRetransmitNote(options: Options, tracer: TracingDriver | undefined): SendObserver | undefined {
-  if (options.polls !== DEFAULT_POLLS) return tracer;
+  // The fast profile's data resends on a measured round trip, not after 2000 polls.
+  if (options.polls !== DEFAULT_POLLS || options.profile.sendLoop === 'window') return tracer;
   let said = false;
   return {
     batch: (type, offset, firstSeqno, packets, bytes) => tracer?.batch(type, offset, firstSeqno, packets, bytes),
@@ -495,7 +501,16 @@ function summary(report: CliReport): string {
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
     `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls; ` +
     `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch; ` +
-    `driver ${report.driver} over ${report.backend}${report.faults === undefined ? '' : faultSummary(report.faults)}\n`
+    `driver ${report.driver} over ${report.backend}${report.faults === undefined ? '' : faultSummary(report.faults)}` +
+    `${report.window === undefined ? '' : windowSummary(report.window)}\n`
+  );
+}
+
+/** The fast profile's window: why it resent, how large it grew, the round trip it measured. */
+function windowSummary(window: WindowReport): string {
+  return (
+    `; window: ${window.overtakenResends} resent when overtaken, ${window.timeoutResends} on timeout, ` +
+    `largest ${Math.floor(window.largestWindow)} packets, last ${Math.floor(window.lastWindow)}, round trip ${window.smoothedRttMicros.toFixed(0)} µs`
   );
 }
 

@@ -5,13 +5,15 @@
  * EKCD key), FINISHED, driver end event. Message order per spec §1.2;
  * console text per the kernel's printfs.
  */
+import { performance } from 'node:perf_hooks';
+
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import type { DumpSource } from '../dump/source.js';
 import { assertAlignedWrite } from '../dump/source.js';
 import { NetdumpError } from '../../errors/index.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
 import { DumpZones } from '../net/dump-zones.js';
-import type { Delay } from '../net/behaviour.js';
+import { POLL_DELAY_US, type Delay } from '../net/behaviour.js';
 import { NetStack, type NetConfig } from '../net/stack.js';
 import {
   formatIpv4Address,
@@ -27,6 +29,7 @@ import { maxPayload, type Profile } from './profile.js';
 import { KernelProgress, type LiveProgress } from './progress.js';
 import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
 import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
+import { PipelinedSender, type WindowReport } from './pipelined-sender.js';
 
 export interface ClientSettings {
   profile: Profile;
@@ -94,6 +97,8 @@ export interface DumpReport extends SenderStats {
   nextHopMac: string;
   serverPort: number;
   payloadBytes: number;
+  /** The fast profile's window: what it resent and why, its sizes, the round trip. */
+  window?: WindowReport;
 }
 
 /** FreeBSD's errno numbers, for "** DUMP FAILED (ERROR n) **". */
@@ -134,8 +139,10 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
     const batchTimes = new BatchTimes();
-    const bytes = sendData(sender, settings, content, batchTimes);
+    const vmcoreSender = dataSender(stack, sender, settings, payloadBytes);
+    const bytes = sendData(vmcoreSender, settings, content, batchTimes);
     const data = {
+      window: vmcoreSender.window,
       dataBatchMicros: batchTimes.summary(),
       dataSeconds: Number(process.hrtime.bigint() - before.at) / 1e9,
       dataBatches: sender.stats.batches - before.batches,
@@ -210,8 +217,45 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
   );
 }
 
+/** How VMCORE batches go: each through the kernel's loop, or into the fast profile's window. */
+interface DataSender {
+  stats: SenderStats;
+  /** Sends one batch (the kernel's loop: until acked; the window: until in flight). */
+  send(offset: number, data: Uint8Array): void;
+  /** Waits for every ack of the data. */
+  finish(): void;
+  window?: WindowReport;
+}
+
+function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSettings, payloadBytes: number): DataSender {
+  if (settings.profile.sendLoop === 'kernel') {
+    return { stats: sender.stats, send: (offset, data) => sender.send(NETDUMP_VMCORE, offset, data), finish: () => undefined };
+  }
+  const pipeline = new PipelinedSender(
+    stack,
+    {
+      maxPayload: payloadBytes,
+      initialWindow: Math.ceil(MAX_BATCH_BYTES / payloadBytes),
+      giveUpMicros: (settings.retries + 2) * (settings.polls + 1) * POLL_DELAY_US,
+      now: () => performance.now() * 1000,
+      observer: settings.observer,
+    },
+    sender.stats,
+  );
+  pipeline.begin(sender.seqno);
+  return {
+    stats: sender.stats,
+    send: (offset, data) => pipeline.send(offset, data),
+    finish() {
+      pipeline.drain();
+      sender.seqno = pipeline.next;
+    },
+    window: pipeline.report,
+  };
+}
+
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
-function sendData(sender: ReliableSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
+function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
   const progress = startProgress(settings, content, sender.stats);
   const sayFailed = dumpFailed(settings);
   // The progress ends where the dump did, and the kernel's failure line comes after it.
@@ -221,11 +265,13 @@ function sendData(sender: ReliableSender, settings: ClientSettings, content: Dum
   };
   const send = (offset: number, data: Uint8Array) => {
     times.start();
-    sendStage('data', () => sender.send(NETDUMP_VMCORE, offset, data), failed);
+    sendStage('data', () => sender.send(offset, data), failed);
     times.stop();
   };
   try {
-    return dumpWrites(content.source, settings.profile.coalesceWrites, send, progress);
+    const bytes = dumpWrites(content.source, settings.profile.coalesceWrites, send, progress);
+    sendStage('data', () => sender.finish(), failed);
+    return bytes;
   } finally {
     progress.stop();
   }

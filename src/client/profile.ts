@@ -6,8 +6,19 @@ import { VTNET12, VTNET13, type VtnetModel } from '../../drivers/vtnet.js';
 import type { NetBehaviour } from '../net/behaviour.js';
 import { IPV4_HEADER_SIZE, NETDUMP_DATASIZE, NETDUMP_HEADER_SIZE, UDP_HEADER_SIZE } from '../wire/index.js';
 
+/** The FreeBSD release whose dump a profile sends: its KDH, minidump, EKCD and compression rules. */
+export type KernelRelease = 'freebsd12' | 'freebsd13';
+
 export interface Profile extends NetBehaviour {
-  name: 'freebsd12' | 'freebsd13';
+  name: KernelRelease | 'fast';
+  kernel: KernelRelease;
+  /**
+   * How VMCORE data is sent: 'kernel' is the kernel's stop-and-wait per
+   * batch (spec §3.3); 'window' keeps packets in flight across batches
+   * with a measured retransmit (pipelined-sender.ts), which netdumpd
+   * accepts because it acks every packet and writes at offsets (spec §4).
+   */
+  sendLoop: 'kernel' | 'window';
   /** 13+ dropped the 4096-byte cap; netdumpd still refuses more (spec §2.7). */
   capPayloadAt4096: boolean;
   /** 13+ coalesces contiguous dumper writes into 64 KiB batches (spec §3.4). */
@@ -23,6 +34,8 @@ export interface Profile extends NetBehaviour {
 
 export const FREEBSD12: Profile = {
   name: 'freebsd12',
+  kernel: 'freebsd12',
+  sendLoop: 'kernel',
   subsystem: 'netdump',
   capPayloadAt4096: true,
   coalesceWrites: false,
@@ -40,6 +53,8 @@ export const FREEBSD12: Profile = {
 
 export const FREEBSD13: Profile = {
   name: 'freebsd13',
+  kernel: 'freebsd13',
+  sendLoop: 'kernel',
   subsystem: 'debugnet',
   capPayloadAt4096: false,
   coalesceWrites: true,
@@ -55,7 +70,14 @@ export const FREEBSD13: Profile = {
   vtnet: VTNET13,
 };
 
-export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13 };
+/**
+ * Not a kernel: a 13+ dump, with 13+'s wire rules (4-byte acks, the port
+ * latched on the first ack, coalesced 64 KiB writes), sent through a
+ * window that spans batches. A stock netdumpd takes it unchanged.
+ */
+export const FAST: Profile = { ...FREEBSD13, name: 'fast', sendLoop: 'window' };
+
+export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13, fast: FAST };
 
 /**
  * Payload bytes per packet (spec §2.7). The 13+ kernel would send MTU − 52,

@@ -190,7 +190,7 @@ export class ReliableSender {
  * packet's payload allocates nothing: a view per packet was 4-5 KB of
  * garbage per batch, and the scavenges it caused were part of the tail.
  */
-class PayloadPieces {
+export class PayloadPieces {
   private buffer: ArrayBufferLike | undefined;
   private byteOffset = 0;
   private readonly views: Uint8Array[] = [];
@@ -211,7 +211,7 @@ class PayloadPieces {
 }
 
 /** The 24-byte netdump header (spec §2.5) in front of the payload, field by field: no repr object per packet. */
-function writeMessageHeader(frame: Uint8Array, type: number, seqno: number, offset: number, length: number): void {
+export function writeMessageHeader(frame: Uint8Array, type: number, seqno: number, offset: number, length: number): void {
   setNetdumpType(frame, UDP_PAYLOAD_OFFSET, type);
   setNetdumpSeqno(frame, UDP_PAYLOAD_OFFSET, seqno);
   setNetdumpOffset(frame, UDP_PAYLOAD_OFFSET, offset);

@@ -113,14 +113,19 @@ export function analyzeTrace(events: TraceEvent[], label: string, source = label
   return analyzer.finish();
 }
 
-/** Takes a trace's events one at a time, in order, keeping only what the report draws. */
+/**
+ * Takes a trace's events one at a time, in order, keeping only what the
+ * report draws. The kernel's loop has one batch open at a time; the fast
+ * profile's window keeps several open, each closed by its own batch-acked.
+ */
 class TraceAnalyzer {
   private readonly analysis: TraceAnalysis;
   private origin: number | undefined;
   private lastTime = -Infinity;
-  /** When each packet of the current batch was last transmitted. */
+  /** When each data packet in flight was last transmitted, until its ack. */
   private readonly sentAt = new Map<number, number>();
-  private current: TraceBatch | undefined;
+  /** The batches started and not yet acked, oldest first (Map keeps insertion order). */
+  private readonly open = new Map<number, TraceBatch>();
   private resent: number[] = [];
 
   constructor(
@@ -143,8 +148,8 @@ class TraceAnalyzer {
     }
     const time = event.t - this.origin;
     switch (event.event) {
-      case 'batch':
-        this.current = {
+      case 'batch': {
+        const batch = {
           start: time,
           end: time,
           type: field(event, 'type'),
@@ -154,35 +159,45 @@ class TraceAnalyzer {
           offset: field(event, 'offset'),
           polls: 0,
         };
-        this.sentAt.clear();
-        this.resent = [];
+        this.open.set(batch.seq, batch);
         return;
-      case 'transmit':
-        if ('seq' in event) this.sentAt.set(field(event, 'seq'), time);
-        return;
-      case 'poll':
-        if (this.current !== undefined) this.current.polls++;
-        return;
-      case 'ack': {
+      }
+      case 'transmit': {
         // Data packets only: the herald's, KDH's and FINISHED's acks wait for the server's file work.
-        const sent = this.current?.type === VMCORE ? this.sentAt.get(field(event, 'seq')) : undefined;
+        const seq = field(event, 'seq');
+        if ('seq' in event && this.batchOf(seq)?.type === VMCORE) this.sentAt.set(seq, time);
+        return;
+      }
+      case 'poll': {
+        // A poll waits for the oldest batch in flight.
+        const oldest = this.oldestOpen();
+        if (oldest !== undefined) oldest.polls++;
+        return;
+      }
+      case 'ack': {
+        const seq = field(event, 'seq');
+        const sent = this.sentAt.get(seq);
         if (sent !== undefined) this.analysis.ackLatencies.push(time - sent);
+        this.sentAt.delete(seq);
         return;
       }
       case 'resend':
         this.resent.push(field(event, 'seq'));
         return;
-      case 'retransmit':
-        this.analysis.retransmits.push({ time, round: field(event, 'round'), seqs: this.resent, offset: this.current?.offset ?? 0 });
+      case 'retransmit': {
+        const offset = this.batchOf(this.resent[0] ?? -1)?.offset ?? this.oldestOpen()?.offset ?? 0;
+        this.analysis.retransmits.push({ time, round: field(event, 'round'), seqs: this.resent, offset });
         this.resent = [];
         return;
-      case 'batch-acked':
-        if (this.current !== undefined && this.current.seq === field(event, 'seq')) {
-          this.current.end = time;
-          this.analysis.batches.push(this.current);
-          this.current = undefined;
-        }
+      }
+      case 'batch-acked': {
+        const batch = this.open.get(field(event, 'seq'));
+        if (batch === undefined) return;
+        batch.end = time;
+        this.analysis.batches.push(batch);
+        this.open.delete(batch.seq);
         return;
+      }
     }
   }
 
@@ -190,8 +205,24 @@ class TraceAnalyzer {
     if (this.origin === undefined) {
       throw new NetdumpError('EINVAL', `${this.source}: no batch in this trace (a trace from before batch events, or not a dump's)`);
     }
-    if (this.current !== undefined) this.analysis.unfinished = { seq: this.current.seq, offset: this.current.offset };
+    // The window acks batches out of order now and then: the report reads them in the order they started.
+    this.analysis.batches.sort((a, b) => a.start - b.start);
+    const unfinished = this.oldestOpen();
+    if (unfinished !== undefined) this.analysis.unfinished = { seq: unfinished.seq, offset: unfinished.offset };
     return this.analysis;
+  }
+
+  private oldestOpen(): TraceBatch | undefined {
+    for (const batch of this.open.values()) return batch;
+    return undefined;
+  }
+
+  /** The open batch that packet `seq` belongs to (sequence numbers are 32-bit and may wrap). */
+  private batchOf(seq: number): TraceBatch | undefined {
+    for (const batch of this.open.values()) {
+      if ((seq - batch.seq) >>> 0 < Math.max(1, batch.packets)) return batch;
+    }
+    return undefined;
   }
 }
 

@@ -7,13 +7,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import type { TestHosts } from '../../scripts/lib/testhosts.js';
+import type { FaultInjectingDriver } from '../../drivers/middleware/fault-injector.js';
+import { createTestHostPair, type TestHostOptions, type TestHosts } from '../../scripts/lib/testhosts.js';
+import type { DumpReport } from '../../src/client/netdump.js';
 import { SyntheticMinidump } from '../../src/dump/minidump.js';
 
 export const NETDUMP_CLI = fileURLToPath(new URL('../../src/cli/netdump.js', import.meta.url));
@@ -228,4 +230,60 @@ export function assertInfoFile(file: string, expected: InfoExpectation): void {
   ];
   for (const line of lines) assert.ok(info.includes(line), `${file} lacks ${JSON.stringify(line)}:\n${info}`);
   assert.ok(info.endsWith('Dump complete\n'), `${file} does not end in "Dump complete":\n${info}`);
+}
+
+/** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
+export type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts'] };
+
+/** The --json summary, which is all of stdout (the kernel's console goes to stderr then). */
+export function jsonReport(result: ClientResult): CliReport {
+  const lines = result.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `stdout holds more than the JSON summary:\n${result.stdout}`);
+  assert.ok(lines[0]!.startsWith('{'), `no JSON summary in:\n${result.stdout}`);
+  return JSON.parse(lines[0]!) as CliReport;
+}
+
+/** Test hosts, a random dump file, and netdumpd serving a fresh dump directory: what dump-after-dump tests share. */
+export interface ServedDump {
+  hosts: TestHosts;
+  dir: string;
+  dumpDir: string;
+  dumpFile: string;
+  /** What the vmcore must hold: the file, zero-padded to a block. */
+  expected: Buffer;
+  server: Netdumpd;
+}
+
+/** Sets up a ServedDump of `size` random bytes; on failure, releases what it made. */
+export async function startServedDump(
+  prefix: string,
+  size: number,
+  prepare: (hosts: TestHosts) => void = () => undefined,
+  hostOptions: TestHostOptions = {},
+): Promise<ServedDump> {
+  const hosts = createTestHostPair(hostOptions);
+  const dir = makeTempDir(prefix);
+  try {
+    prepare(hosts);
+    const dumpDir = path.join(dir, 'dumps');
+    mkdirSync(dumpDir);
+    const { file, bytes } = writeRandomDump(dir, 'dump.bin', size);
+    const server = await Netdumpd.start(hosts, dumpDir);
+    return { hosts, dir, dumpDir, dumpFile: file, expected: paddedToBlock(bytes), server };
+  } catch (error) {
+    hosts.destroy();
+    removeDir(dir);
+    throw error;
+  }
+}
+
+/** Stops what startServedDump started; safe on a partial or undefined one. */
+export async function stopServedDump(served: ServedDump | undefined): Promise<void> {
+  if (served === undefined) return;
+  try {
+    await served.server.stop();
+  } finally {
+    served.hosts.destroy();
+    removeDir(served.dir);
+  }
 }

@@ -110,7 +110,7 @@ describe('netdump command line errors', () => {
     {
       name: '--profile freebsd11',
       args: () => [...base, '--profile', 'freebsd11', '--synthetic', '9M', 'ndc0'],
-      message: "--profile must be freebsd12 or freebsd13, not 'freebsd11'",
+      message: "--profile must be freebsd12, freebsd13 or fast, not 'freebsd11'",
     },
     {
       name: '-o net.netdump.bogus=1',

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -18,7 +18,7 @@ import { FaultInjectingDriver, parseFaultPlan } from '../../drivers/middleware/f
 import type { DumpReport } from '../../src/client/netdump.js';
 import type { UdpFrameAddressing } from '../../src/net/udp-frame.js';
 import { DUMP_BLOCK_SIZE } from '../../src/dump/source.js';
-import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import type { TestHosts } from '../../scripts/lib/testhosts.js';
 import {
   ARP_OP_REQUEST,
   emitNetdumpHeader,
@@ -45,13 +45,13 @@ import {
   assertFileBytes,
   assertStatus,
   hostArgs,
-  makeTempDir,
-  Netdumpd,
-  paddedToBlock,
-  removeDir,
+  jsonReport,
   runNetdump,
-  writeRandomDump,
+  startServedDump,
+  stopServedDump,
   type ClientResult,
+  type CliReport,
+  type ServedDump,
 } from '../helpers/netdump-cli.js';
 import { readPcap, Tcpdump, type PcapRecord } from '../helpers/pcap.js';
 import { emitUdpFrame } from '../helpers/udp-frames.js';
@@ -77,16 +77,8 @@ function differingBlocks(a: Buffer, b: Buffer): number[] {
   return blocks;
 }
 
-/** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
-type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts'] };
-
 function reportOf(result: ClientResult): CliReport {
-  // --json: stdout is the JSON summary and nothing else; the kernel's console went to stderr.
-  const lines = result.stdout.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `stdout holds more than the JSON summary:\n${result.stdout}`);
-  const last = lines[0]!;
-  assert.ok(last.startsWith('{'), `no JSON summary in:\n${result.stdout}`);
-  const report = JSON.parse(last) as CliReport;
+  const report = jsonReport(result);
   assert.deepEqual([report.driver, report.backend], ['generic', 'afpacket'], 'the shim chosen for veth, and the default backend');
   return report;
 }
@@ -134,34 +126,23 @@ class ReplayLink implements NetdumpDriver {
 }
 
 describe('fault injection, pcap and trace middleware (CLI against netdumpd)', () => {
+  let served: ServedDump;
   let hosts: TestHosts;
   let dir: string;
   let dumpDir: string;
-  let server: Netdumpd;
   let dumpFile: string;
   let expected: Buffer;
   let warmUp: DumpReport;
 
   before(async () => {
-    hosts = createTestHostPair();
     // The server's kernel never ARPs for the client, so every frame on the link is the dump's.
-    hosts.pinClientNeighbour();
-    dir = makeTempDir('netdump-drivers-middleware-');
-    dumpDir = path.join(dir, 'dumps');
-    mkdirSync(dumpDir);
-    const written = writeRandomDump(dir, 'dump.bin', DUMP_SIZE);
-    dumpFile = written.file;
-    expected = paddedToBlock(written.bytes);
-    server = await Netdumpd.start(hosts, dumpDir);
+    served = await startServedDump('netdump-drivers-middleware-', DUMP_SIZE, (testHosts) => testHosts.pinClientNeighbour());
+    ({ hosts, dir, dumpDir, dumpFile, expected } = served);
     // Every lossy dump below meets a warmed-up server, even when run alone (--test-name-pattern).
     warmUp = (await dump([])).report;
   });
 
-  after(async () => {
-    await server?.stop();
-    hosts?.destroy();
-    removeDir(dir);
-  });
+  after(() => stopServedDump(served));
 
   /** Runs one CLI dump with `extra` options; asserts exit 0 and the vmcore byte for byte; returns the summary. */
   async function dump(extra: string[]): Promise<{ result: ClientResult; report: CliReport }> {

@@ -43,6 +43,42 @@ const EVENTS: TraceEvent[] = [
   { t: 7200, event: 'batch-acked', seq: 14 },
 ];
 
+/**
+ * The fast profile's window: batch 20 starts before batch 10 is acked, a
+ * poll counts for the oldest batch in flight, and batch 20 is acked first.
+ */
+const PIPELINED: TraceEvent[] = [
+  { t: 1000, event: 'batch', type: 3, seq: 10, packets: 2, bytes: 2896, offset: 0 },
+  { t: 1010, event: 'transmit', bytes: 1514, type: 3, seq: 10 },
+  { t: 1020, event: 'transmit', bytes: 1514, type: 3, seq: 11 },
+  { t: 1100, event: 'batch', type: 3, seq: 12, packets: 1, bytes: 1448, offset: 2896 },
+  { t: 1110, event: 'transmit', bytes: 1514, type: 3, seq: 12 },
+  { t: 1200, event: 'poll', frames: 2 },
+  { t: 1210, event: 'ack', seq: 10 },
+  { t: 1220, event: 'ack', seq: 12 },
+  { t: 1230, event: 'batch-acked', seq: 12 },
+  { t: 1300, event: 'poll', frames: 0 },
+  { t: 1400, event: 'transmit', bytes: 1514, type: 3, seq: 11 },
+  { t: 1401, event: 'resend', seq: 11 },
+  { t: 1402, event: 'retransmit', round: 1, packets: 1 },
+  { t: 1500, event: 'poll', frames: 1 },
+  { t: 1510, event: 'ack', seq: 11 },
+  { t: 1520, event: 'batch-acked', seq: 10 },
+];
+
+test('batches in flight together: each closed by its own batch-acked, listed by start; a poll counts for the oldest', () => {
+  const analysis = analyzeTrace(PIPELINED, 'fast');
+  assert.deepEqual(analysis.batches, [
+    { start: 0, end: 520, type: 3, seq: 10, packets: 2, bytes: 2896, offset: 0, polls: 3 },
+    { start: 100, end: 230, type: 3, seq: 12, packets: 1, bytes: 1448, offset: 2896, polls: 0 },
+  ]);
+  assert.deepEqual(analysis.ackLatencies, [200, 110, 110]);
+  assert.deepEqual(analysis.retransmits, [{ time: 402, round: 1, seqs: [11], offset: 0 }]);
+  assert.equal(analysis.unfinished, undefined);
+  const unfinished = analyzeTrace(PIPELINED.slice(0, 9), 'cut');
+  assert.deepEqual(unfinished.unfinished, { seq: 10, offset: 0 }, 'the oldest batch still open');
+});
+
 test('batches, acks and retransmit rounds, in microseconds from the first batch', () => {
   const analysis = analyzeTrace(EVENTS, 'lossy');
   assert.deepEqual(analysis.batches, [
