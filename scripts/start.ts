@@ -6,14 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { parseSize } from '../src/cli/size.js';
-import { SyntheticMinidump } from '../src/dump/minidump.js';
+import { verifySyntheticVmcore } from './lib/synthetic-vmcore.js';
 import { createTestHostPair, type TestHosts } from './lib/testhosts.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -70,23 +70,6 @@ async function runClient(hosts: TestHosts, { size, profile, pcap, trace }: Clien
   createInterface({ input: child.stdout }).on('line', (line) => console.log(`  netdump  | ${line}`));
   const [status] = (await once(child, 'exit')) as [number | null];
   return status ?? 1;
-}
-
-/** The received vmcore must be the synthetic dump, byte for byte. */
-function verifyVmcore(file: string, size: number, version: 2 | 3): void {
-  const fd = openSync(file, 'r');
-  const received = Buffer.alloc(64 * 1024);
-  try {
-    for (const write of new SyntheticMinidump({ size, version }).writes()) {
-      const length = readSync(fd, received, 0, write.data.length, write.offset);
-      if (length !== write.data.length || Buffer.compare(received.subarray(0, length), write.data) !== 0) {
-        throw new Error(`vmcore differs from what was sent at offset ${write.offset}`);
-      }
-    }
-    if (readSync(fd, received, 0, 1, size) !== 0) throw new Error('vmcore is longer than what was sent');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function verifyInfo(file: string, size: number): void {
@@ -153,7 +136,7 @@ async function main(): Promise<void> {
     if (status !== 0) throw new Error(`netdump exited with status ${status}`);
     await waitForLine(server.child, /^Completed dump from client/, server.lines);
     const base = path.join(dumpDir, `vmcore.${hosts.client.ip}.0`);
-    verifyVmcore(base, size, profile === 'freebsd12' ? 2 : 3);
+    verifySyntheticVmcore(base, size, profile === 'freebsd12' ? 2 : 3);
     verifyInfo(path.join(dumpDir, `info.${hosts.client.ip}.0`), size);
     console.log(`\nverified: ${base} is the ${sizeText} synthetic minidump byte for byte, and its info file is complete.`);
     for (const [what, file] of [

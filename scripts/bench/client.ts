@@ -32,6 +32,7 @@ import {
   startServer,
   runBench,
   parseRounds,
+  rawBlast,
 } from './lib.js';
 
 const USAGE = `usage: npm run bench:client -- [--size SIZE] [--rounds N]
@@ -72,22 +73,6 @@ function referenceClient(hosts: TestHosts, sender: string, size: number): Row {
   const result = JSON.parse(output) as Omit<Row, 'name' | 'retransmittedPackets'> & { retransmits: number };
   // result.batchMicros: the C client times each batch the same way, send to last ack.
   return { name: 'C reference: kernel wait loop over a UDP socket', ...result, retransmittedPackets: result.retransmits };
-}
-
-function rawBlast(hosts: TestHosts, blast: string): number {
-  const output = hosts.run(hosts.client.ns, 'taskset', [
-    '-c',
-    CLIENT_CPU,
-    blast,
-    hosts.client.ns,
-    hosts.client.iface,
-    hosts.server.mac,
-    '1514',
-    '400000',
-    '64',
-  ]);
-  const { frames, seconds } = JSON.parse(output) as { frames: number; seconds: number };
-  return (frames * 1514) / seconds;
 }
 
 function parseOptions(): { size: number; rounds: number } {

@@ -118,10 +118,36 @@ export function parseRounds(text: string | undefined): number {
   return rounds;
 }
 
+/** A benchmark's --windows: packets per window, comma-separated, each from 1 to 1024 (window-sender.c's limit); throws with the reason. */
+export function parseWindows(text: string | undefined, fallback: string): number[] {
+  const windows = (text ?? fallback).split(',').map(Number);
+  if (windows.some((window) => !Number.isInteger(window) || window < 1 || window > 1024)) {
+    throw new Error(`--windows: each must be a whole number of packets from 1 to 1024, not '${text}'`);
+  }
+  return windows;
+}
+
 /** Runs a benchmark's main; a failure is one line naming the benchmark, and exit status 1. */
 export function runBench(name: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     console.error(`${name}: ${(error as Error).message}`);
     process.exit(1);
   });
+}
+
+/** The addon's raw-frame blast (C sendmmsg of 1514-byte frames, blast.c) from the client: bytes per second, the link's ceiling for scale. */
+export function rawBlast(hosts: TestHosts, blast: string): number {
+  const output = hosts.run(hosts.client.ns, 'taskset', [
+    '-c',
+    CLIENT_CPU,
+    blast,
+    hosts.client.ns,
+    hosts.client.iface,
+    hosts.server.mac,
+    '1514',
+    '400000',
+    '64',
+  ]);
+  const { frames, seconds } = JSON.parse(output) as { frames: number; seconds: number };
+  return (frames * 1514) / seconds;
 }

@@ -4,13 +4,14 @@
  * servers under test, a dump by one of the C senders into either, and the
  * check that the file holds the sender's pattern.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+import { verifySyntheticVmcore } from '../lib/synthetic-vmcore.js';
 import type { TestHosts } from '../lib/testhosts.js';
 import { CLIENT_CPU as SENDER_CPU, PROJECT_ROOT, SERVER_CPU } from './lib.js';
 
@@ -97,6 +98,27 @@ export const kernelSender =
   (program: string, kernelWait = false): SenderCommand =>
   (clientIp, serverIp, size) => [program, ...(kernelWait ? ['-k'] : []), clientIp, serverIp, String(size)];
 
+/** Runs `dump` against a fresh start of `server`, stops the server, verifies the file with `verify`; returns what `dump` did. */
+async function intoFreshServer<T>(hosts: TestHosts, server: ServerUnderTest, dump: () => T, verify: (vmcore: string) => void): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-'));
+  try {
+    const { child, vmcore } = await server.start(hosts, dir);
+    const exited = once(child, 'exit'); // the minimal server exits by itself after FINISHED
+    let result: T;
+    try {
+      result = dump();
+      await new Promise((resolve) => setTimeout(resolve, 500)); // let the server finish FINISHED
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    verify(vmcore);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * One dump of `size` bytes by `sender` into a fresh start of `server`; the
  * file is verified. Resent packets fail it unless `resendsAllowed` (a window
@@ -109,19 +131,56 @@ export async function dumpInto(
   size: number,
   resendsAllowed = false,
 ): Promise<SenderResult> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-'));
+  const args = ['-c', SENDER_CPU, ...sender(hosts.client.ip, hosts.server.ip, size)];
+  const result = await intoFreshServer(
+    hosts,
+    server,
+    () => JSON.parse(hosts.run(hosts.client.ns, 'taskset', args)) as SenderResult,
+    (vmcore) => verifyDump(vmcore, size),
+  );
+  if (result.retransmits !== 0 && !resendsAllowed) throw new Error(`${server.name}: ${result.retransmits} packets were lost and resent`);
+  return result;
+}
+
+/** Runs a command for its stdout; its stderr is shown only if it fails (our client's console goes there with --json). */
+function runQuietly(file: string, args: string[]): string {
   try {
-    const { child, vmcore } = await server.start(hosts, dir);
-    const exited = once(child, 'exit'); // the minimal server exits by itself after FINISHED
-    const args = ['-c', SENDER_CPU, ...sender(hosts.client.ip, hosts.server.ip, size)];
-    const result = JSON.parse(hosts.run(hosts.client.ns, 'taskset', args)) as SenderResult;
-    await new Promise((resolve) => setTimeout(resolve, 500)); // let the server finish FINISHED
-    child.kill('SIGTERM');
-    await exited;
-    verifyDump(vmcore, size);
-    if (result.retransmits !== 0 && !resendsAllowed) throw new Error(`${server.name}: ${result.retransmits} packets were lost and resent`);
-    return result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return execFileSync(file, args, { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const { stderr = '' } = error as { stderr?: string };
+    throw new Error(`${file} ${args.join(' ')} failed:\n${stderr.trim().split('\n').slice(-3).join('\n')}`);
   }
+}
+
+/** What our client's --json says, as the benchmarks read it. */
+export interface OurClientReport {
+  bytes: number;
+  dataSeconds: number;
+  packets: number;
+  retransmittedPackets: number;
+  peakRssBytes: number;
+  window?: { overtakenResends: number; timeoutResends: number; largestWindow: number; lastWindow: number };
+}
+
+/**
+ * One dump of a `size`-byte synthetic minidump by our client (CLI options
+ * `args`, --profile among them) into a fresh start of `server`, pinned as
+ * the C senders are; the file must be the minidump byte for byte.
+ */
+export async function ourClientInto(
+  hosts: TestHosts,
+  server: ServerUnderTest,
+  args: string[],
+  size: number,
+  minidumpVersion: 2 | 3 = 3,
+): Promise<OurClientReport> {
+  const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdump.js');
+  const command = ['-c', SENDER_CPU, process.execPath, cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
+  command.push(...args, '--synthetic', String(size), '--json', hosts.client.iface);
+  return intoFreshServer(
+    hosts,
+    server,
+    () => JSON.parse(runQuietly('taskset', command).trim().split('\n').pop()!) as OurClientReport,
+    (vmcore) => verifySyntheticVmcore(vmcore, size, minidumpVersion),
+  );
 }

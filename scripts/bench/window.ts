@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair } from '../lib/testhosts.js';
-import { buildBenchProgram, CLIENT_CPU, formatTable, median, parseRounds, runBench, SERVER_CPU } from './lib.js';
+import { buildBenchProgram, CLIENT_CPU, formatTable, median, parseRounds, parseWindows, runBench, SERVER_CPU } from './lib.js';
 import {
   dumpInto,
   kernelSender,
@@ -45,10 +45,7 @@ function parseOptions(): Options {
       console.log(USAGE);
       process.exit(0);
     }
-    const windows = (values.windows ?? '16,32,48,64,80,96,128').split(',').map(Number);
-    if (windows.some((window) => !Number.isInteger(window) || window < 1 || window > 1024)) {
-      throw new Error(`--windows: each must be a whole number of packets from 1 to 1024, not '${values.windows}'`);
-    }
+    const windows = parseWindows(values.windows, '16,32,48,64,80,96,128');
     const size = parseSize(values.size ?? '256M');
     if (size % 8 !== 0) throw new Error('--size must be a multiple of 8 bytes');
     return { size, windows, rounds: parseRounds(values.rounds) };

@@ -279,6 +279,9 @@ function parseOptions(argv: string[]): Options {
   const profileName = (values.profile as string | undefined) ?? 'freebsd13';
   const profile = Object.hasOwn(PROFILES, profileName) ? PROFILES[profileName as Profile['name']] : undefined;
   if (profile === undefined) usageError(`--profile must be freebsd12, freebsd13 or fast, not '${profileName}'`);
+  if (values['ack-bug-compat'] === true && profile.sendLoop === 'window') {
+    usageError("--ack-bug-compat reproduces the kernel's ack bitmap, which the fast profile's window does not use");
+  }
   const path = values.p as string | undefined;
   if (path !== undefined && (path.length === 0 || Buffer.byteLength(path) > 1023))
     usageError('-p path must be 1 to 1023 bytes (it travels in one herald)');
@@ -485,6 +488,8 @@ interface CliReport extends DumpReport {
   backend: BackendName;
   /** With --inject: what the fault injector did, each way. */
   faults?: FaultInjectingDriver['counts'];
+  /** The process's peak resident memory (getrusage's maxrss). */
+  peakRssBytes: number;
 }
 
 function faultSummary({ tx, rx }: FaultInjectingDriver['counts']): string {
@@ -501,7 +506,7 @@ function summary(report: CliReport): string {
     `${report.batches} batches of up to ${report.payloadBytes}-byte packets, ${report.packets} packets, ` +
     `${report.retransmittedPackets} retransmitted in ${report.retransmitRounds} rounds, ${report.acks} acks, ${report.polls} polls; ` +
     `dump data: ${perBatch(report.dataPolls)} polls and ${perBatch(report.dataSeconds * 1000)} ms per batch; ` +
-    `driver ${report.driver} over ${report.backend}${report.faults === undefined ? '' : faultSummary(report.faults)}` +
+    `driver ${report.driver} over ${report.backend}; peak memory ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB${report.faults === undefined ? '' : faultSummary(report.faults)}` +
     `${report.window === undefined ? '' : windowSummary(report.window)}\n`
   );
 }
@@ -635,7 +640,13 @@ function dump(
       },
       content,
     );
-    const report: CliReport = { ...dumped, driver: driver.name, backend: options.backend, faults: stack.injector?.counts };
+    const report: CliReport = {
+      ...dumped,
+      driver: driver.name,
+      backend: options.backend,
+      faults: stack.injector?.counts,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else print(summary(report));
   } finally {

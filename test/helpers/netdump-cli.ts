@@ -233,7 +233,7 @@ export function assertInfoFile(file: string, expected: InfoExpectation): void {
 }
 
 /** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
-export type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts'] };
+export type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts']; peakRssBytes: number };
 
 /** The --json summary, which is all of stdout (the kernel's console goes to stderr then). */
 export function jsonReport(result: ClientResult): CliReport {

@@ -113,6 +113,11 @@ describe('netdump command line errors', () => {
       message: "--profile must be freebsd12, freebsd13 or fast, not 'freebsd11'",
     },
     {
+      name: '--profile fast --ack-bug-compat',
+      args: () => [...base, '--profile', 'fast', '--ack-bug-compat', '--synthetic', '9M', 'ndc0'],
+      message: "--ack-bug-compat reproduces the kernel's ack bitmap, which the fast profile's window does not use",
+    },
+    {
       name: '-o net.netdump.bogus=1',
       args: () => [...base, '-o', 'net.netdump.bogus=1', '--synthetic', '9M', 'ndc0'],
       message: /^netdump: -o net\.netdump\.bogus=1: expected one of net\.netdump\.polls, .* as NAME=VALUE$/,

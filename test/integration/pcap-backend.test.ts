@@ -124,7 +124,7 @@ describe('pcap backend', () => {
         assert.match(result.stdout, /\nnetdump finished\.\n/);
         assert.match(
           result.stdout,
-          new RegExp(`; driver generic over ${backend}\n$`),
+          new RegExp(`; driver generic over ${backend}; peak memory \\d+ MiB\n$`),
           'the summary names the shim chosen for veth, and the backend',
         );
         assert.equal(result.stderr, '');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import type { NetdumpError } from '../../errors/index.js';
-import { PipelinedSender, MIN_RTO_US, TRANSMITS_PER_POLL } from '../../src/client/pipelined-sender.js';
+import { PipelinedSender, MIN_RTO_US, REORDER_THRESHOLD, TRANSMITS_PER_POLL } from '../../src/client/pipelined-sender.js';
 import { FAST, maxPayload } from '../../src/client/profile.js';
 import type { SenderStats } from '../../src/client/sender.js';
 import { MAX_WINDOW_BATCHES, MIN_WINDOW, WindowControl } from '../../src/client/window-control.js';
@@ -41,12 +41,20 @@ interface Rig {
   arrivals: Map<number, number[]>;
 }
 
-function rig(answer?: (message: ReceivedMessage, sighting: number) => SimulatedAck[], giveUpMicros = 1_000_000): Rig {
+interface RigOptions {
+  giveUpMicros?: number;
+  /** Called before each poll (1 first) takes what the link holds: a test's server may inject acks then. */
+  beforePoll?: (link: SimulatedServerLink, poll: number) => void;
+}
+
+function rig(answer?: (message: ReceivedMessage, sighting: number) => SimulatedAck[], options: RigOptions = {}): Rig {
   const link = new SimulatedServerLink(CLIENT_IP, SERVER_IP);
   let clock = 0;
+  let polls = 0;
   const poll = link.poll.bind(link);
   link.poll = (count, input) => {
     clock += POLL_STEP_US;
+    options.beforePoll?.(link, ++polls);
     return poll(count, input);
   };
   const arrivals = new Map<number, number[]>();
@@ -68,7 +76,7 @@ function rig(answer?: (message: ReceivedMessage, sighting: number) => SimulatedA
     {
       maxPayload: maxPayload(FAST, 1500),
       initialWindow: PACKETS_PER_BATCH,
-      giveUpMicros,
+      giveUpMicros: options.giveUpMicros ?? 1_000_000,
       now: () => clock,
       observer: {
         batch: (...fields) => events.batches.push(fields),
@@ -142,6 +150,71 @@ describe('PipelinedSender over a simulated link', () => {
     assert.equal(r.sender.window.size, windowBefore / 2 + 1 / (windowBefore / 2));
   });
 
+  test('an ack that comes a poll late, behind acks of fewer than three later packets, is reordering, not loss', () => {
+    // Seq 31's ack misses the first poll, which brings 32's: one later packet, under the threshold of three.
+    const r = rig((message, sighting) => (message.seqno === 31 && sighting === 0 ? [] : [{ seqno: message.seqno }]), {
+      beforePoll: (link, poll) => poll === 2 && link.inject(link.ackFrame({ seqno: 31 })),
+    });
+    r.sender.send(0, BATCH);
+    r.sender.drain();
+    assert.equal(REORDER_THRESHOLD, 3);
+    assert.deepEqual(r.events.resent, []);
+    assert.equal(r.stats.acks, 46);
+  });
+
+  test("Karn's rule: the ack of a resent packet overtakes nothing, so a server's stall makes no spurious resends", () => {
+    // Seq 1 is lost; the server stalls on every other packet from seq 20 on, and acks them all at the third poll.
+    const held: number[] = [];
+    const r = rig(
+      (message, sighting) => {
+        if (message.seqno === 1 && sighting === 0) return [];
+        if (message.seqno >= 20 && sighting === 0) return (held.push(message.seqno), []);
+        return [{ seqno: message.seqno }];
+      },
+      { beforePoll: (link, poll) => poll === 3 && held.forEach((seqno) => link.inject(link.ackFrame({ seqno }))) },
+    );
+    r.sender.send(0, BATCH);
+    r.sender.drain();
+    // Poll 1 brings acks 2-19: seq 1 is overtaken and resent. Poll 2 brings only the resend's ack: were it taken
+    // for the resend's (sent after 20-46), 20-43 would look overtaken and go again.
+    assert.deepEqual(r.events.resent, [1]);
+    assert.equal(r.link.received.length, 47);
+    assert.equal(r.stats.acks, 46);
+  });
+
+  test('a server slower than the sender, with a 30-packet buffer: the first window overflows it, then it holds', () => {
+    // The server takes 4 packets a poll (10 µs) from a socket buffer of 30 and drops what arrives when it is full.
+    const BUFFER = 30;
+    const PER_POLL = 4;
+    const queue: number[] = [];
+    let dropped = 0;
+    const r = rig(
+      (message) => {
+        if (queue.length >= BUFFER) dropped++;
+        else queue.push(message.seqno);
+        return [];
+      },
+      { beforePoll: (link) => queue.splice(0, PER_POLL).forEach((seqno) => link.inject(link.ackFrame({ seqno }))) },
+    );
+    const batches = 20;
+    for (let batch = 0; batch < batches; batch++) r.sender.send(batch * BATCH.length, BATCH);
+    r.sender.drain();
+    const packets = batches * PACKETS_PER_BATCH;
+    assert.equal(r.stats.acks, packets);
+    assert.deepEqual(r.link.vmcoreImage(), Buffer.concat(Array<Uint8Array>(batches).fill(BATCH)));
+    const { overtakenResends, timeoutResends, largestWindow, lastWindow } = r.sender.report;
+    // The first window (46, then slow start's growth) overflows the buffer: 21 packets dropped, each resent once when
+    // later acks overtook it, nothing resent that arrived. The window then shrank to what the buffer holds.
+    assert.equal(dropped, 21);
+    assert.equal(r.stats.retransmittedPackets, dropped);
+    assert.equal(overtakenResends, dropped);
+    assert.equal(timeoutResends, 0);
+    assert.ok(largestWindow > 50 && largestWindow < 51, String(largestWindow));
+    assert.ok(lastWindow > BUFFER && lastWindow < BUFFER + 1, String(lastWindow));
+    // The server was never idle: one poll per 4 packets it took, the fewest it could take them in.
+    assert.equal(r.stats.polls, packets / PER_POLL);
+  });
+
   test('duplicated acks, and acks of packets never sent, count nothing', () => {
     const r = rig((message) => [{ seqno: message.seqno }, { seqno: message.seqno }, { seqno: message.seqno + 1000 }, { seqno: 0 }]);
     r.sender.send(0, BATCH);
@@ -152,7 +225,7 @@ describe('PipelinedSender over a simulated link', () => {
   });
 
   test('no ack at all: resent on a backed-off timeout, then ETIMEDOUT once the give-up time passes without an ack', () => {
-    const r = rig(() => [], 50_000);
+    const r = rig(() => [], { giveUpMicros: 50_000 });
     let error: NetdumpError | undefined;
     try {
       r.sender.send(0, BATCH);
