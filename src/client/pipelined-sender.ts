@@ -22,6 +22,7 @@ import type { NetStack } from '../net/stack.js';
 import { allocateSummableBuffers, NETDUMP_HEADER_SIZE, NETDUMP_VMCORE, UDP_PAYLOAD_OFFSET } from '../wire/index.js';
 import type { SendObserver } from './observer.js';
 import { PayloadPieces, writeMessageHeader, type SenderStats } from './sender.js';
+import { RetransmitTimer } from './retransmit-timer.js';
 import { WindowControl } from './window-control.js';
 
 export interface PipelineSettings {
@@ -47,14 +48,6 @@ export const REORDER_THRESHOLD = 3;
 export const TRANSMITS_PER_POLL = 32;
 /** A full window waits for 1/2^REFILL_SHIFT of it to be acked before it sends again. */
 export const REFILL_SHIFT = 2;
-/**
- * Retransmit timeout bounds, µs. Lost packets are mostly found by the acks
- * that overtake them; the timeout is for the last ones. Its floor outlasts
- * a server's stalls (our server's pauses passed 2 ms and 5 ms: every
- * spurious timeout halved the window for nothing).
- */
-export const MIN_RTO_US = 10_000;
-export const MAX_RTO_US = 1_000_000;
 
 /** What the window did over a dump: the --json report's `window`. */
 export interface WindowReport {
@@ -91,12 +84,9 @@ export class PipelinedSender {
   /** The highest transmit number among acked packets. */
   private newestAckedAs = 0;
   private sincePoll = 0;
-  private smoothedRtt = 0;
-  private rttVariance = 0;
-  private rto = MIN_RTO_US;
+  private readonly timer = new RetransmitTimer();
   private lastProgress = 0;
   private refilling = false;
-  private backedOffUntil = 0;
   readonly report: WindowReport = { overtakenResends: 0, timeoutResends: 0, largestWindow: 0, lastWindow: 0, smoothedRttMicros: 0 };
   private previousOnAck: (seqno: number) => void = () => undefined;
 
@@ -149,7 +139,7 @@ export class PipelinedSender {
     while (this.unacked > 0) this.service();
     this.stack.onAck = this.previousOnAck;
     this.report.lastWindow = this.window.size;
-    this.report.smoothedRttMicros = this.smoothedRtt;
+    this.report.smoothedRttMicros = this.timer.smoothedRtt;
   }
 
   private roomForOne(): boolean {
@@ -207,7 +197,7 @@ export class PipelinedSender {
       const slot = seq & (RING_PACKETS - 1);
       if (this.acked[slot] === 1) continue;
       const overtaken = this.sentAs[slot]! <= overtakenBelow;
-      const expired = now - this.sentAt[slot]! >= this.rto;
+      const expired = now - this.sentAt[slot]! >= this.timer.timeout;
       // Packets sent once go in transmit order: the first neither overtaken nor expired ends the scan.
       if (!overtaken && !expired) {
         if (this.transmits[slot] === 1) break;
@@ -230,11 +220,7 @@ export class PipelinedSender {
     }
     if (resent === 0) return;
     // Nothing came back for a timeout: the window is too big for the path, or the server stalled. Once per timeout.
-    if (timedOut && now >= this.backedOffUntil) {
-      this.window.timedOut();
-      this.rto = Math.min(MAX_RTO_US, this.rto * 2);
-      this.backedOffUntil = now + this.rto;
-    }
+    if (timedOut && this.timer.backOff(now)) this.window.timedOut();
     this.stats.retransmitRounds++;
     this.settings.observer?.retransmitRound(this.stats.retransmitRounds, resent);
   }
@@ -254,7 +240,7 @@ export class PipelinedSender {
     // Karn's rule: the ack of a packet sent twice may be the first one's, so it dates nothing, neither a
     // round trip nor which transmits it overtook (taking it for the resend's would resend all sent before it).
     if (this.transmits[slot] === 1) {
-      this.sampleRtt(now - this.sentAt[slot]!);
+      this.timer.sample(now - this.sentAt[slot]!);
       if (this.sentAs[slot]! > this.newestAckedAs) this.newestAckedAs = this.sentAs[slot]!;
     }
     const rtt = this.transmits[slot] === 1 ? now - this.sentAt[slot]! : undefined;
@@ -268,18 +254,6 @@ export class PipelinedSender {
     const batch = this.batchOf[slot]!;
     if (--this.batchLeft[batch]! > 0) return;
     this.settings.observer?.batchAcked(this.batchFirst[batch]! >>> 0);
-  }
-
-  /** RFC 6298's smoothed round trip and variance; the timeout is srtt + 4 × rttvar, within bounds. */
-  private sampleRtt(sample: number): void {
-    if (this.smoothedRtt === 0) {
-      this.smoothedRtt = sample;
-      this.rttVariance = sample / 2;
-    } else {
-      this.rttVariance = 0.75 * this.rttVariance + 0.25 * Math.abs(this.smoothedRtt - sample);
-      this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * sample;
-    }
-    this.rto = Math.min(MAX_RTO_US, Math.max(MIN_RTO_US, this.smoothedRtt + 4 * this.rttVariance));
   }
 
   private timedOut(now: number): NetdumpError {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import type { NetdumpError } from '../../errors/index.js';
-import { PipelinedSender, MIN_RTO_US, REORDER_THRESHOLD, TRANSMITS_PER_POLL } from '../../src/client/pipelined-sender.js';
+import { PipelinedSender, REORDER_THRESHOLD, TRANSMITS_PER_POLL } from '../../src/client/pipelined-sender.js';
+import { MIN_RTO_US } from '../../src/client/retransmit-timer.js';
 import { FAST, maxPayload } from '../../src/client/profile.js';
 import type { SenderStats } from '../../src/client/sender.js';
 import { MAX_WINDOW_BATCHES, MIN_WINDOW, WindowControl } from '../../src/client/window-control.js';
