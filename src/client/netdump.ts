@@ -248,7 +248,7 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
     send: (offset, data) => pipeline.send(offset, data),
     finish() {
       pipeline.drain();
-      sender.seqno = pipeline.next;
+      sender.seqno = pipeline.next >>> 0; // the kernel's seqno is 32 bits; the window counts on
     },
     window: pipeline.report,
   };

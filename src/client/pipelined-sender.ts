@@ -161,6 +161,8 @@ export class PipelinedSender {
     this.acked[slot] = 0;
     this.transmits[slot] = 0;
     this.batchOf[slot] = batch;
+    // Nothing in flight until now: the give-up time counts from here, not from the last ack (the dumper may have been slow).
+    if (this.unacked === 0) this.lastProgress = this.settings.now();
     this.next++;
     this.unacked++;
     this.transmit(slot);

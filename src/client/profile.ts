@@ -16,7 +16,7 @@ export interface Profile extends NetBehaviour {
    * How VMCORE data is sent: 'kernel' is the kernel's stop-and-wait per
    * batch (spec §3.3); 'window' keeps packets in flight across batches
    * with a measured retransmit (pipelined-sender.ts), which netdumpd
-   * accepts because it acks every packet and writes at offsets (spec §4).
+   * accepts because it acks every packet and writes at offsets (spec §6.6, §6.7).
    */
   sendLoop: 'kernel' | 'window';
   /** 13+ dropped the 4096-byte cap; netdumpd still refuses more (spec §2.7). */

@@ -38,6 +38,8 @@ interface Rig {
   events: Events;
   /** The simulated clock, µs. */
   now: () => number;
+  /** Moves the clock on, as a slow dumper between two writes would. */
+  advance: (micros: number) => void;
   /** The clock at each arrival of a message at the server, by seqno. */
   arrivals: Map<number, number[]>;
 }
@@ -91,7 +93,7 @@ function rig(answer?: (message: ReceivedMessage, sighting: number) => SimulatedA
     stats,
   );
   sender.begin(1);
-  return { link, sender, stats, events, now: () => clock, arrivals };
+  return { link, sender, stats, events, now: () => clock, advance: (micros) => (clock += micros), arrivals };
 }
 
 const seqnos = (r: Rig) => r.link.received.map((message) => message.seqno);
@@ -136,7 +138,7 @@ describe('PipelinedSender over a simulated link', () => {
     assert.deepEqual(r.link.vmcoreImage(), Buffer.from(BATCH));
   });
 
-  test('the last packet lost: nothing overtakes it, so it goes again when its timeout (the floor, 2 ms) runs out', () => {
+  test('the last packet lost: nothing overtakes it, so it goes again when its timeout (the floor, 10 ms) runs out', () => {
     const r = rig((message, sighting) => (message.seqno === 46 && sighting === 0 ? [] : [{ seqno: message.seqno }]));
     r.sender.send(0, BATCH);
     const windowBefore = r.sender.window.size;
@@ -214,6 +216,25 @@ describe('PipelinedSender over a simulated link', () => {
     assert.ok(lastWindow > BUFFER && lastWindow < BUFFER + 1, String(lastWindow));
     // The server was never idle: one poll per 4 packets it took, the fewest it could take them in.
     assert.equal(r.stats.polls, packets / PER_POLL);
+  });
+
+  test('a dumper slower than the give-up time between two writes: nothing was in flight, so the dump goes on', () => {
+    // The second batch's acks come a poll late, as a real round trip's do: its first poll finds none.
+    let late: number[] = [];
+    let due: number[] = [];
+    const r = rig((message) => (message.seqno > PACKETS_PER_BATCH ? (late.push(message.seqno), []) : [{ seqno: message.seqno }]), {
+      giveUpMicros: 50_000,
+      beforePoll: (link) => {
+        due.forEach((seqno) => link.inject(link.ackFrame({ seqno })));
+        [due, late] = [late, []];
+      },
+    });
+    r.sender.send(0, BATCH);
+    r.advance(60_000);
+    r.sender.send(BATCH.length, BATCH);
+    r.sender.drain();
+    assert.equal(r.stats.acks, 2 * PACKETS_PER_BATCH);
+    assert.deepEqual(r.events.resent, []);
   });
 
   test('duplicated acks, and acks of packets never sent, count nothing', () => {
