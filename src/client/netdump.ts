@@ -28,7 +28,7 @@ import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { KernelProgress, type LiveProgress } from './progress.js';
 import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
-import { MAX_BATCH_BYTES, ReliableSender, type SenderStats } from './sender.js';
+import { MAX_BATCH_BYTES, packetsPerBatch, ReliableSender, type SenderStats } from './sender.js';
 import { PipelinedSender, type WindowReport } from './pipelined-sender.js';
 
 export interface ClientSettings {
@@ -235,7 +235,7 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
     stack,
     {
       maxPayload: payloadBytes,
-      initialWindow: Math.ceil(MAX_BATCH_BYTES / payloadBytes),
+      initialWindow: packetsPerBatch(payloadBytes),
       giveUpMicros: (settings.retries + 2) * (settings.polls + 1) * POLL_DELAY_US,
       now: () => performance.now() * 1000,
       observer: settings.observer,

@@ -241,11 +241,11 @@ export class PipelinedSender {
     this.lastProgress = now;
     // Karn's rule: the ack of a packet sent twice may be the first one's, so it dates nothing, neither a
     // round trip nor which transmits it overtook (taking it for the resend's would resend all sent before it).
-    if (this.transmits[slot] === 1) {
-      this.timer.sample(now - this.sentAt[slot]!);
+    const rtt = this.transmits[slot] === 1 ? now - this.sentAt[slot]! : undefined;
+    if (rtt !== undefined) {
+      this.timer.sample(rtt);
       if (this.sentAs[slot]! > this.newestAckedAs) this.newestAckedAs = this.sentAs[slot]!;
     }
-    const rtt = this.transmits[slot] === 1 ? now - this.sentAt[slot]! : undefined;
     this.window.acked(seq, this.next, rtt);
     if (this.window.size > this.report.largestWindow) this.report.largestWindow = this.window.size;
     this.completeBatchOf(slot);

@@ -54,6 +54,9 @@ export interface SenderStats {
 /** Largest buffer one send() takes: the dumper's 64 KiB (MAXDUMPPGS × PAGE_SIZE). */
 export const MAX_BATCH_BYTES = 64 * 1024;
 
+/** The packets of a full 64 KiB batch at `maxPayload` bytes each. */
+export const packetsPerBatch = (maxPayload: number): number => Math.ceil(MAX_BATCH_BYTES / maxPayload);
+
 export class ReliableSender {
   /** The sequence number of the next batch's first packet; starts at 1. */
   seqno = 1;
@@ -70,16 +73,16 @@ export class ReliableSender {
     private readonly settings: SenderSettings,
   ) {
     this.window = new AckWindow(settings.ackBugCompat);
-    const packetsPerBatch = Math.ceil(MAX_BATCH_BYTES / settings.maxPayload);
-    if (packetsPerBatch > WINDOW_SIZE && !settings.ackBugCompat) {
+    const batchPackets = packetsPerBatch(settings.maxPayload);
+    if (batchPackets > WINDOW_SIZE && !settings.ackBugCompat) {
       throw new NetdumpError(
         'EMSGSIZE',
-        `a 64 KiB batch needs ${packetsPerBatch} packets of ${settings.maxPayload} bytes, more than the 64-packet ack window; use an MTU of at least 1076`,
+        `a 64 KiB batch needs ${batchPackets} packets of ${settings.maxPayload} bytes, more than the 64-packet ack window; use an MTU of at least 1076`,
       );
     }
     const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;
-    this.frames = allocateSummableBuffers(Math.max(1, packetsPerBatch), frameSize);
-    this.payloadLengths = new Uint32Array(Math.max(1, packetsPerBatch));
+    this.frames = allocateSummableBuffers(Math.max(1, batchPackets), frameSize);
+    this.payloadLengths = new Uint32Array(Math.max(1, batchPackets));
     this.pieces = new PayloadPieces(settings.maxPayload);
     stack.onAck = (ackSeqno) => this.recordAck(ackSeqno);
   }

@@ -256,7 +256,9 @@ export function summarize(analysis: TraceAnalysis): TraceSummary {
   const last = analysis.batches.at(-1);
   const seconds = last === undefined ? 0 : last.end / 1e6;
   const dataBytes = data.reduce((sum, batch) => sum + batch.bytes, 0);
-  const dataSeconds = data.length === 0 ? 0 : (data.at(-1)!.end - data[0]!.start) / 1e6;
+  // The window acks batches out of order now and then: the data ends at the latest end, not the last start's.
+  const dataEnd = data.reduce((latest, batch) => Math.max(latest, batch.end), 0);
+  const dataSeconds = data.length === 0 ? 0 : (dataEnd - data[0]!.start) / 1e6;
   return {
     label: analysis.label,
     seconds,
