@@ -448,11 +448,11 @@ function noteRoutedArp(options: Options, gateway: string | undefined, print: (te
 /**
  * The kernel's retransmit round waits `polls` wait steps first: a second at
  * the default 2000. Said once, on stderr (the console is mid-line then), the
- * first time a dump retransmits with the default.
+ * first time the kernel's loop retransmits with the default (the fast
+ * profile's window resends on a measured round trip: its rounds say nothing).
  */
 function withRetransmitNote(options: Options, tracer: TracingDriver | undefined): SendObserver | undefined {
-  // The fast profile's data resends on a measured round trip, not after 2000 polls.
-  if (options.polls !== DEFAULT_POLLS || options.profile.sendLoop === 'window') return tracer;
+  if (options.polls !== DEFAULT_POLLS) return tracer;
   let said = false;
   return {
     batch: (type, offset, firstSeqno, packets, bytes) => tracer?.batch(type, offset, firstSeqno, packets, bytes),
@@ -460,8 +460,8 @@ function withRetransmitNote(options: Options, tracer: TracingDriver | undefined)
     tick: (microseconds) => tracer?.tick(microseconds),
     ack: (seqno) => tracer?.ack(seqno),
     resend: (seqno) => tracer?.resend(seqno),
-    retransmitRound: (round, packets) => {
-      if (!said) {
+    retransmitRound: (round, packets, loop) => {
+      if (!said && loop === 'kernel') {
         said = true;
         process.stderr.write(
           `netdump: retransmitting: each round waits ${DEFAULT_POLLS} polls of 0.5 ms (${(DEFAULT_POLLS * POLL_DELAY_US) / 1e6} s) first, as the kernel does; --polls shortens it\n`,

@@ -92,7 +92,10 @@ export interface DumpReport extends SenderStats {
   dataSeconds: number;
   dataBatches: number;
   dataPolls: number;
-  /** The VMCORE batches' times, send call to last ack. */
+  /**
+   * The VMCORE batches' times: send call to last ack in the kernel's loop;
+   * in the fast profile's window, send call to its last packet in flight (its acks come later).
+   */
   dataBatchMicros: BatchTimeSummary;
   nextHopMac: string;
   serverPort: number;

@@ -7,9 +7,10 @@
  *   server's queue as the round trip shows it, and by loss.
  * - A full window waits for a quarter of itself to be acked before it sends
  *   again, so that a poll rings the doorbell for many frames, not one per ack.
- * - A packet is lost when acks came back for three packets sent after it
- *   (netdumpd acks in arrival order), or when its retransmit timeout, from
- *   the measured round-trip time (RFC 6298, Karn's rule), runs out.
+ * - A packet is lost when an ack came back for a transmit three or more
+ *   transmits after its own (netdumpd acks in arrival order), or when its
+ *   retransmit timeout, from the measured round-trip time (RFC 6298, Karn's
+ *   rule), runs out.
  * - Acks are taken by busy polling: the dump owns the CPU, as the kernel's
  *   does, and a poll that finds nothing costs less than the round trip.
  *
@@ -42,12 +43,23 @@ export interface PipelineSettings {
 
 /** Packets the ring holds: the most that can be unacked at once, counting from the oldest. */
 export const RING_PACKETS = 512;
-/** Acks for packets sent later that make a packet lost (TCP's duplicate-ack threshold). */
+/**
+ * How many transmits after a packet's own an acked transmit must be to make
+ * that packet lost (TCP's duplicate-ack threshold, counted in transmits:
+ * resends of other packets count too, which only makes it more patient).
+ */
 export const REORDER_THRESHOLD = 3;
 /** Transmits between two polls: the poll rings the doorbell (drivers/tx-queue.ts) and reaps mbufs. */
 export const TRANSMITS_PER_POLL = 32;
 /** A full window waits for 1/2^REFILL_SHIFT of it to be acked before it sends again. */
 export const REFILL_SHIFT = 2;
+/**
+ * An ack read this long after the poll before dates no round trip: it may
+ * have waited in the ring all that time (the dumper was away: a compressor,
+ * a slow disk, a GC pause), and such a round trip would read as a queue at
+ * the server. Busy, the sender polls at least every 32 transmits (~0.1 ms).
+ */
+export const MAX_DATING_GAP_US = 500;
 
 /** What the window did over a dump: the --json report's `window`. */
 export interface WindowReport {
@@ -84,6 +96,8 @@ export class PipelinedSender {
   /** The highest transmit number among acked packets. */
   private newestAckedAs = 0;
   private sincePoll = 0;
+  /** When the last poll that found packets in flight ended, or the flight began: acks since then are in the ring. */
+  private lastPollAt = 0;
   private readonly timer = new RetransmitTimer();
   private lastProgress = 0;
   private refilling = false;
@@ -161,8 +175,9 @@ export class PipelinedSender {
     this.acked[slot] = 0;
     this.transmits[slot] = 0;
     this.batchOf[slot] = batch;
-    // Nothing in flight until now: the give-up time counts from here, not from the last ack (the dumper may have been slow).
-    if (this.unacked === 0) this.lastProgress = this.settings.now();
+    // Nothing in flight until now: the give-up time counts from here, not from the last ack (the dumper may have
+    // been slow), and no ack can have waited in the ring since the last poll.
+    if (this.unacked === 0) this.lastProgress = this.lastPollAt = this.settings.now();
     this.next++;
     this.unacked++;
     this.transmit(slot);
@@ -182,7 +197,7 @@ export class PipelinedSender {
     this.stack.poll();
     this.stats.polls++;
     if (this.unacked === 0) return;
-    const now = this.settings.now();
+    const now = (this.lastPollAt = this.settings.now());
     if (now - this.lastProgress > this.settings.giveUpMicros) throw this.timedOut(now);
     this.resendLost(now);
   }
@@ -224,7 +239,7 @@ export class PipelinedSender {
     // Nothing came back for a timeout: the window is too big for the path, or the server stalled. Once per timeout.
     if (timedOut && this.timer.backOff(now)) this.window.timedOut();
     this.stats.retransmitRounds++;
-    this.settings.observer?.retransmitRound(this.stats.retransmitRounds, resent);
+    this.settings.observer?.retransmitRound(this.stats.retransmitRounds, resent, 'window');
   }
 
   private recordAck(ackSeqno: number): void {
@@ -241,11 +256,10 @@ export class PipelinedSender {
     this.lastProgress = now;
     // Karn's rule: the ack of a packet sent twice may be the first one's, so it dates nothing, neither a
     // round trip nor which transmits it overtook (taking it for the resend's would resend all sent before it).
-    const rtt = this.transmits[slot] === 1 ? now - this.sentAt[slot]! : undefined;
-    if (rtt !== undefined) {
-      this.timer.sample(rtt);
-      if (this.sentAs[slot]! > this.newestAckedAs) this.newestAckedAs = this.sentAs[slot]!;
-    }
+    const sentOnce = this.transmits[slot] === 1;
+    if (sentOnce && this.sentAs[slot]! > this.newestAckedAs) this.newestAckedAs = this.sentAs[slot]!;
+    const rtt = sentOnce && now - this.lastPollAt <= MAX_DATING_GAP_US ? now - this.sentAt[slot]! : undefined;
+    if (rtt !== undefined) this.timer.sample(rtt);
     this.window.acked(seq, this.next, rtt);
     if (this.window.size > this.report.largestWindow) this.report.largestWindow = this.window.size;
     this.completeBatchOf(slot);
@@ -259,7 +273,7 @@ export class PipelinedSender {
   }
 
   private timedOut(now: number): NetdumpError {
-    const seconds = ((now - this.lastProgress) / 1e6).toFixed(1);
-    return new NetdumpError('ETIMEDOUT', `no ack for ${this.unacked} packets in flight (the oldest seq ${this.oldest}) for ${seconds} s`);
+    const waited = ((now - this.lastProgress) / 1000).toFixed(0);
+    return new NetdumpError('ETIMEDOUT', `no ack for ${this.unacked} packets in flight (the oldest seq ${this.oldest}) for ${waited} ms`);
   }
 }

@@ -155,7 +155,7 @@ export class ReliableSender {
         this.stats.retransmitRounds++;
         const resentBefore = this.stats.retransmittedPackets;
         this.transmit(count, true);
-        this.settings.observer?.retransmitRound(this.stats.retransmitRounds, this.stats.retransmittedPackets - resentBefore);
+        this.settings.observer?.retransmitRound(this.stats.retransmitRounds, this.stats.retransmittedPackets - resentBefore, 'kernel');
         polls = 0;
         continue;
       }

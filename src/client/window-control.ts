@@ -17,10 +17,14 @@
  */
 
 /**
- * The window's ceiling, in kernel batches: netdumpd's 128 KiB SO_RCVBUF,
- * as Linux charges it, holds 80 packets of 1448 bytes, and 96 overflow it
- * (measured against the real netdumpd, issue 16).
+ * The window's ceiling: netdumpd's 128 KiB SO_RCVBUF, as Linux charges it,
+ * holds 80 packets of 1448 bytes, and 96 overflow it (measured against the
+ * real netdumpd, issue 16). Linux charges a packet's buffer, not its
+ * payload: at a smaller MTU no more packets fit, so the ceiling is 80
+ * packets; 4096-byte payloads take buffers twice as large, so it is also
+ * 1.75 batches (28 packets of 4096 bytes).
  */
+export const MAX_WINDOW_PACKETS = 80;
 export const MAX_WINDOW_BATCHES = 1.75;
 /** The window's floor, in packets. */
 export const MIN_WINDOW = 4;
@@ -40,7 +44,7 @@ export class WindowControl {
   /** `batchPackets`: the packets of one kernel batch, the first window and the queue's bound. */
   constructor(private readonly batchPackets: number) {
     this.size = batchPackets;
-    this.maxSize = Math.floor(batchPackets * MAX_WINDOW_BATCHES);
+    this.maxSize = Math.min(MAX_WINDOW_PACKETS, Math.floor(batchPackets * MAX_WINDOW_BATCHES));
   }
 
   /** The ack of `seq`; `next` is the next sequence number to send; `rtt` is a sample (µs) or undefined (Karn: a resent packet's). */

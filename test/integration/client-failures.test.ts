@@ -223,6 +223,26 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assert.ok(result.stdout.endsWith('. . \n** DUMP FAILED (ERROR 60) **\ndebugnet: restoring mbuf zone pointers\n'), result.stdout);
   });
 
+  const RETRANSMIT_NOTE =
+    'netdump: retransmitting: each round waits 2000 polls of 0.5 ms (1 s) first, as the kernel does; --polls shortens it\n';
+
+  test("fast: the herald goes through the kernel's loop, so its first retransmit round says the note", async () => {
+    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', 'fast', '--retries', '0'];
+    const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
+    assertStatus(result, EXIT_HERALD);
+    assert.equal(result.stderr, `${RETRANSMIT_NOTE}netdump: no ack for 1 of 1 packets after 2 rounds\n`);
+  });
+
+  test("fast: the window's resends wait a measured round trip, not 2000 polls: no note, and the give-up in ms", async () => {
+    server = await FakeServer.start(hosts);
+    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', 'fast', '--retries', '0'];
+    const result = await runNetdump([...args, hosts.client.iface, dumpFile]);
+    assertStatus(result, EXIT_DATA);
+    // The give-up: (retries + 2) × (polls + 1) × 0.5 ms = 2001 ms without an ack; the window was the first batch.
+    assert.match(result.stderr, /^netdump: no ack for 46 packets in flight \(the oldest seq 2\) for 200\d ms\n$/);
+    assert.ok(server.count(firstData) > 1, 'the window resent the first packet on its timeout');
+  });
+
   /**
    * Runs the client; once the first VMCORE packet arrives, injects acks for `extraSeqs`, then for the whole
    * first batch with `flaw`. The extra acks go first: sent after the batch's, they could land after a poll

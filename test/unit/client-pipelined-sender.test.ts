@@ -12,7 +12,7 @@ import { PipelinedSender, REORDER_THRESHOLD, TRANSMITS_PER_POLL } from '../../sr
 import { MIN_RTO_US } from '../../src/client/retransmit-timer.js';
 import { FAST, maxPayload } from '../../src/client/profile.js';
 import type { SenderStats } from '../../src/client/sender.js';
-import { MAX_WINDOW_BATCHES, MIN_WINDOW, WindowControl } from '../../src/client/window-control.js';
+import { MAX_WINDOW_BATCHES, MAX_WINDOW_PACKETS, MIN_WINDOW, WindowControl } from '../../src/client/window-control.js';
 import { DumpZones } from '../../src/net/dump-zones.js';
 import { NetStack } from '../../src/net/stack.js';
 import { parseIpv4Address } from '../../src/wire/index.js';
@@ -237,6 +237,52 @@ describe('PipelinedSender over a simulated link', () => {
     assert.deepEqual(r.events.resent, []);
   });
 
+  test('a dumper away for 60 ms with packets in flight: their acks waited in the ring and date no round trip', () => {
+    // Acks come a poll late, as a real round trip's do: the last packets of a write are in flight when send() returns.
+    const lateAcks = (options: RigOptions = {}) => {
+      let late: number[] = [];
+      let due: number[] = [];
+      return rig((message) => (late.push(message.seqno), []), {
+        ...options,
+        beforePoll: (link) => {
+          due.forEach((seqno) => link.inject(link.ackFrame({ seqno })));
+          [due, late] = [late, []];
+        },
+      });
+    };
+    const away = lateAcks();
+    away.sender.send(0, BATCH);
+    away.advance(60_000);
+    away.sender.send(BATCH.length, BATCH);
+    away.sender.drain();
+    const busy = lateAcks();
+    busy.sender.send(0, BATCH);
+    busy.sender.send(BATCH.length, BATCH);
+    busy.sender.drain();
+    assert.deepEqual(away.events.resent, []);
+    // Dated round trips are a poll or two (10-20 µs): 60 ms samples would have made it milliseconds and shown a queue.
+    assert.equal(away.sender.report.smoothedRttMicros, busy.sender.report.smoothedRttMicros);
+    assert.ok(away.sender.report.smoothedRttMicros <= 2 * POLL_STEP_US, String(away.sender.report.smoothedRttMicros));
+    assert.equal(away.sender.window.size, busy.sender.window.size);
+  });
+
+  test('600 one-packet batches, one lost: the 512 batch slots are reused, and each batch is acked once, when its packet is', () => {
+    const PAGE = BATCH.subarray(0, 1024);
+    const r = rig((message, sighting) => (message.seqno === 550 && sighting === 0 ? [] : [{ seqno: message.seqno }]));
+    for (let batch = 0; batch < 600; batch++) r.sender.send(batch * PAGE.length, PAGE);
+    r.sender.drain();
+    assert.equal(r.stats.batches, 600);
+    assert.deepEqual(r.events.resent, [550]);
+    // Batch 550 completes when its resend's ack comes, after the batches sent behind it.
+    assert.equal(r.events.acked.length, 600);
+    assert.deepEqual(
+      [...r.events.acked].sort((a, b) => a - b),
+      range(1, 600),
+    );
+    assert.ok(r.events.acked.indexOf(550) > r.events.acked.indexOf(551), 'batch 550 acked after 551');
+    assert.deepEqual(r.link.vmcoreImage(), Buffer.concat(Array<Uint8Array>(600).fill(PAGE)));
+  });
+
   test('duplicated acks, and acks of packets never sent, count nothing', () => {
     const r = rig((message) => [{ seqno: message.seqno }, { seqno: message.seqno }, { seqno: message.seqno + 1000 }, { seqno: 0 }]);
     r.sender.send(0, BATCH);
@@ -256,7 +302,7 @@ describe('PipelinedSender over a simulated link', () => {
       error = thrown as NetdumpError;
     }
     assert.equal(error?.code, 'ETIMEDOUT');
-    assert.equal(error?.message, 'no ack for 46 packets in flight (the oldest seq 1) for 0.1 s');
+    assert.equal(error?.message, 'no ack for 46 packets in flight (the oldest seq 1) for 50 ms');
     assert.ok(r.now() > 50_000 && r.now() <= 50_000 + POLL_STEP_US, String(r.now()));
     // Packets 1-32 left at 0 µs, 33-46 at 10 µs. The first timeout (10 ms, before any round trip) resends 32, the most
     // a poll takes, and backs off to 20 ms; 33-46 then expire at 20.01 ms (no second back-off within one timeout);
@@ -279,6 +325,18 @@ describe('WindowControl', () => {
     assert.equal(window.size, 66);
     for (let seq = 21; seq <= 100; seq++) window.acked(seq, 101, 100);
     assert.equal(window.size, 80);
+  });
+
+  test('the ceiling: 1.75 batches, and never over 80 packets (at MTU 1076 a batch is 64 packets)', () => {
+    for (const [batchPackets, ceiling] of [
+      [16, 28],
+      [46, 80],
+      [64, MAX_WINDOW_PACKETS],
+    ] as const) {
+      const window = new WindowControl(batchPackets);
+      for (let seq = 1; seq <= 200; seq++) window.acked(seq, 201, 100);
+      assert.equal(window.size, ceiling, `${batchPackets} packets a batch`);
+    }
   });
 
   test('slow start ends at the first round trip that shows half a batch queued', () => {
