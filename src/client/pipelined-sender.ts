@@ -96,7 +96,7 @@ export class PipelinedSender {
   /** The highest transmit number among acked packets. */
   private newestAckedAs = 0;
   private sincePoll = 0;
-  /** When the last poll that found packets in flight ended, or the flight began: acks since then are in the ring. */
+  /** When the last poll that found packets in flight ended, or the flight began: acks since then may be in the ring. */
   private lastPollAt = 0;
   private readonly timer = new RetransmitTimer();
   private lastProgress = 0;
@@ -191,15 +191,22 @@ export class PipelinedSender {
     if (this.transmits[slot]! < 255) this.transmits[slot]!++;
   }
 
-  /** One poll: acks in, then what is lost goes again. */
+  /**
+   * One poll: acks in, then what is lost goes again. Time is judged as of
+   * the end of the poll before, not now: every ack that came before then
+   * has been read by this poll, but this poll may itself have stalled (the
+   * host or a GC took the CPU for 14-26 ms in short dumps here) and the
+   * acks that came meanwhile are still in the ring: the next poll reads them.
+   */
   private service(): void {
     this.sincePoll = 0;
     this.stack.poll();
     this.stats.polls++;
     if (this.unacked === 0) return;
-    const now = (this.lastPollAt = this.settings.now());
-    if (now - this.lastProgress > this.settings.giveUpMicros) throw this.timedOut(now);
-    this.resendLost(now);
+    const drainedAt = this.lastPollAt;
+    this.lastPollAt = this.settings.now();
+    if (drainedAt - this.lastProgress > this.settings.giveUpMicros) throw this.timedOut(drainedAt);
+    this.resendLost(drainedAt);
   }
 
   /**

@@ -266,6 +266,22 @@ describe('PipelinedSender over a simulated link', () => {
     assert.equal(away.sender.window.size, busy.sender.window.size);
   });
 
+  test('a poll that stalls 20 ms after reading the ring (the host took the CPU): the acks that came meanwhile are read next, nothing resent', () => {
+    let late: number[] = [];
+    let due: number[] = [];
+    const stalled = rig((message) => (late.push(message.seqno), []), {
+      beforePoll: (link, poll) => {
+        due.forEach((seqno) => link.inject(link.ackFrame({ seqno })));
+        [due, late] = [late, []];
+        if (poll === 2) stalled.advance(20_000); // this poll reads what is due, then stalls: the next acks wait for poll 3
+      },
+    });
+    stalled.sender.send(0, BATCH);
+    stalled.sender.drain();
+    assert.equal(stalled.stats.acks, PACKETS_PER_BATCH);
+    assert.deepEqual(stalled.events.resent, []);
+  });
+
   test('600 one-packet batches, one lost: the 512 batch slots are reused, and each batch is acked once, when its packet is', () => {
     const PAGE = BATCH.subarray(0, 1024);
     const r = rig((message, sighting) => (message.seqno === 550 && sighting === 0 ? [] : [{ seqno: message.seqno }]));
@@ -303,17 +319,19 @@ describe('PipelinedSender over a simulated link', () => {
     }
     assert.equal(error?.code, 'ETIMEDOUT');
     assert.equal(error?.message, 'no ack for 46 packets in flight (the oldest seq 1) for 50 ms');
-    assert.ok(r.now() > 50_000 && r.now() <= 50_000 + POLL_STEP_US, String(r.now()));
-    // Packets 1-32 left at 0 µs, 33-46 at 10 µs. The first timeout (10 ms, before any round trip) resends 32, the most
-    // a poll takes, and backs off to 20 ms; 33-46 then expire at 20.01 ms (no second back-off within one timeout);
-    // 1-32 again at 30 ms, backing off to 40 ms; the give-up comes before anything expires again.
+    // Time is judged as of the poll before (a poll's own stall must not count): the give-up comes a poll after 50 ms.
+    assert.ok(r.now() > 50_000 + POLL_STEP_US && r.now() <= 50_000 + 2 * POLL_STEP_US, String(r.now()));
+    // Packets 1-32 left at 0 µs, 33-46 at 10 µs; each timeout is seen a poll (10 µs) after it runs out, time being
+    // judged as of the poll before. The first (10 ms, before any round trip) resends 32, the most a poll takes, and
+    // backs off to 20 ms; 33-46 then expire at 20.01 ms (no second back-off within one timeout); 1-32 again at
+    // 30.01 ms, backing off to 40 ms; the give-up comes before anything expires again.
     assert.deepEqual(r.events.rounds, [
       [1, 32],
       [2, 14],
       [3, 32],
     ]);
-    assert.deepEqual(r.arrivals.get(1), [0, 10_000, 30_000]);
-    assert.deepEqual(r.arrivals.get(46), [10, 20_010]);
+    assert.deepEqual(r.arrivals.get(1), [0, 10_010, 30_020]);
+    assert.deepEqual(r.arrivals.get(46), [10, 20_020]);
     assert.equal(r.sender.window.size, 46 / 4, 'halved at each of the two back-offs');
   });
 });
