@@ -112,9 +112,9 @@ export function removeDumps(dir: string): void {
 }
 
 /** A benchmark's --rounds: 3 by default, a whole number from 1 to 20; throws with the reason. */
-export function parseRounds(text: string | undefined): number {
+export function parseRounds(text: string | undefined, option = '--rounds'): number {
   const rounds = Number(text ?? 3);
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be an integer from 1 to 20, not '${text}'`);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`${option} must be an integer from 1 to 20, not '${text}'`);
   return rounds;
 }
 
