@@ -111,7 +111,7 @@ export function removeDumps(dir: string): void {
   for (const name of readdirSync(dir)) if (name.startsWith('vmcore')) unlinkSync(path.join(dir, name));
 }
 
-/** A benchmark's --rounds: 3 by default, a whole number from 1 to 20; throws with the reason. */
+/** A benchmark's --rounds (or `option`): 3 unless given, a whole number from 1 to 20; throws with the reason. */
 export function parseRounds(text: string | undefined, option = '--rounds'): number {
   const rounds = Number(text ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`${option} must be an integer from 1 to 20, not '${text}'`);

@@ -54,10 +54,14 @@ export const TRANSMITS_PER_POLL = 32;
 /** A full window waits for 1/2^REFILL_SHIFT of it to be acked before it sends again. */
 export const REFILL_SHIFT = 2;
 /**
- * An ack read this long after the poll before dates no round trip: it may
- * have waited in the ring all that time (the dumper was away: a compressor,
- * a slow disk, a GC pause), and such a round trip would read as a queue at
- * the server. Busy, the sender polls at least every 32 transmits (~0.1 ms).
+ * An ack read this long after the poll before started dates no round trip:
+ * it may have come any time since that poll read the ring (the dumper was
+ * away: a compressor, a slow disk; or the host or a GC took the CPU, in the
+ * middle of a poll), and such a round trip would read as a queue at the
+ * server. Busy, the sender polls at least every 32 transmits (~0.1 ms).
+ * Nor does a gap this long between polls count towards a timeout or the
+ * give-up: when the host stops the whole machine (13 ms, measured), the
+ * server stops too, and packets sent just before look lost when it resumes.
  */
 export const MAX_DATING_GAP_US = 500;
 
@@ -96,9 +100,14 @@ export class PipelinedSender {
   /** The highest transmit number among acked packets. */
   private newestAckedAs = 0;
   private sincePoll = 0;
-  /** When the last poll that found packets in flight ended, or the flight began: acks since then may be in the ring. */
-  private lastPollAt = 0;
+  /** When this poll and the one before started (or the flight began, if later): what came after was not yet read. */
+  private pollStartedAt = 0;
+  private previousPollStartedAt = 0;
   private readonly timer = new RetransmitTimer();
+  /** Gaps over MAX_DATING_GAP_US in what the sender does, summed: timeouts and the give-up count only the time between. */
+  private awayMicros = 0;
+  private lastActiveAt = 0;
+  /** In that time: the last ack, or the start of a flight. */
   private lastProgress = 0;
   private refilling = false;
   readonly report: WindowReport = { overtakenResends: 0, timeoutResends: 0, largestWindow: 0, lastWindow: 0, smoothedRttMicros: 0 };
@@ -119,7 +128,8 @@ export class PipelinedSender {
   /** Takes the acks, from sequence number `first` on, until drain(). */
   begin(first: number): void {
     this.next = this.oldest = first;
-    this.lastProgress = this.settings.now();
+    this.lastActiveAt = this.settings.now();
+    this.lastProgress = this.activeNow();
     this.previousOnAck = this.stack.onAck;
     this.stack.onAck = (seqno) => this.recordAck(seqno);
   }
@@ -144,8 +154,8 @@ export class PipelinedSender {
       const start = index * maxPayload;
       this.enqueue(batch, offset + start, this.pieces.piece(data, index, Math.min(maxPayload, data.length - start)));
     }
-    // Ring the doorbell now: the dumper's next write may be a while (a compressor, a slow disk).
-    if (this.sincePoll > 0) this.service();
+    // Ring the doorbell now, and again for what that poll resent: the dumper's next write may be a while.
+    while (this.sincePoll > 0) this.service();
   }
 
   /** Waits until every packet sent is acked, then gives the acks back to whoever had them before begin(). */
@@ -177,7 +187,10 @@ export class PipelinedSender {
     this.batchOf[slot] = batch;
     // Nothing in flight until now: the give-up time counts from here, not from the last ack (the dumper may have
     // been slow), and no ack can have waited in the ring since the last poll.
-    if (this.unacked === 0) this.lastProgress = this.lastPollAt = this.settings.now();
+    if (this.unacked === 0) {
+      this.lastProgress = this.activeNow();
+      this.pollStartedAt = this.lastActiveAt;
+    }
     this.next++;
     this.unacked++;
     this.transmit(slot);
@@ -186,27 +199,28 @@ export class PipelinedSender {
   private transmit(slot: number): void {
     this.stack.transmit(this.views[slot]!);
     this.sincePoll++;
-    this.sentAt[slot] = this.settings.now();
+    this.sentAt[slot] = this.activeNow();
     this.sentAs[slot] = ++this.transmitCount;
     if (this.transmits[slot]! < 255) this.transmits[slot]!++;
   }
 
   /**
    * One poll: acks in, then what is lost goes again. Time is judged as of
-   * the end of the poll before, not now: every ack that came before then
-   * has been read by this poll, but this poll may itself have stalled (the
-   * host or a GC took the CPU for 14-26 ms in short dumps here) and the
-   * acks that came meanwhile are still in the ring: the next poll reads them.
+   * the poll's start, not its end: every ack that came before then has been
+   * read, but the poll may have stalled after (the host or a GC took the CPU
+   * for 14-26 ms in short dumps here) and the acks that came meanwhile are
+   * still in the ring: the next poll reads them.
    */
   private service(): void {
     this.sincePoll = 0;
+    const judgedAt = this.activeNow();
+    this.previousPollStartedAt = this.pollStartedAt;
+    this.pollStartedAt = this.lastActiveAt;
     this.stack.poll();
     this.stats.polls++;
     if (this.unacked === 0) return;
-    const drainedAt = this.lastPollAt;
-    this.lastPollAt = this.settings.now();
-    if (drainedAt - this.lastProgress > this.settings.giveUpMicros) throw this.timedOut(drainedAt);
-    this.resendLost(drainedAt);
+    if (judgedAt - this.lastProgress > this.settings.giveUpMicros) throw this.timedOut(judgedAt);
+    this.resendLost(judgedAt);
   }
 
   /**
@@ -259,18 +273,26 @@ export class PipelinedSender {
     this.unacked--;
     this.stats.acks++;
     this.settings.observer?.ack(ackSeqno);
-    const now = this.settings.now();
-    this.lastProgress = now;
+    this.lastProgress = this.activeNow();
+    const now = this.lastActiveAt;
     // Karn's rule: the ack of a packet sent twice may be the first one's, so it dates nothing, neither a
     // round trip nor which transmits it overtook (taking it for the resend's would resend all sent before it).
     const sentOnce = this.transmits[slot] === 1;
     if (sentOnce && this.sentAs[slot]! > this.newestAckedAs) this.newestAckedAs = this.sentAs[slot]!;
-    const rtt = sentOnce && now - this.lastPollAt <= MAX_DATING_GAP_US ? now - this.sentAt[slot]! : undefined;
+    const rtt = sentOnce && now - this.previousPollStartedAt <= MAX_DATING_GAP_US ? this.lastProgress - this.sentAt[slot]! : undefined;
     if (rtt !== undefined) this.timer.sample(rtt);
     this.window.acked(seq, this.next, rtt);
     if (this.window.size > this.report.largestWindow) this.report.largestWindow = this.window.size;
     this.completeBatchOf(slot);
     while (this.oldest < this.next && this.acked[this.oldest & (RING_PACKETS - 1)] === 1) this.oldest++;
+  }
+
+  /** The clock less the gaps over MAX_DATING_GAP_US since the sender last took it: the time the sender was there. */
+  private activeNow(): number {
+    const now = this.settings.now();
+    if (now - this.lastActiveAt > MAX_DATING_GAP_US) this.awayMicros += now - this.lastActiveAt;
+    this.lastActiveAt = now;
+    return now - this.awayMicros;
   }
 
   private completeBatchOf(slot: number): void {

@@ -21,8 +21,9 @@
  * holds 80 packets of 1448 bytes, and 96 overflow it (measured against the
  * real netdumpd, issue 16). Linux charges a packet's buffer, not its
  * payload: at a smaller MTU no more packets fit, so the ceiling is 80
- * packets; 4096-byte payloads take buffers twice as large, so it is also
- * 1.75 batches (28 packets of 4096 bytes).
+ * packets. A 4096-byte payload takes a buffer about three times as large
+ * (8 KiB against 2-3 KiB), so about 30 fit: the ceiling is also 1.75
+ * batches (28 packets of 4096 bytes).
  */
 export const MAX_WINDOW_PACKETS = 80;
 export const MAX_WINDOW_BATCHES = 1.75;
