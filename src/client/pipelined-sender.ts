@@ -268,7 +268,7 @@ export class PipelinedSender {
     if (distance >= this.next - this.oldest) return; // acked before, or never sent
     const seq = this.oldest + distance;
     const slot = seq & (RING_PACKETS - 1);
-    if (this.acked[slot] === 1) return;
+    if (this.acked[slot] === 1) return; // a duplicate (a resend's, or the network's): it counts and dates nothing
     this.acked[slot] = 1;
     this.unacked--;
     this.stats.acks++;
