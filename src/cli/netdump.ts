@@ -36,6 +36,7 @@ import type { DumpSource } from '../dump/source.js';
 import { minimumMinidumpSize, SyntheticMinidump } from '../dump/minidump.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
+import { relaunchSingleThreaded, singleThreaded, wantsSingleThreaded } from './single-threaded.js';
 import { TerminalProgress } from './terminal-progress.js';
 import { versionLine } from './version.js';
 import { DUMP_TOOLS_USAGE, isDumpTool, runDumpTool } from './dump-tools.js';
@@ -490,6 +491,8 @@ interface CliReport extends DumpReport {
   faults?: FaultInjectingDriver['counts'];
   /** The process's peak resident memory (getrusage's maxrss). */
   peakRssBytes: number;
+  /** Whether V8 ran without background threads (on one CPU the CLI starts itself so: single-threaded.ts). */
+  singleThreaded: boolean;
 }
 
 function faultSummary({ tx, rx }: FaultInjectingDriver['counts']): string {
@@ -646,6 +649,7 @@ function dump(
       backend: options.backend,
       faults: stack.injector?.counts,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      singleThreaded: singleThreaded(),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else print(summary(report));
@@ -657,6 +661,7 @@ function dump(
 
 const [command, ...commandArgs] = process.argv.slice(2);
 if (isDumpTool(command)) await runDumpTool(command, commandArgs);
+if (wantsSingleThreaded()) await relaunchSingleThreaded((message) => fail(message, EXIT.system));
 
 try {
   await main();

@@ -40,6 +40,8 @@ export interface RunOptions {
   asNobody?: boolean;
   /** On a terminal: under script(1)'s pseudo-terminal, whose output (stdout and stderr together) is stdout. */
   terminal?: boolean;
+  /** Pinned to this one CPU (taskset -c, which becomes the client: signals reach it). */
+  cpu?: number;
 }
 
 /** One shell word, for script -c. */
@@ -50,7 +52,8 @@ const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'
 /** Runs `node netdump.js <args>` and collects its output and exit status. */
 export function runNetdump(args: string[], options: RunOptions = {}): Promise<ClientResult> {
   const started = process.hrtime.bigint();
-  let command = [...(options.asNobody ? AS_NOBODY : []), process.execPath, NETDUMP_CLI, ...args];
+  const pinned = options.cpu === undefined ? [] : ['taskset', '-c', String(options.cpu)];
+  let command = [...pinned, ...(options.asNobody ? AS_NOBODY : []), process.execPath, NETDUMP_CLI, ...args];
   if (options.terminal) command = ['script', '--quiet', '--flush', '--return', '--command', command.map(shellWord).join(' '), '/dev/null'];
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -233,7 +236,13 @@ export function assertInfoFile(file: string, expected: InfoExpectation): void {
 }
 
 /** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
-export type CliReport = DumpReport & { driver: string; backend: string; faults?: FaultInjectingDriver['counts']; peakRssBytes: number };
+export type CliReport = DumpReport & {
+  driver: string;
+  backend: string;
+  faults?: FaultInjectingDriver['counts'];
+  peakRssBytes: number;
+  singleThreaded: boolean;
+};
 
 /** The --json summary, which is all of stdout (the kernel's console goes to stderr then). */
 export function jsonReport(result: ClientResult): CliReport {

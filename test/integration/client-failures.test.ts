@@ -243,6 +243,18 @@ describe('netdump client: a server that does not ack (nothing on 20023, or a fak
     assert.ok(server.count(firstData) > 1, 'the window resent the first packet on its timeout');
   });
 
+  test('fast, pinned to one CPU (so started again under --single-threaded): a SIGTERM to the client stops the dump, and it dies of it', async () => {
+    server = await FakeServer.start(hosts);
+    const args = ['--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip, '--profile', 'fast'];
+    const result = await runNetdump([...args, hosts.client.iface, dumpFile], {
+      cpu: 0,
+      onStdout: (chunk, signal) => chunk.includes('Dumping') && signal('SIGTERM'),
+    });
+    assert.equal(result.signal, 'SIGTERM', `${result.status}: ${result.stderr}`);
+    assert.equal(result.stderr, 'netdump: interrupted by SIGTERM\n');
+    assert.ok(!result.stdout.includes('DUMP FAILED'), result.stdout);
+  });
+
   /**
    * Runs the client; once the first VMCORE packet arrives, injects acks for `extraSeqs`, then for the whole
    * first batch with `flaw`. The extra acks go first: sent after the batch's, they could land after a poll

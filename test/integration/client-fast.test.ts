@@ -20,6 +20,7 @@ import {
   jsonReport,
   runNetdump,
   startServedDump,
+  type RunOptions,
   stopServedDump,
   type CliReport,
   type ServedDump,
@@ -44,8 +45,9 @@ describe('netdump --profile fast → netdumpd', () => {
 
   after(() => stopServedDump(served));
 
-  async function dump(extra: string[]): Promise<CliReport> {
-    const result = await runNetdump([...hostArgs(hosts), '--profile', 'fast', '--json', ...extra, hosts.client.iface, served.dumpFile]);
+  async function dump(extra: string[], options: RunOptions = {}): Promise<CliReport> {
+    const args = [...hostArgs(hosts), '--profile', 'fast', '--json', ...extra, hosts.client.iface, served.dumpFile];
+    const result = await runNetdump(args, options);
     assertStatus(result, 0);
     const report = jsonReport(result);
     assert.equal(report.packets, PACKETS);
@@ -54,6 +56,11 @@ describe('netdump --profile fast → netdumpd', () => {
     assertFileBytes(path.join(dumpDir, readlinkSync(path.join(dumpDir, 'vmcore.198.18.0.1.last'))), expected);
     return report;
   }
+
+  test('pinned to one CPU, the client starts itself again under --single-threaded (V8 then has no threads to take that CPU)', async () => {
+    assert.equal((await dump([], { cpu: 0 })).singleThreaded, true);
+    assert.equal((await dump([])).singleThreaded, false, 'unpinned, on this machine of 2 CPUs');
+  });
 
   test('no fault: byte for byte, nothing resent; the trace has batches in flight together, first transmits in order', async () => {
     const tracePath = path.join(dir, 'fast.jsonl');
