@@ -49,8 +49,13 @@ export function isDumpTool(word: string | undefined): word is DumpTool {
   return DUMP_TOOLS.includes(word as DumpTool);
 }
 
-/** Runs one command; exits with its status. */
+/** Runs one command; exits with its status. `-h` or `--help` (before a `--`) prints the tools' usage. */
 export async function runDumpTool(tool: DumpTool, argv: string[]): Promise<never> {
+  const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (options.includes('-h') || options.includes('--help')) {
+    process.stdout.write(`${DUMP_TOOLS_USAGE}\n`);
+    process.exit(0);
+  }
   try {
     await run(tool, argv);
     process.exit(0);

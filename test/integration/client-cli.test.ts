@@ -218,6 +218,20 @@ describe('netdump command line errors', () => {
     assert.equal(result.stderr, '');
   });
 
+  test("each tool's -h and --help: the tools' usage on stdout, exit 0", async () => {
+    for (const args of [
+      ['report', '--help'],
+      ['inspect', '-h'],
+      ['decrypt', '--help'],
+      ['decompress', '-h'],
+    ]) {
+      const result = await runNetdump(args);
+      assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stdout, /^netdump inspect FILE\|DIR\.\.\./, args.join(' '));
+      assert.equal(result.stderr, '');
+    }
+  });
+
   test('--version and -V: the package version on stdout, exit 0', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
