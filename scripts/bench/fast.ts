@@ -34,7 +34,8 @@ import {
   runBench,
   SERVER_CPU,
 } from './lib.js';
-import { dumpInto, minimalServer, ourClientInto, ourServer, type OurClientReport, type ServerUnderTest } from './servers.js';
+import type { CliReport } from '../../src/cli/netdump.js';
+import { dumpInto, minimalServer, ourClientInto, ourServer, type ServerUnderTest } from './servers.js';
 
 const USAGE = `usage: npm run bench:fast -- [--size SIZE] [--windows W,W,...] [--sweep-rounds N] [--rounds N] [--rss-size SIZE]
   --size SIZE         dump size per run (default 256M; K, M, G suffixes)
@@ -112,7 +113,7 @@ function record(rates: Rates, name: string, rate: number): void {
   rates.set(name, [...(rates.get(name) ?? []), rate]);
 }
 
-const rateOf = (report: OurClientReport) => report.bytes / report.dataSeconds / 1e6;
+const rateOf = (report: CliReport) => report.bytes / report.dataSeconds / 1e6;
 
 /**
  * A run of one round: our client with CLI options, or the C window sender
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
   const blast: number[] = [];
   // The C senders send through the client namespace's kernel: it needs the address too.
   const hosts = createTestHostPair({ clientAddressInKernel: true });
-  let rss: OurClientReport | undefined;
+  let rss: CliReport | undefined;
   try {
     for (const server of servers) figures.set(server, { sweep: await sweep(hosts, server, context), rates: new Map() });
     for (let index = 0; index < options.rounds; index++) {
@@ -246,7 +247,7 @@ function report(
   servers: ServerUnderTest[],
   figures: Map<ServerUnderTest, ServerFigures>,
   blast: number[],
-  rss?: OurClientReport,
+  rss?: CliReport,
 ): void {
   console.log(
     `bench:fast: ${(options.size / 2 ** 20).toFixed(0)} MiB synthetic minidumps (C senders: the same size of pattern), ` +

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+import type { CliReport } from '../../src/cli/netdump.js';
 import { verifySyntheticVmcore } from '../lib/synthetic-vmcore.js';
 import type { TestHosts } from '../lib/testhosts.js';
 import { CLIENT_CPU as SENDER_CPU, PROJECT_ROOT, SERVER_CPU } from './lib.js';
@@ -152,16 +153,6 @@ function runQuietly(file: string, args: string[]): string {
   }
 }
 
-/** What our client's --json says, as the benchmarks read it. */
-export interface OurClientReport {
-  bytes: number;
-  dataSeconds: number;
-  packets: number;
-  retransmittedPackets: number;
-  peakRssBytes: number;
-  window?: { overtakenResends: number; timeoutResends: number; largestWindow: number; lastWindow: number };
-}
-
 /**
  * One dump of a `size`-byte synthetic minidump by our client (CLI options
  * `args`, --profile among them) into a fresh start of `server`, pinned as
@@ -173,14 +164,14 @@ export async function ourClientInto(
   args: string[],
   size: number,
   minidumpVersion: 2 | 3 = 3,
-): Promise<OurClientReport> {
+): Promise<CliReport> {
   const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdump.js');
   const command = ['-c', SENDER_CPU, process.execPath, cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
   command.push(...args, '--synthetic', String(size), '--json', hosts.client.iface);
   return intoFreshServer(
     hosts,
     server,
-    () => JSON.parse(runQuietly('taskset', command).trim().split('\n').pop()!) as OurClientReport,
+    () => JSON.parse(runQuietly('taskset', command).trim().split('\n').pop()!) as CliReport,
     (vmcore) => verifySyntheticVmcore(vmcore, size, minidumpVersion),
   );
 }

@@ -484,7 +484,8 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
 }
 
 /** The client's report, and which shim and backend carried the dump (the shim may have been chosen for the interface). */
-interface CliReport extends DumpReport {
+/** The --json summary (tests and benchmarks read it with this type). */
+export interface CliReport extends DumpReport {
   driver: string;
   backend: BackendName;
   /** With --inject: what the fault injector did, each way. */

@@ -13,9 +13,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import type { FaultInjectingDriver } from '../../drivers/middleware/fault-injector.js';
 import { createTestHostPair, type TestHostOptions, type TestHosts } from '../../scripts/lib/testhosts.js';
-import type { DumpReport } from '../../src/client/netdump.js';
+import type { CliReport } from '../../src/cli/netdump.js';
 import { SyntheticMinidump } from '../../src/dump/minidump.js';
 
 export const NETDUMP_CLI = fileURLToPath(new URL('../../src/cli/netdump.js', import.meta.url));
@@ -235,14 +234,7 @@ export function assertInfoFile(file: string, expected: InfoExpectation): void {
   assert.ok(info.endsWith('Dump complete\n'), `${file} does not end in "Dump complete":\n${info}`);
 }
 
-/** The --json summary: the client's report, the shim and backend, and with --inject the injector's counts. */
-export type CliReport = DumpReport & {
-  driver: string;
-  backend: string;
-  faults?: FaultInjectingDriver['counts'];
-  peakRssBytes: number;
-  singleThreaded: boolean;
-};
+export type { CliReport };
 
 /** The --json summary, which is all of stdout (the kernel's console goes to stderr then). */
 export function jsonReport(result: ClientResult): CliReport {
