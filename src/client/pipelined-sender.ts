@@ -21,6 +21,7 @@
 import { NetdumpError } from '../../errors/index.js';
 import type { NetStack } from '../net/stack.js';
 import { allocateSummableBuffers, NETDUMP_HEADER_SIZE, NETDUMP_VMCORE, UDP_PAYLOAD_OFFSET } from '../wire/index.js';
+import { ActiveClock } from './active-clock.js';
 import type { SendObserver } from './observer.js';
 import { PayloadPieces, writeMessageHeader, type SenderStats } from './sender.js';
 import { RetransmitTimer } from './retransmit-timer.js';
@@ -59,9 +60,8 @@ export const REFILL_SHIFT = 2;
  * away: a compressor, a slow disk; or the host or a GC took the CPU, in the
  * middle of a poll), and such a round trip would read as a queue at the
  * server. Busy, the sender polls at least every 32 transmits (~0.1 ms).
- * Nor does a gap this long between polls count towards a timeout or the
- * give-up: when the host stops the whole machine (13 ms, measured), the
- * server stops too, and packets sent just before look lost when it resumes.
+ * Nor does a gap this long count towards a timeout or the give-up
+ * (active-clock.ts; the host stopped the whole machine for 13 ms here).
  */
 export const MAX_DATING_GAP_US = 500;
 
@@ -104,9 +104,8 @@ export class PipelinedSender {
   private pollStartedAt = 0;
   private previousPollStartedAt = 0;
   private readonly timer = new RetransmitTimer();
-  /** Gaps over MAX_DATING_GAP_US in what the sender does, summed: timeouts and the give-up count only the time between. */
-  private awayMicros = 0;
-  private lastActiveAt = 0;
+  /** Timeouts and the give-up count only the time the sender was there (active-clock.ts). */
+  private readonly clock: ActiveClock;
   /** In that time: the last ack, or the start of a flight. */
   private lastProgress = 0;
   private refilling = false;
@@ -120,6 +119,7 @@ export class PipelinedSender {
     readonly stats: SenderStats,
   ) {
     this.window = new WindowControl(settings.initialWindow);
+    this.clock = new ActiveClock(settings.now, MAX_DATING_GAP_US);
     const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;
     this.frames = allocateSummableBuffers(RING_PACKETS, frameSize);
     this.pieces = new PayloadPieces(settings.maxPayload);
@@ -128,8 +128,7 @@ export class PipelinedSender {
   /** Takes the acks, from sequence number `first` on, until drain(). */
   begin(first: number): void {
     this.next = this.oldest = first;
-    this.lastActiveAt = this.settings.now();
-    this.lastProgress = this.activeNow();
+    this.lastProgress = this.clock.now();
     this.previousOnAck = this.stack.onAck;
     this.stack.onAck = (seqno) => this.recordAck(seqno);
   }
@@ -188,8 +187,8 @@ export class PipelinedSender {
     // Nothing in flight until now: the give-up time counts from here, not from the last ack (the dumper may have
     // been slow), and no ack can have waited in the ring since the last poll.
     if (this.unacked === 0) {
-      this.lastProgress = this.activeNow();
-      this.pollStartedAt = this.lastActiveAt;
+      this.lastProgress = this.clock.now();
+      this.pollStartedAt = this.clock.lastReading;
     }
     this.next++;
     this.unacked++;
@@ -199,7 +198,7 @@ export class PipelinedSender {
   private transmit(slot: number): void {
     this.stack.transmit(this.views[slot]!);
     this.sincePoll++;
-    this.sentAt[slot] = this.activeNow();
+    this.sentAt[slot] = this.clock.now();
     this.sentAs[slot] = ++this.transmitCount;
     if (this.transmits[slot]! < 255) this.transmits[slot]!++;
   }
@@ -213,9 +212,9 @@ export class PipelinedSender {
    */
   private service(): void {
     this.sincePoll = 0;
-    const judgedAt = this.activeNow();
+    const judgedAt = this.clock.now();
     this.previousPollStartedAt = this.pollStartedAt;
-    this.pollStartedAt = this.lastActiveAt;
+    this.pollStartedAt = this.clock.lastReading;
     this.stack.poll();
     this.stats.polls++;
     if (this.unacked === 0) return;
@@ -273,8 +272,8 @@ export class PipelinedSender {
     this.unacked--;
     this.stats.acks++;
     this.settings.observer?.ack(ackSeqno);
-    this.lastProgress = this.activeNow();
-    const now = this.lastActiveAt;
+    this.lastProgress = this.clock.now();
+    const now = this.clock.lastReading;
     // Karn's rule: the ack of a packet sent twice may be the first one's, so it dates nothing, neither a
     // round trip nor which transmits it overtook (taking it for the resend's would resend all sent before it).
     const sentOnce = this.transmits[slot] === 1;
@@ -285,14 +284,6 @@ export class PipelinedSender {
     if (this.window.size > this.report.largestWindow) this.report.largestWindow = this.window.size;
     this.completeBatchOf(slot);
     while (this.oldest < this.next && this.acked[this.oldest & (RING_PACKETS - 1)] === 1) this.oldest++;
-  }
-
-  /** The clock less the gaps over MAX_DATING_GAP_US since the sender last took it: the time the sender was there. */
-  private activeNow(): number {
-    const now = this.settings.now();
-    if (now - this.lastActiveAt > MAX_DATING_GAP_US) this.awayMicros += now - this.lastActiveAt;
-    this.lastActiveAt = now;
-    return now - this.awayMicros;
   }
 
   private completeBatchOf(slot: number): void {
