@@ -10,8 +10,14 @@ export const MJUMPAGESIZE = 4096;
 export const MJUM9BYTES = 9216;
 /** The standard Ethernet MTU, FreeBSD's ETHERMTU. */
 export const ETHERMTU = 1500;
-/** ETHER_HDR_LEN + ETHER_CRC_LEN: what a frame adds to the MTU (max_frame_size = mtu + 18). */
-export const ETHER_FRAME_OVERHEAD = 18;
+/*
+ * What a frame adds to the MTU (max_frame_size = mtu + 18). Drivers keep
+ * their own copy, as FreeBSD's take it from net/ethernet.h: the layer rules
+ * keep drivers below src/wire, which has the same two sizes.
+ */
+export const ETHER_HDR_LEN = 14;
+export const ETHER_CRC_LEN = 4;
+export const ETHER_FRAME_OVERHEAD = ETHER_HDR_LEN + ETHER_CRC_LEN;
 
 /** What `init` reports; the client sizes its preallocated buffer pools from it (spec §8.1). */
 export interface DriverInit {

@@ -5,7 +5,7 @@
  * its poll drains everything pending, up to the caller's count.
  */
 import type { FrameBackend } from './backend.js';
-import type { DriverEvent, DriverInit, FrameInput, InterfaceFacts, NetdumpDriver } from './driver.js';
+import { MCLBYTES, type DriverEvent, type DriverInit, type FrameInput, type InterfaceFacts, type NetdumpDriver } from './driver.js';
 import { TxQueue } from './tx-queue.js';
 
 const TX_RING_DEPTH = 256;
@@ -23,7 +23,7 @@ export class GenericDriver implements NetdumpDriver {
   }
 
   init(): DriverInit {
-    return { rxRings: 1, clustersPerRing: TX_RING_DEPTH, clusterSize: 2048 };
+    return { rxRings: 1, clustersPerRing: TX_RING_DEPTH, clusterSize: MCLBYTES };
   }
 
   event(event: DriverEvent): void {

@@ -10,12 +10,14 @@ import { POLL_DELAY_US } from '../net/behaviour.js';
 import type { NetStack } from '../net/stack.js';
 import {
   allocateSummableBuffers,
+  IPV4_HEADER_SIZE,
   NETDUMP_HEADER_SIZE,
   setNetdumpAux2,
   setNetdumpLen,
   setNetdumpOffset,
   setNetdumpSeqno,
   setNetdumpType,
+  UDP_HEADER_SIZE,
   UDP_PAYLOAD_OFFSET,
 } from '../wire/index.js';
 import { AckWindow, WINDOW_SIZE } from './ack-window.js';
@@ -75,9 +77,10 @@ export class ReliableSender {
     this.window = new AckWindow(settings.ackBugCompat);
     const batchPackets = packetsPerBatch(settings.maxPayload);
     if (batchPackets > WINDOW_SIZE && !settings.ackBugCompat) {
+      const smallestMtu = MAX_BATCH_BYTES / WINDOW_SIZE + NETDUMP_HEADER_SIZE + UDP_HEADER_SIZE + IPV4_HEADER_SIZE;
       throw new NetdumpError(
         'EMSGSIZE',
-        `a 64 KiB batch needs ${batchPackets} packets of ${settings.maxPayload} bytes, more than the 64-packet ack window; use an MTU of at least 1076`,
+        `a 64 KiB batch needs ${batchPackets} packets of ${settings.maxPayload} bytes, more than the 64-packet ack window; use an MTU of at least ${smallestMtu}`,
       );
     }
     const frameSize = UDP_PAYLOAD_OFFSET + NETDUMP_HEADER_SIZE + settings.maxPayload;

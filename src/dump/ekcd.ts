@@ -147,7 +147,7 @@ interface BodyCipher {
 }
 
 /** A cipher (or decipher) positioned at the start of the dump body. */
-function bodyCipher(encryption: number, key: Uint8Array, iv: Uint8Array, decrypt: boolean): BodyCipher {
+export function bodyCipher(encryption: number, key: Uint8Array, iv: Uint8Array, decrypt: boolean): BodyCipher {
   const cipherKey = key.subarray(0, CIPHER_KEY_BYTES);
   const create = (name: string, cipherIv: Uint8Array) => {
     const cipher = decrypt ? createDecipheriv(name, cipherKey, cipherIv) : createCipheriv(name, cipherKey, cipherIv);
@@ -208,12 +208,6 @@ export class EncryptedDumpSource implements DumpSource {
       }
     }
   }
-}
-
-/** Decrypts a whole encrypted body (for tests and small dumps). */
-export function decryptDumpBody(ciphertext: Uint8Array, ekcd: Pick<EkcdKey, 'encryption' | 'key' | 'iv'>): Buffer {
-  const decipher = bodyCipher(ekcd.encryption, ekcd.key, ekcd.iv, true);
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
 }
 
 /**

@@ -15,8 +15,8 @@ import {
   type KerneldumpHeaderRepr,
 } from '../wire/kerneldumpheader.js';
 
-/** Which kernel's behaviour to imitate; anything not freebsd12* counts as 13+. */
-export type KernelProfile = 'freebsd12' | 'freebsd13' | (string & {});
+/** Which kernel's behaviour to imitate. */
+export type KernelProfile = 'freebsd12' | 'freebsd13';
 
 /** uname -v of a 12.1 release kernel (the 12.x code the spec was checked against). */
 export const FREEBSD12_VERSION_STRING = 'FreeBSD 12.1-RELEASE r354233 GENERIC\n';
@@ -24,7 +24,7 @@ export const FREEBSD13_VERSION_STRING = 'FreeBSD 13.2-RELEASE releng/13.2-n25461
 export const DEFAULT_PANIC_STRING = 'netdump test dump';
 
 export function isFreeBSD12(profile: KernelProfile | undefined): boolean {
-  return profile !== undefined && profile.startsWith('freebsd12');
+  return profile === 'freebsd12';
 }
 
 export function defaultVersionString(profile?: KernelProfile): string {

@@ -314,10 +314,6 @@ function randomU32(random: () => number): number {
 // Page bitmap: bit k, LSB first within little-endian 64-bit words (which is
 // LSB first within bytes), set <=> physical page k is in the dump.
 
-export function isPageSet(bitmap: Uint8Array, page: number): boolean {
-  return ((bitmap[page >>> 3] ?? 0) & (1 << (page & 7))) !== 0;
-}
-
 function setPageRange(bitmap: Uint8Array, first: number, count: number): void {
   let page = first;
   const end = first + count;
@@ -408,7 +404,7 @@ export function dataPatternMask(seed = 0): DataPatternMask {
   return { low: randomU32(random), high: randomU32(random), filler: randomU32(random) };
 }
 
-function fillerTemplate(mask: DataPatternMask): Uint32Array {
+export function fillerTemplate(mask: DataPatternMask): Uint32Array {
   const words = new Uint32Array(WORDS_PER_PAGE);
   for (let word = 0; word < WORDS_PER_PAGE; word++) {
     words[word] = Math.imul(word, 0x9e3779b1) ^ mask.filler;
@@ -423,7 +419,13 @@ function assertLittleEndianHost(): void {
 }
 
 /** Writes page `pageNumber`'s pattern as 1024 u32 words from `firstWord` (host must be little-endian). */
-function fillDataPage(words: Uint32Array, firstWord: number, pageNumber: number, mask: DataPatternMask, template: Uint32Array): void {
+export function fillDataPage(
+  words: Uint32Array,
+  firstWord: number,
+  pageNumber: number,
+  mask: DataPatternMask,
+  template: Uint32Array,
+): void {
   words.set(template, firstWord);
   // The page address has its low 12 bits clear, so adding the line offset
   // is an XOR.
@@ -433,30 +435,6 @@ function fillDataPage(words: Uint32Array, firstWord: number, pageNumber: number,
     words[firstWord + word] = lowBase ^ (word * 4);
     words[firstWord + word + 1] = high;
   }
-}
-
-/** Page `pageNumber`'s expected contents. */
-export function expectedDataPage(pageNumber: number, seed = 0): Uint8Array {
-  assertLittleEndianHost();
-  const mask = dataPatternMask(seed);
-  const words = new Uint32Array(WORDS_PER_PAGE);
-  fillDataPage(words, 0, pageNumber, mask, fillerTemplate(mask));
-  return new Uint8Array(words.buffer);
-}
-
-/**
- * The physical page number a data page claims to be, or null if the page
- * is not one intact pattern page made with this seed.
- */
-export function dataPageNumber(page: Uint8Array, seed = 0): number | null {
-  if (page.length !== PAGE_SIZE) return null;
-  const mask = dataPatternMask(seed);
-  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  const low = (view.getUint32(0, true) ^ mask.low) >>> 0;
-  const high = (view.getUint32(4, true) ^ mask.high) >>> 0;
-  if (low % PAGE_SIZE !== 0 || high >= 0x100000) return null;
-  const pageNumber = high * 0x100000 + low / PAGE_SIZE;
-  return Buffer.from(page.buffer, page.byteOffset, page.byteLength).equals(expectedDataPage(pageNumber, seed)) ? pageNumber : null;
 }
 
 // ---------------------------------------------------------------------------

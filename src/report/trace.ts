@@ -106,19 +106,12 @@ function parseEvent(line: string, file: string, lineNumber: number): TraceEvent 
 
 const field = (event: TraceEvent, name: string): number => (typeof event[name] === 'number' ? event[name] : 0);
 
-/** The batches, acks and retransmit rounds of a trace's events, in their order. */
-export function analyzeTrace(events: TraceEvent[], label: string, source = label): TraceAnalysis {
-  const analyzer = new TraceAnalyzer(label, source);
-  for (const event of events) analyzer.add(event);
-  return analyzer.finish();
-}
-
 /**
  * Takes a trace's events one at a time, in order, keeping only what the
  * report draws. The kernel's loop has one batch open at a time; the fast
  * profile's window keeps several open, each closed by its own batch-acked.
  */
-class TraceAnalyzer {
+export class TraceAnalyzer {
   private readonly analysis: TraceAnalysis;
   private origin: number | undefined;
   private lastTime = -Infinity;

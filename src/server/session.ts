@@ -9,6 +9,7 @@ import { closeSync, fsyncSync, ftruncateSync, writeSync } from 'node:fs';
 
 import { pwriteAll, type UdpSocket } from '../../native/index.js';
 import {
+  NETDUMP_ACK_SIZE,
   NETDUMP_DATASIZE,
   NETDUMP_EKCD_KEY,
   NETDUMP_FINISHED,
@@ -21,6 +22,7 @@ import {
   netdumpOffsetLow,
   netdumpSeqno,
   netdumpType,
+  setNetdumpAckSeqno,
   KERNELDUMPHEADER_SIZE,
 } from '../wire/index.js';
 import { describeClient, relativeName, type ClientFiles } from './client-files.js';
@@ -60,7 +62,7 @@ export class Session {
   /** File offset of the buffer's first byte; buffered data always ends below 2^53. */
   private vmcoreOffset = 0;
   private keyFd: number | undefined;
-  private readonly acks = Array.from({ length: RECEIVE_BATCH }, () => Buffer.alloc(4));
+  private readonly acks = Array.from({ length: RECEIVE_BATCH }, () => Buffer.alloc(NETDUMP_ACK_SIZE));
   private pendingAcks = 0;
 
   constructor(
@@ -311,7 +313,7 @@ export class Session {
 
   private queueAck(seqno: number): void {
     if (this.pendingAcks === this.acks.length) this.sendAcks();
-    this.acks[this.pendingAcks++]!.writeUInt32BE(seqno);
+    setNetdumpAckSeqno(this.acks[this.pendingAcks++]!, 0, seqno);
   }
 
   private sendAcks(): void {

@@ -99,7 +99,7 @@ const decoder = new TextDecoder('utf-8');
  * whose words XOR to 0 (parity included) is intact (spec §4.2).
  */
 export function kerneldumpParity(buf: Uint8Array, offset = 0): number {
-  requireLength('kerneldumpheader', buf, offset + KERNELDUMPHEADER_SIZE);
+  requireLength(LAYER, buf, offset + KERNELDUMPHEADER_SIZE);
   let parity = 0;
   for (let word = offset; word < offset + KERNELDUMPHEADER_SIZE; word += 4) {
     parity ^= readU32BE(buf, word);
@@ -108,39 +108,60 @@ export function kerneldumpParity(buf: Uint8Array, offset = 0): number {
 }
 
 /*
- * Field accessors on a 512-byte header (smoltcp's Packet view), for readers
- * that must show any header, however broken, as netdumpd does (the server's
- * info file): the caller checks first that KERNELDUMPHEADER_SIZE bytes are
- * there. 64-bit fields are bigints, exact.
+ * Field accessors on a 512-byte header at byte `at` (smoltcp's Packet
+ * view), for readers that must show any header, however broken, as
+ * netdumpd does (the server's info file): the caller checks first that
+ * KERNELDUMPHEADER_SIZE bytes are there. The 64-bit fields come as exact
+ * bigints, or as numbers that throw 'range' above 2^53.
  */
-export const kdhVersion = (kdh: Uint8Array): number => readU32BE(kdh, KDH_VERSION_OFFSET);
-export const kdhArchitectureVersion = (kdh: Uint8Array): number => readU32BE(kdh, KDH_ARCHITECTUREVERSION_OFFSET);
-export const kdhDumpLength64 = (kdh: Uint8Array): bigint => readU64BigBE(kdh, KDH_DUMPLENGTH_OFFSET);
-export const kdhDumpTime64 = (kdh: Uint8Array): bigint => readU64BigBE(kdh, KDH_DUMPTIME_OFFSET);
-export const kdhDumpKeySize = (kdh: Uint8Array): number => readU32BE(kdh, KDH_DUMPKEYSIZE_OFFSET);
-export const kdhBlockSize = (kdh: Uint8Array): number => readU32BE(kdh, KDH_BLOCKSIZE_OFFSET);
-export const kdhCompression = (kdh: Uint8Array): number => readU8(kdh, KDH_COMPRESSION_OFFSET);
+const LAYER = 'kerneldumpheader';
+export const kdhVersion = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_VERSION_OFFSET);
+export const kdhArchitectureVersion = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_ARCHITECTUREVERSION_OFFSET);
+export const kdhDumpLength64 = (kdh: Uint8Array, at = 0): bigint => readU64BigBE(kdh, at + KDH_DUMPLENGTH_OFFSET);
+export const kdhDumpLength = (kdh: Uint8Array, at = 0): number => readU64BE(kdh, at + KDH_DUMPLENGTH_OFFSET, LAYER, 'dumplength');
+export const kdhDumpTime64 = (kdh: Uint8Array, at = 0): bigint => readU64BigBE(kdh, at + KDH_DUMPTIME_OFFSET);
+export const kdhDumpTime = (kdh: Uint8Array, at = 0): number => readU64BE(kdh, at + KDH_DUMPTIME_OFFSET, LAYER, 'dumptime');
+export const kdhDumpKeySize = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_DUMPKEYSIZE_OFFSET);
+export const kdhBlockSize = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_BLOCKSIZE_OFFSET);
+export const kdhCompression = (kdh: Uint8Array, at = 0): number => readU8(kdh, at + KDH_COMPRESSION_OFFSET);
+export const kdhDumpExtent = (kdh: Uint8Array, at = 0): number => readU64BE(kdh, at + KDH_DUMPEXTENT_OFFSET, LAYER, 'dumpextent');
+export const kdhUnused = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_UNUSED_OFFSET);
+export const kdhParity = (kdh: Uint8Array, at = 0): number => readU32BE(kdh, at + KDH_PARITY_OFFSET);
+
+export const setKdhVersion = (kdh: Uint8Array, at: number, value: number): void => writeU32BE(kdh, at + KDH_VERSION_OFFSET, value);
+export const setKdhArchitectureVersion = (kdh: Uint8Array, at: number, value: number): void =>
+  writeU32BE(kdh, at + KDH_ARCHITECTUREVERSION_OFFSET, value);
+export const setKdhDumpLength = (kdh: Uint8Array, at: number, value: number): void => writeU64BE(kdh, at + KDH_DUMPLENGTH_OFFSET, value);
+export const setKdhDumpTime = (kdh: Uint8Array, at: number, value: number): void => writeU64BE(kdh, at + KDH_DUMPTIME_OFFSET, value);
+export const setKdhDumpKeySize = (kdh: Uint8Array, at: number, value: number): void => writeU32BE(kdh, at + KDH_DUMPKEYSIZE_OFFSET, value);
+export const setKdhBlockSize = (kdh: Uint8Array, at: number, value: number): void => writeU32BE(kdh, at + KDH_BLOCKSIZE_OFFSET, value);
+export const setKdhCompression = (kdh: Uint8Array, at: number, value: number): void => writeU8(kdh, at + KDH_COMPRESSION_OFFSET, value);
+export const setKdhDumpExtent = (kdh: Uint8Array, at: number, value: number): void => writeU64BE(kdh, at + KDH_DUMPEXTENT_OFFSET, value);
+export const setKdhParity = (kdh: Uint8Array, at: number, value: number): void => writeU32BE(kdh, at + KDH_PARITY_OFFSET, value);
 
 const STRING_FIELDS = {
+  magic: [KDH_MAGIC_OFFSET, KDH_MAGIC_SIZE],
   architecture: [KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE],
   hostname: [KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE],
   versionString: [KDH_VERSIONSTRING_OFFSET, KDH_VERSIONSTRING_SIZE],
   panicString: [KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE],
 } as const;
+export type KdhStringField = keyof typeof STRING_FIELDS;
 
 /** A string field's bytes up to its first NUL, its last byte taken as the NUL, as netdumpd forces it (a view). */
-export function kdhStringBytes(kdh: Uint8Array, field: keyof typeof STRING_FIELDS): Uint8Array {
+export function kdhStringBytes(kdh: Uint8Array, field: KdhStringField, at = 0): Uint8Array {
   const [offset, size] = STRING_FIELDS[field];
-  const bytes = kdh.subarray(offset, offset + size - 1);
+  const bytes = kdh.subarray(at + offset, at + offset + size - 1);
   const nul = bytes.indexOf(0);
   return nul === -1 ? bytes : bytes.subarray(0, nul);
 }
 
-/** Reads up to the first NUL or the field end, as netdumpd forces termination. */
-function readCString(buf: Uint8Array, offset: number, size: number): string {
-  const field = buf.subarray(offset, offset + size);
-  const nul = field.indexOf(0);
-  return decoder.decode(nul === -1 ? field : field.subarray(0, nul));
+/** A string field up to its first NUL or the field's end, as netdumpd forces termination. */
+export function kdhString(kdh: Uint8Array, field: KdhStringField, at = 0): string {
+  const [offset, size] = STRING_FIELDS[field];
+  const bytes = kdh.subarray(at + offset, at + offset + size);
+  const nul = bytes.indexOf(0);
+  return decoder.decode(nul === -1 ? bytes : bytes.subarray(0, nul));
 }
 
 /**
@@ -148,50 +169,49 @@ function readCString(buf: Uint8Array, offset: number, size: number): string {
  * characters), always NUL-terminated; an embedded NUL ends the string.
  * Returns true if the string did not fit.
  */
-function writeCString(buf: Uint8Array, offset: number, size: number, text: string): boolean {
+export function setKdhString(kdh: Uint8Array, at: number, field: KdhStringField, text: string): boolean {
+  const [offset, size] = STRING_FIELDS[field];
   const nul = text.indexOf('\0');
   const source = nul === -1 ? text : text.slice(0, nul);
-  const { read } = encoder.encodeInto(source, buf.subarray(offset, offset + size - 1));
+  const { read } = encoder.encodeInto(source, kdh.subarray(at + offset, at + offset + size - 1));
   return read < source.length;
 }
 
 /** Parses a header; at least 512 bytes are required, extra bytes are ignored. */
 export function parseKerneldumpHeader(buf: Uint8Array): ParsedKerneldumpHeader {
-  requireLength('kerneldumpheader', buf, KERNELDUMPHEADER_SIZE);
-  const layer = 'kerneldumpheader';
+  requireLength(LAYER, buf, KERNELDUMPHEADER_SIZE);
   return {
-    magic: readCString(buf, KDH_MAGIC_OFFSET, KDH_MAGIC_SIZE),
-    architecture: readCString(buf, KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE),
+    magic: kdhString(buf, 'magic'),
+    architecture: kdhString(buf, 'architecture'),
     version: kdhVersion(buf),
     architectureVersion: kdhArchitectureVersion(buf),
-    dumpLength: readU64BE(buf, KDH_DUMPLENGTH_OFFSET, layer, 'dumplength'),
-    dumpTime: readU64BE(buf, KDH_DUMPTIME_OFFSET, layer, 'dumptime'),
+    dumpLength: kdhDumpLength(buf),
+    dumpTime: kdhDumpTime(buf),
     dumpKeySize: kdhDumpKeySize(buf),
     blockSize: kdhBlockSize(buf),
-    hostname: readCString(buf, KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE),
-    versionString: readCString(buf, KDH_VERSIONSTRING_OFFSET, KDH_VERSIONSTRING_SIZE),
-    panicString: readCString(buf, KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE),
+    hostname: kdhString(buf, 'hostname'),
+    versionString: kdhString(buf, 'versionString'),
+    panicString: kdhString(buf, 'panicString'),
     compression: kdhCompression(buf),
-    dumpExtent: readU64BE(buf, KDH_DUMPEXTENT_OFFSET, layer, 'dumpextent'),
-    unused: readU32BE(buf, KDH_UNUSED_OFFSET),
-    parity: readU32BE(buf, KDH_PARITY_OFFSET),
+    dumpExtent: kdhDumpExtent(buf),
+    unused: kdhUnused(buf),
+    parity: kdhParity(buf),
     parityOk: kerneldumpParity(buf) === 0,
   };
 }
 
 function validateKerneldumpHeader(repr: KerneldumpHeaderRepr): void {
-  const layer = 'kerneldumpheader';
-  requireUint(layer, 'version', repr.version, 0xffff_ffff);
-  requireUint(layer, 'architectureVersion', repr.architectureVersion, 0xffff_ffff);
-  requireUint(layer, 'dumpLength', repr.dumpLength, Number.MAX_SAFE_INTEGER);
-  requireUint(layer, 'dumpTime', repr.dumpTime, Number.MAX_SAFE_INTEGER);
-  requireUint(layer, 'dumpKeySize', repr.dumpKeySize, 0xffff_ffff);
-  requireUint(layer, 'blockSize', repr.blockSize, 0xffff_ffff);
-  requireUint(layer, 'compression', repr.compression, 0xff);
-  requireUint(layer, 'dumpExtent', repr.dumpExtent, Number.MAX_SAFE_INTEGER);
+  requireUint(LAYER, 'version', repr.version, 0xffff_ffff);
+  requireUint(LAYER, 'architectureVersion', repr.architectureVersion, 0xffff_ffff);
+  requireUint(LAYER, 'dumpLength', repr.dumpLength, Number.MAX_SAFE_INTEGER);
+  requireUint(LAYER, 'dumpTime', repr.dumpTime, Number.MAX_SAFE_INTEGER);
+  requireUint(LAYER, 'dumpKeySize', repr.dumpKeySize, 0xffff_ffff);
+  requireUint(LAYER, 'blockSize', repr.blockSize, 0xffff_ffff);
+  requireUint(LAYER, 'compression', repr.compression, 0xff);
+  requireUint(LAYER, 'dumpExtent', repr.dumpExtent, Number.MAX_SAFE_INTEGER);
   for (const field of ['magic', 'architecture', 'hostname', 'versionString', 'panicString'] as const) {
     if (typeof repr[field] !== 'string') {
-      throw new WireError(layer, 'range', `${field} must be a string`);
+      throw new WireError(LAYER, 'range', `${field} must be a string`);
     }
   }
 }
@@ -203,22 +223,22 @@ function validateKerneldumpHeader(repr: KerneldumpHeaderRepr): void {
  */
 export function emitKerneldumpHeader(repr: KerneldumpHeaderRepr, buf: Uint8Array, offset = 0): number {
   validateKerneldumpHeader(repr);
-  requireRoom('kerneldumpheader', buf, offset, KERNELDUMPHEADER_SIZE);
+  requireRoom(LAYER, buf, offset, KERNELDUMPHEADER_SIZE);
   buf.fill(0, offset, offset + KERNELDUMPHEADER_SIZE);
-  writeCString(buf, offset + KDH_MAGIC_OFFSET, KDH_MAGIC_SIZE, repr.magic);
-  writeCString(buf, offset + KDH_ARCHITECTURE_OFFSET, KDH_ARCHITECTURE_SIZE, repr.architecture);
-  writeU32BE(buf, offset + KDH_VERSION_OFFSET, repr.version);
-  writeU32BE(buf, offset + KDH_ARCHITECTUREVERSION_OFFSET, repr.architectureVersion);
-  writeU64BE(buf, offset + KDH_DUMPLENGTH_OFFSET, repr.dumpLength);
-  writeU64BE(buf, offset + KDH_DUMPTIME_OFFSET, repr.dumpTime);
-  writeU32BE(buf, offset + KDH_DUMPKEYSIZE_OFFSET, repr.dumpKeySize);
-  writeU32BE(buf, offset + KDH_BLOCKSIZE_OFFSET, repr.blockSize);
-  writeCString(buf, offset + KDH_HOSTNAME_OFFSET, KDH_HOSTNAME_SIZE, repr.hostname);
-  writeVersionString(buf, offset + KDH_VERSIONSTRING_OFFSET, repr.versionString);
-  writeCString(buf, offset + KDH_PANICSTRING_OFFSET, KDH_PANICSTRING_SIZE, repr.panicString);
-  writeU8(buf, offset + KDH_COMPRESSION_OFFSET, repr.compression);
-  writeU64BE(buf, offset + KDH_DUMPEXTENT_OFFSET, repr.dumpExtent);
-  writeU32BE(buf, offset + KDH_PARITY_OFFSET, kerneldumpParity(buf, offset));
+  setKdhString(buf, offset, 'magic', repr.magic);
+  setKdhString(buf, offset, 'architecture', repr.architecture);
+  setKdhVersion(buf, offset, repr.version);
+  setKdhArchitectureVersion(buf, offset, repr.architectureVersion);
+  setKdhDumpLength(buf, offset, repr.dumpLength);
+  setKdhDumpTime(buf, offset, repr.dumpTime);
+  setKdhDumpKeySize(buf, offset, repr.dumpKeySize);
+  setKdhBlockSize(buf, offset, repr.blockSize);
+  setKdhString(buf, offset, 'hostname', repr.hostname);
+  writeVersionString(buf, offset, repr.versionString);
+  setKdhString(buf, offset, 'panicString', repr.panicString);
+  setKdhCompression(buf, offset, repr.compression);
+  setKdhDumpExtent(buf, offset, repr.dumpExtent);
+  setKdhParity(buf, offset, kerneldumpParity(buf, offset));
   return KERNELDUMPHEADER_SIZE;
 }
 
@@ -227,9 +247,10 @@ export function emitKerneldumpHeader(repr: KerneldumpHeaderRepr, buf: Uint8Array
  * whatever prints it next starts on its own line: byte 190 becomes "\n",
  * byte 191 stays NUL (spec §4.1).
  */
-function writeVersionString(buf: Uint8Array, fieldOffset: number, text: string): void {
-  if (writeCString(buf, fieldOffset, KDH_VERSIONSTRING_SIZE, text)) {
-    buf[fieldOffset + KDH_VERSIONSTRING_SIZE - 2] = NEWLINE;
-    buf[fieldOffset + KDH_VERSIONSTRING_SIZE - 1] = 0;
+function writeVersionString(kdh: Uint8Array, at: number, text: string): void {
+  if (setKdhString(kdh, at, 'versionString', text)) {
+    const fieldEnd = at + KDH_VERSIONSTRING_OFFSET + KDH_VERSIONSTRING_SIZE;
+    kdh[fieldEnd - 2] = NEWLINE;
+    kdh[fieldEnd - 1] = 0;
   }
 }

@@ -20,6 +20,25 @@ export const KDK_ENCRYPTEDKEY_OFFSET = 37;
 /** Bytes before the encrypted key. */
 export const KERNELDUMPKEY_HEADER_SIZE = 37;
 
+/*
+ * Field accessors on a key blob at byte `at` (smoltcp's Packet view): the
+ * caller checks first that KERNELDUMPKEY_HEADER_SIZE bytes are there. The
+ * IV and the encrypted key are views, not copies.
+ */
+export const kdkEncryption = (blob: Uint8Array, at = 0): number => readU8(blob, at + KDK_ENCRYPTION_OFFSET);
+export const kdkIv = (blob: Uint8Array, at = 0): Uint8Array => blob.subarray(at + KDK_IV_OFFSET, at + KDK_IV_OFFSET + KDK_IV_SIZE);
+export const kdkEncryptedKeySize = (blob: Uint8Array, at = 0): number => readU32BE(blob, at + KDK_ENCRYPTEDKEYSIZE_OFFSET);
+/** The encrypted key of `size` bytes (the caller checks that they are there). */
+export const kdkEncryptedKey = (blob: Uint8Array, at: number, size: number): Uint8Array =>
+  blob.subarray(at + KDK_ENCRYPTEDKEY_OFFSET, at + KDK_ENCRYPTEDKEY_OFFSET + size);
+
+export const setKdkEncryption = (blob: Uint8Array, at: number, value: number): void => writeU8(blob, at + KDK_ENCRYPTION_OFFSET, value);
+export const setKdkIv = (blob: Uint8Array, at: number, iv: Uint8Array): void => blob.set(iv, at + KDK_IV_OFFSET);
+export const setKdkEncryptedKey = (blob: Uint8Array, at: number, key: Uint8Array): void => {
+  writeU32BE(blob, at + KDK_ENCRYPTEDKEYSIZE_OFFSET, key.length);
+  blob.set(key, at + KDK_ENCRYPTEDKEY_OFFSET);
+};
+
 export interface KerneldumpKeyRepr {
   /** KERNELDUMP_ENC_AES_256_CBC or KERNELDUMP_ENC_CHACHA20. */
   encryption: number;
@@ -60,11 +79,11 @@ export function kerneldumpKeySize(encryptedKeySize: number, blockSize = NETDUMP_
  */
 export function parseKerneldumpKey(blob: Uint8Array): ParsedKerneldumpKey {
   requireLength('kerneldumpkey', blob, KERNELDUMPKEY_HEADER_SIZE);
-  const encryption = readU8(blob, KDK_ENCRYPTION_OFFSET);
+  const encryption = kdkEncryption(blob);
   if (!isSupportedEncryption(encryption)) {
     throw new WireError('kerneldumpkey', 'malformed', `encryption is ${encryption}, expected 1 (AES-256-CBC) or 2 (ChaCha20)`);
   }
-  const keySize = readU32BE(blob, KDK_ENCRYPTEDKEYSIZE_OFFSET);
+  const keySize = kdkEncryptedKeySize(blob);
   if (keySize > KERNELDUMP_ENCKEY_MAX_SIZE) {
     throw new WireError('kerneldumpkey', 'malformed', `encrypted key size ${keySize} exceeds ${KERNELDUMP_ENCKEY_MAX_SIZE}`);
   }
@@ -74,8 +93,8 @@ export function parseKerneldumpKey(blob: Uint8Array): ParsedKerneldumpKey {
   }
   return {
     encryption,
-    iv: blob.subarray(KDK_IV_OFFSET, KDK_IV_OFFSET + KDK_IV_SIZE),
-    encryptedKey: blob.subarray(KDK_ENCRYPTEDKEY_OFFSET, unpaddedSize),
+    iv: kdkIv(blob),
+    encryptedKey: kdkEncryptedKey(blob, 0, keySize),
     unpaddedSize,
   };
 }
@@ -105,9 +124,8 @@ export function emitKerneldumpKey(repr: KerneldumpKeyRepr, buf: Uint8Array, offs
   const size = kerneldumpKeySize(repr.encryptedKey.length, blockSize);
   requireRoom('kerneldumpkey', buf, offset, size);
   buf.fill(0, offset, offset + size);
-  writeU8(buf, offset + KDK_ENCRYPTION_OFFSET, repr.encryption);
-  buf.set(repr.iv, offset + KDK_IV_OFFSET);
-  writeU32BE(buf, offset + KDK_ENCRYPTEDKEYSIZE_OFFSET, repr.encryptedKey.length);
-  buf.set(repr.encryptedKey, offset + KDK_ENCRYPTEDKEY_OFFSET);
+  setKdkEncryption(buf, offset, repr.encryption);
+  setKdkIv(buf, offset, repr.iv);
+  setKdkEncryptedKey(buf, offset, repr.encryptedKey);
   return size;
 }

@@ -96,6 +96,8 @@ export const setNetdumpAux2 = (buf: Uint8Array, at: number, value: number): void
 
 /** An ack's sequence number, at byte `at` (the caller checks that NETDUMP_ACK_SIZE bytes are there). */
 export const netdumpAckSeqno = (buf: Uint8Array, at = 0): number => readU32BE(buf, at + NETDUMP_ACK_SEQNO_OFFSET);
+export const setNetdumpAckSeqno = (buf: Uint8Array, at: number, value: number): void =>
+  writeU32BE(buf, at + NETDUMP_ACK_SEQNO_OFFSET, value);
 
 /** Reads the 24-byte header only; the payload length is not checked. */
 export function parseNetdumpHeader(datagram: Uint8Array): NetdumpHeaderRepr {
@@ -176,6 +178,6 @@ export function emitNetdumpMessage(fields: NetdumpMessageFields, payload: Uint8A
 export function emitNetdumpAck(repr: NetdumpAckRepr, buf: Uint8Array, offset = 0): number {
   requireUint('netdump-ack', 'seqno', repr.seqno, 0xffff_ffff);
   requireRoom('netdump-ack', buf, offset, NETDUMP_ACK_SIZE);
-  writeU32BE(buf, offset + NETDUMP_ACK_SEQNO_OFFSET, repr.seqno);
+  setNetdumpAckSeqno(buf, offset, repr.seqno);
   return NETDUMP_ACK_SIZE;
 }

@@ -176,14 +176,14 @@ export interface InProcessDumpOptions {
 }
 
 /** The dump's content for a file: its bytes, and a KDH of fixed fields. */
-export function fileContent(dumpFile: string, profile: Profile['name'] = 'freebsd13'): DumpContent {
+export function fileContent(dumpFile: string, kernel: Profile['kernel'] = 'freebsd13'): DumpContent {
   const source = openFileDumpSource(dumpFile);
   const kdh = buildDumpHeader({
     dumpLength: source.length,
     hostname: 'drivers',
     panicString: 'driver test',
     dumpTime: 1_700_000_000,
-    profile,
+    profile: kernel,
   });
   return { source, kdh };
 }
@@ -219,7 +219,7 @@ export function dumpInProcess(options: InProcessDumpOptions): InProcessDump {
         delay: delayMicroseconds,
         gatewayGiven: false,
       },
-      fileContent(options.dumpFile, profile.name),
+      fileContent(options.dumpFile, profile.kernel),
     );
     return { report, console: printed };
   } catch (error) {

@@ -14,6 +14,13 @@ import { emitUdpFrame } from './udp-frames.js';
 import {
   emitNetdumpAck,
   ETHERNET_ETHERTYPE_OFFSET,
+  NETDUMP_ACK_SIZE,
+  NETDUMP_HEADER_SIZE,
+  netdumpAux2,
+  netdumpLen,
+  netdumpOffset64,
+  netdumpSeqno,
+  netdumpType,
   ETHERTYPE_VLAN,
   NETDUMP_ACKPORT,
   NETDUMP_HERALD,
@@ -49,7 +56,7 @@ export class FakeServer {
   readonly messages: SeenMessage[] = [];
   private stopped = false;
   private readonly waiters = new Set<() => void>();
-  private readonly held: Buffer[] = [];
+  private readonly held: number[] = [];
   private holdTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -64,11 +71,13 @@ export class FakeServer {
     return new FakeServer(hosts, await UdpPeer.start(hosts, hosts.server.ns, `${hosts.server.ip}:${NETDUMP_PORT}`), options);
   }
 
-  private ack(seq: Buffer): void {
-    this.peer.send(this.hosts.client.ip, NETDUMP_ACKPORT, seq);
+  private ack(seq: number): void {
+    const ack = Buffer.alloc(NETDUMP_ACK_SIZE);
+    emitNetdumpAck({ seqno: seq }, ack);
+    this.peer.send(this.hosts.client.ip, NETDUMP_ACKPORT, ack);
   }
 
-  private hold(seq: Buffer): void {
+  private hold(seq: number): void {
     this.held.push(seq);
     clearTimeout(this.holdTimer);
     this.holdTimer = setTimeout(() => {
@@ -82,20 +91,20 @@ export class FakeServer {
       const event = await this.peer.next(200);
       if (event?.event !== 'message' || event.data === undefined) continue;
       const data = Buffer.from(event.data, 'hex');
-      if (data.length < 24) continue;
+      if (data.length < NETDUMP_HEADER_SIZE) continue;
       const message: SeenMessage = {
-        type: data.readUInt32BE(0),
-        seq: data.readUInt32BE(4),
-        offset: data.readBigUInt64BE(8),
-        len: data.readUInt32BE(16),
-        aux2: data.readUInt32BE(20),
-        payloadLength: data.length - 24,
+        type: netdumpType(data),
+        seq: netdumpSeqno(data),
+        offset: netdumpOffset64(data),
+        len: netdumpLen(data),
+        aux2: netdumpAux2(data),
+        payloadLength: data.length - NETDUMP_HEADER_SIZE,
         fromAddress: event.address!,
         fromPort: event.port!,
       };
       this.messages.push(message);
-      if (this.options.holdAcksMs !== undefined) this.hold(data.subarray(4, 8));
-      else if (message.type === NETDUMP_HERALD) this.ack(data.subarray(4, 8));
+      if (this.options.holdAcksMs !== undefined) this.hold(message.seq);
+      else if (message.type === NETDUMP_HERALD) this.ack(message.seq);
       for (const waiter of [...this.waiters]) waiter();
     }
   }

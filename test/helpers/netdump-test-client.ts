@@ -14,6 +14,7 @@ import {
   type KerneldumpHeaderRepr,
   KERNELDUMPMAGIC,
   KERNELDUMPVERSION,
+  NETDUMP_ACK_SIZE,
   NETDUMP_ACKPORT,
   NETDUMP_EKCD_KEY,
   NETDUMP_FINISHED,
@@ -22,6 +23,7 @@ import {
   NETDUMP_KDH,
   NETDUMP_PORT,
   NETDUMP_VMCORE,
+  netdumpAckSeqno,
   setNetdumpAux2,
   setNetdumpLen,
   setNetdumpOffset64,
@@ -158,8 +160,8 @@ export class NetdumpTestClient {
     if (message === undefined) return undefined;
     assert.equal(message.address, this.serverIp, `ack from ${message.address}, not the server`);
     const data = Buffer.from(message.data!, 'hex');
-    assert.equal(data.length, 4, `an ack is exactly 4 bytes, got ${message.data}`);
-    const ack = { seq: data.readUInt32BE(0), port: message.port! };
+    assert.equal(data.length, NETDUMP_ACK_SIZE, `an ack is exactly ${NETDUMP_ACK_SIZE} bytes, got ${message.data}`);
+    const ack = { seq: netdumpAckSeqno(data), port: message.port! };
     this.acks.push(ack);
     return ack;
   }

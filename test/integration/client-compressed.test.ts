@@ -14,7 +14,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
-import { decryptDumpBody, unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { decryptDumpBody } from '../helpers/ekcd.js';
 import { assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump } from '../helpers/netdump-cli.js';
 import { requireTool } from '../helpers/tools.js';
 

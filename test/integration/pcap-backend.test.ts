@@ -25,7 +25,7 @@ import {
   runNetdump,
   writeRandomDump,
 } from '../helpers/netdump-cli.js';
-import { ETHERNET_ETHERTYPE_OFFSET } from '../../src/wire/index.js';
+import { ETHERNET_HEADER_SIZE, ethernetEtherType, setEthernetDst, setEthernetEtherType, setEthernetSrc } from '../../src/wire/index.js';
 
 const CLIENT = '198.18.0.1';
 /** IEEE 802 local experimental EtherType: nothing else on the link speaks it. */
@@ -46,16 +46,23 @@ function linkState(ns: string, iface: string): LinkState {
   return { promisc: link.flags.includes('PROMISC'), promiscuity: link.promiscuity };
 }
 
+/** Ethernet's shortest frame, its CRC left out. */
+const MIN_FRAME_SIZE = 60;
+
 function testFrame(dst: Uint8Array, src: Uint8Array, marker: string): Buffer {
-  const frame = Buffer.alloc(60);
-  frame.set(dst, 0);
-  frame.set(src, 6);
-  frame.writeUInt16BE(ETHERTYPE_TEST, ETHERNET_ETHERTYPE_OFFSET);
-  frame.write(marker, 14, 'latin1');
+  const frame = Buffer.alloc(MIN_FRAME_SIZE);
+  setEthernetDst(frame, 0, dst);
+  setEthernetSrc(frame, 0, src);
+  setEthernetEtherType(frame, 0, ETHERTYPE_TEST);
+  frame.write(marker, ETHERNET_HEADER_SIZE, 'latin1');
   return frame;
 }
 
-const markerOf = (frame: Buffer) => (frame.readUInt16BE(12) === ETHERTYPE_TEST ? frame.toString('latin1', 14, 14 + 8) : undefined);
+const MARKER_SIZE = 8;
+const markerOf = (frame: Buffer) =>
+  ethernetEtherType(frame) === ETHERTYPE_TEST
+    ? frame.toString('latin1', ETHERNET_HEADER_SIZE, ETHERNET_HEADER_SIZE + MARKER_SIZE)
+    : undefined;
 
 /** Collects the test frames a socket receives until `done` says so (event-driven), or rejects on timeout. */
 function collect(

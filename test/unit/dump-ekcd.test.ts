@@ -8,7 +8,8 @@ import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/w
 import { parseKerneldumpKey } from '../../src/wire/kerneldumpkey.js';
 import { DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
 import { BufferDumpSource } from '../helpers/dump-sources.js';
-import { EncryptedDumpSource, createEkcdKey, decryptDumpBody, decryptFile, unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { EncryptedDumpSource, createEkcdKey, decryptFile, unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { decryptDumpBody } from '../helpers/ekcd.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
 const rsa2048 = generateKeyPairSync('rsa', {

@@ -8,9 +8,6 @@ import {
   MINIDUMP_MAGIC,
   SyntheticMinidump,
   countSetPages,
-  dataPageNumber,
-  expectedDataPage,
-  isPageSet,
   minidumpSectionOffsets,
   minimumMinidumpSize,
   parseMinidumpHeader,
@@ -20,6 +17,7 @@ import {
   type MinidumpVersion,
 } from '../../src/dump/minidump.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
+import { dataPageNumber, expectedDataPage, isPageSet } from '../helpers/minidump-pages.js';
 
 const MiB = 1024 * 1024;
 const VERSIONS: MinidumpVersion[] = [2, 3];

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { traceLabels } from '../../src/report/report.js';
-import { analyzeTrace, readTrace, summarize, type TraceEvent } from '../../src/report/trace.js';
+import { readTrace, summarize, type TraceEvent } from '../../src/report/trace.js';
+import { analyzeTrace } from '../helpers/trace.js';
 
 /** Two VMCORE batches of two packets; the second loses seq 13's first ack and resends it in round 1. */
 const EVENTS: TraceEvent[] = [

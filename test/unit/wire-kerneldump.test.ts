@@ -17,6 +17,23 @@ import {
   kerneldumpParity,
   parseKerneldumpHeader,
   parseKerneldumpKey,
+  kdhArchitectureVersion,
+  kdhBlockSize,
+  kdhCompression,
+  kdhDumpExtent,
+  kdhDumpKeySize,
+  kdhDumpLength,
+  kdhDumpLength64,
+  kdhDumpTime,
+  kdhParity,
+  kdhString,
+  kdhVersion,
+  kdkEncryptedKey,
+  kdkEncryptedKeySize,
+  kdkEncryption,
+  kdkIv,
+  setKdhDumpLength,
+  setKdhParity,
   type KerneldumpHeaderRepr,
 } from '../../src/wire/index.js';
 import { assertBytes, assertWireError, hex } from './wire-helpers.js';
@@ -82,6 +99,53 @@ test('kerneldumpheader emit at an offset touches only its 512 bytes', () => {
   assertBytes(buf.subarray(0, 4), hex('cccccccc'));
   assertBytes(buf.subarray(516), hex('cccccccc'));
   assert.equal(kerneldumpParity(buf, 4), 0);
+});
+
+test('kerneldumpheader accessors read and write each field where the header lies', () => {
+  const buf = new Uint8Array(520).fill(0xcc);
+  emitKerneldumpHeader(HEADER, buf, 4);
+  assert.deepEqual(
+    [
+      kdhString(buf, 'magic', 4),
+      kdhString(buf, 'architecture', 4),
+      kdhVersion(buf, 4),
+      kdhArchitectureVersion(buf, 4),
+      kdhDumpLength(buf, 4),
+      kdhDumpTime(buf, 4),
+      kdhDumpKeySize(buf, 4),
+      kdhBlockSize(buf, 4),
+      kdhString(buf, 'hostname', 4),
+      kdhString(buf, 'versionString', 4),
+      kdhString(buf, 'panicString', 4),
+      kdhCompression(buf, 4),
+      kdhDumpExtent(buf, 4),
+      kdhParity(buf, 4),
+    ],
+    [
+      HEADER.magic,
+      HEADER.architecture,
+      HEADER.version,
+      HEADER.architectureVersion,
+      HEADER.dumpLength,
+      HEADER.dumpTime,
+      HEADER.dumpKeySize,
+      HEADER.blockSize,
+      HEADER.hostname,
+      HEADER.versionString,
+      HEADER.panicString,
+      HEADER.compression,
+      HEADER.dumpExtent,
+      0x1c61cf7e,
+    ],
+  );
+  setKdhDumpLength(buf, 4, 0x10_0000);
+  assertBytes(buf.subarray(4 + 40, 4 + 48), hex('00 00 00 00 00 10 00 00'));
+  assert.equal(kdhDumpLength64(buf, 4), 0x10_0000n);
+  setKdhParity(buf, 4, 0);
+  setKdhParity(buf, 4, kerneldumpParity(buf, 4));
+  assert.equal(kerneldumpParity(buf, 4), 0);
+  assertBytes(buf.subarray(0, 4), hex('cccccccc'));
+  assertBytes(buf.subarray(516), hex('cccccccc'));
 });
 
 test('kerneldumpheader parse: every field, parity ok, u64 above 2^32', () => {
@@ -209,6 +273,15 @@ test('kerneldumpkey parse: key and IV as views', () => {
   assert.equal(key.unpaddedSize, 37 + 256);
   assert.equal(key.encryptedKey.buffer, buf.buffer);
   assert.equal(key.encryptedKey.byteOffset, 37);
+});
+
+test('kerneldumpkey accessors read a key blob where it lies', () => {
+  const buf = new Uint8Array(8 + 4096);
+  emitKerneldumpKey({ encryption: KERNELDUMP_ENC_CHACHA20, iv: IV, encryptedKey: ENCRYPTED_KEY }, buf, 8);
+  assert.equal(kdkEncryption(buf, 8), KERNELDUMP_ENC_CHACHA20);
+  assertBytes(kdkIv(buf, 8), IV);
+  assert.equal(kdkEncryptedKeySize(buf, 8), 256);
+  assertBytes(kdkEncryptedKey(buf, 8, 256), ENCRYPTED_KEY);
 });
 
 test('kerneldumpKeySize rounds up to the block size', () => {

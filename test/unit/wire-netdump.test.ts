@@ -15,6 +15,7 @@ import {
   NETDUMP_PORT,
   NETDUMP_VMCORE,
   netdumpAckSeqno,
+  setNetdumpAckSeqno,
   netdumpAux2,
   netdumpLen,
   netdumpOffsetHigh,
@@ -177,6 +178,9 @@ test('ack: 4 bytes, big-endian seqno', () => {
   assert.equal(netdumpAckSeqno(hex('00 00 00 01')), 1);
   assert.equal(netdumpAckSeqno(hex('ff ff ff ff')), 0xffffffff);
   assert.equal(netdumpAckSeqno(hex('ee ee 00 00 00 07 de ad'), 2), 7);
+  const placed = new Uint8Array(8).fill(0xee);
+  setNetdumpAckSeqno(placed, 2, 0xfffffffe);
+  assertBytes(placed, hex('ee ee ff ff ff fe ee ee'));
   assertWireError(() => emitNetdumpAck({ seqno: 2 ** 32 }, buf), 'range', 'netdump-ack');
   assertWireError(() => emitNetdumpAck({ seqno: 1 }, buf, 1), 'range', 'netdump-ack');
 });
