@@ -3,15 +3,18 @@
  * inspect, decrypt (decryptcore's job) and decompress; and for reading
  * traces: report.
  */
-import { readFileSync } from 'node:fs';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { compressionFormat, decompressFile } from '../dump/decompress.js';
-import { decryptFile } from '../dump/ekcd.js';
+import { decryptFile, unwrapKeyBlob } from '../dump/ekcd.js';
+import { readFileHead } from '../dump/file-source.js';
 import { inspectPath } from '../dump/inspect.js';
 import { writeReport } from '../report/report.js';
+import { strerror } from '../server/strerror.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 
 export const DUMP_TOOLS = ['inspect', 'decrypt', 'decompress', 'report'] as const;
@@ -31,8 +34,8 @@ netdump report [-o REPORT.html] TRACE...
                and writes the decrypted core, by default next to it as
                vmcore.<host>.<N>[.gz|.zst]
   decompress   a .gz or .zst core to a plain one, by default without the
-               suffix; zstd frames must say their size (ours do; a kernel's
-               one-frame stream: use zstd -d)
+               suffix; a kernel's zstd core, one frame of unknown size, goes
+               through Debian's zstd (apt-get install zstd)
   report       one self-contained HTML page (default report.html) from
                traces of netdump --trace, side by side: throughput, time per
                batch over time and its distribution, polls per batch, ack
@@ -111,7 +114,11 @@ function decrypt(argv: string[]): void {
   if (positionals.length !== 2) throw new ToolUsageError('give the key file and the encrypted core: KEYFILE VMCORE_ENCRYPTED');
   const [keyFile, core] = positionals as [string, string];
   const output = values.o ?? defaultName(core, /^vmcore_encrypted\./, 'vmcore.');
-  const { encryption, bytes } = withFileErrors(() => decryptFile(readFileSync(keyFile), readFileSync(values.key!, 'utf8'), core, output));
+  const privateKey = readPrivateKey(values.key);
+  const keyBlob = readInput(keyFile, 'the key file');
+  requireRegularFile(core, 'the encrypted core');
+  const ekcd = withFileErrors(keyFile, () => unwrapKeyBlob(keyBlob, privateKey));
+  const { encryption, bytes } = withFileErrors(core, () => decryptFile(ekcd, core, output));
   process.stdout.write(`${output}: ${bytes} bytes decrypted (${encryption === 1 ? 'AES-256-CBC' : 'ChaCha20'})\n`);
 }
 
@@ -119,11 +126,41 @@ async function decompress(argv: string[]): Promise<void> {
   const { values, positionals } = options(argv, false);
   if (positionals.length !== 1) throw new ToolUsageError('give one compressed core: VMCORE.gz or VMCORE.zst');
   const core = positionals[0]!;
-  const format = compressionFormat(withFileErrors(() => readFileSync(core).subarray(0, 4)));
+  requireRegularFile(core, 'the core');
+  const format = compressionFormat(withFileErrors(core, () => readFileHead(core, 4)));
   if (format === 'none') throw new NetdumpError('EINVAL', `${core} is neither gzip nor zstd`);
   const output = values.o ?? defaultName(core, /\.(gz|zst)$/, '');
-  const bytes = await withFileErrorsAsync(() => decompressFile(core, output, format));
+  const bytes = await withFileErrorsAsync(core, () => decompressFile(core, output, format));
   process.stdout.write(`${output}: ${bytes} bytes (${format})\n`);
+}
+
+/** Refuses, in words, what is missing or not a file, before any reading starts. */
+function requireRegularFile(file: string, what: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+  } catch (error) {
+    throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read ${what} ${file}: ${strerror(error)}`);
+  }
+  if (!isFile) throw new NetdumpError('EINVAL', `cannot read ${what} ${file}: not a regular file`);
+}
+
+function readInput(file: string, what: string): Buffer {
+  requireRegularFile(file, what);
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read ${what} ${file}: ${strerror(error)}`);
+  }
+}
+
+function readPrivateKey(file: string): KeyObject {
+  const pem = readInput(file, 'the private key');
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    throw new NetdumpError('EINVAL', `cannot read the private key ${file}: not a private key in PEM or DER (${(error as Error).message})`);
+  }
 }
 
 /** The input's name with `pattern` replaced, next to it; no default when the name does not match. */
@@ -133,25 +170,28 @@ function defaultName(input: string, pattern: RegExp, replacement: string): strin
   return path.join(path.dirname(input), name.replace(pattern, replacement));
 }
 
-function fileError(error: unknown): NetdumpError {
-  if (error instanceof NetdumpError) return error;
+/** A failure reading or writing `file` (the input) or the output, in words that name the file. */
+function fileError(file: string, error: unknown): NetdumpError {
   const code = (error as NodeJS.ErrnoException).code;
-  const detail = code === 'EEXIST' ? `${(error as NodeJS.ErrnoException).path} exists: remove it or give -o` : (error as Error).message;
-  return new NetdumpError(errorCodeOf(code), detail);
+  if (code === 'EEXIST') return new NetdumpError('EEXIST', `${(error as NodeJS.ErrnoException).path} exists: remove it or give -o`);
+  if (error instanceof NetdumpError) return new NetdumpError(error.code, `${file}: ${error.message}`);
+  const where = (error as NodeJS.ErrnoException).path ?? file;
+  const systemError = code !== undefined && /^E[A-Z0-9]+$/.test(code); // not zlib's Z_BUF_ERROR, whose errno is not one
+  return new NetdumpError(errorCodeOf(code), `${where}: ${systemError ? strerror(error) : (error as Error).message}`);
 }
 
-function withFileErrors<T>(action: () => T): T {
+function withFileErrors<T>(file: string, action: () => T): T {
   try {
     return action();
   } catch (error) {
-    throw fileError(error);
+    throw fileError(file, error);
   }
 }
 
-async function withFileErrorsAsync<T>(action: () => Promise<T>): Promise<T> {
+async function withFileErrorsAsync<T>(file: string, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
-    throw fileError(error);
+    throw fileError(file, error);
   }
 }

@@ -4,19 +4,23 @@
  * frame by frame. The WebAssembly zstd decompresses whole frames only, so
  * the stream is cut at frame boundaries by walking each frame's block
  * headers (RFC 8878 §3.1.1); a frame must say its content size, as ours
- * do. A kernel's zstd dump is one streamed frame without it: for that, the
- * error names `zstd -d`.
+ * do. A kernel's zstd dump is one streamed frame without it, which the
+ * WebAssembly build cannot take in pieces: such a file goes through
+ * Debian's zstd as a child process (the error names the package if it is
+ * not installed).
  *
  * A frame is refused as soon as its header shows it cannot be held, and the
  * bytes waiting for the rest of a frame are bounded by the largest frame
  * that can: a hostile or foreign stream costs at most about 65 MiB.
  */
+import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
-import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { Duplex, Transform, type TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
 import { NetdumpError } from '../../errors/index.js';
+import { readFileHead } from './file-source.js';
 import { zstdDecompress, zstdReady } from './zstd.js';
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -31,8 +35,9 @@ const MAX_FRAME_CONTENT = 64 * 2 ** 20;
 /** The most a frame of at most MAX_FRAME_CONTENT can take compressed (zstd's bound, rounded up): more is refused, not buffered. */
 const MAX_FRAME_BYTES = MAX_FRAME_CONTENT + MAX_FRAME_CONTENT / 128 + 2 ** 16;
 
-const NO_CONTENT_SIZE =
-  'zstd: a frame without a content size of at most 64 MiB (a kernel writes its dump as one such frame): decompress it with zstd -d';
+const NO_CONTENT_SIZE = 'zstd: a frame after the first without a content size of at most 64 MiB: decompress it with zstd -d';
+const NEEDS_ZSTD =
+  "zstd: this core is one streamed frame, as a kernel writes it, which only Debian's zstd reads here: install it (apt-get install zstd)";
 
 export type CompressionFormat = 'gzip' | 'zstd' | 'none';
 
@@ -187,25 +192,68 @@ class ZstdFrames extends Transform {
   }
 }
 
-/** A decompressing stream for `format`. */
-async function decompressor(format: 'gzip' | 'zstd'): Promise<Transform> {
-  if (format === 'gzip') return createGunzip();
+/** A decompressing stream, and when the decompressor itself has finished (a child process exits after its output ends). */
+interface Decompressor {
+  transform: Duplex;
+  finished: Promise<void>;
+}
+
+/** A decompressing stream for `input`, in `format`. */
+async function decompressor(input: string, format: 'gzip' | 'zstd'): Promise<Decompressor> {
+  if (format === 'gzip') return { transform: createGunzip(), finished: Promise.resolve() };
+  if (startsWithStreamedFrame(input)) return zstdTool();
   await zstdReady();
-  return new ZstdFrames();
+  return { transform: new ZstdFrames(), finished: Promise.resolve() };
+}
+
+/** Whether the file's first zstd frame says no content size, or one too large to hold (a kernel's dump). */
+function startsWithStreamedFrame(input: string): boolean {
+  const head = readFileHead(input, 18); // the longest frame header
+  const header = head.length >= 4 && readU32LE(head, 0) === ZSTD_MAGIC ? frameHeader(head, 0) : undefined;
+  return header !== undefined && (header.contentSize === undefined || header.contentSize > MAX_FRAME_CONTENT);
+}
+
+/** Debian's `zstd -d` as a stream: it reads any frame in pieces, the WebAssembly build only whole ones. */
+function zstdTool(): Decompressor {
+  const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const finished = new Promise<void>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new NetdumpError('ENOENT', NEEDS_ZSTD) : error));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new NetdumpError('EBADMSG', `zstd -d: ${stderr.trim() || `exit status ${code}`}`)),
+    );
+  });
+  const transform = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  finished.catch((error: Error) => transform.destroy(error));
+  return { transform, finished };
+}
+
+/** Pipes `input` through its decompressor into `sink`; a failing child's own error is the one thrown. */
+async function decompressInto(input: string, format: 'gzip' | 'zstd', sink: Writable, onData: (chunk: Buffer) => void): Promise<void> {
+  const { transform, finished } = await decompressor(input, format);
+  transform.on('data', onData);
+  try {
+    await pipeline(createReadStream(input), transform, sink);
+  } catch (error) {
+    await finished; // throws the child's reason (a missing zstd, a corrupt frame) rather than the broken pipe it caused
+    throw error;
+  }
+  await finished;
 }
 
 /** Decompresses `input` into `output` (created; an existing file is an error); returns the uncompressed size. */
 export async function decompressFile(input: string, output: string, format: 'gzip' | 'zstd'): Promise<number> {
-  const transform = await decompressor(format);
   let bytes = 0;
-  transform.on('data', (chunk: Buffer) => (bytes += chunk.length));
   const sink = createWriteStream(output, { flags: 'wx', mode: 0o600 });
   let created = false;
   sink.on('open', () => (created = true));
   try {
-    await pipeline(createReadStream(input), transform, sink);
+    await decompressInto(input, format, sink, (chunk) => (bytes += chunk.length));
   } catch (error) {
-    // Half a core is no core: the file this call created goes, so that the next try is not refused.
+    // Half a core is no core: the file this call created goes, so that the next try is not refused. The
+    // failure may come before the file is open (a missing zstd): wait for the stream to settle first.
+    if (!sink.closed) await new Promise<void>((settled) => sink.once('close', () => settled()));
     if (created) rmSync(output, { force: true });
     throw error;
   }
@@ -214,7 +262,6 @@ export async function decompressFile(input: string, output: string, format: 'gzi
 
 /** Reads the first `limit` uncompressed bytes and the total uncompressed size of a compressed file. */
 export async function peekDecompressed(input: string, format: 'gzip' | 'zstd', limit: number): Promise<{ head: Buffer; size: number }> {
-  const transform = await decompressor(format);
   const head: Buffer[] = [];
   let kept = 0;
   let size = 0;
@@ -228,6 +275,6 @@ export async function peekDecompressed(input: string, format: 'gzip' | 'zstd', l
       done();
     },
   });
-  await pipeline(createReadStream(input), transform, sink);
+  await decompressInto(input, format, sink, () => undefined);
   return { head: Buffer.concat(head), size };
 }

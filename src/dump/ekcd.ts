@@ -254,12 +254,11 @@ export function unwrapEkcdKey(blob: Uint8Array, privateKey: string | Buffer | Ke
 }
 
 /**
- * decryptcore's job: unwraps the key blob (OAEP as 13+ wraps it, else
- * PKCS#1 v1.5 as 12.x does) and decrypts `input` into `output`, which must
- * not exist, a MiB at a time. Returns the cipher and the bytes written.
+ * decryptcore's job, once the key is unwrapped (unwrapKeyBlob): decrypts
+ * `input` into `output`, which must not exist, a MiB at a time. Returns
+ * the cipher and the bytes written.
  */
-export function decryptFile(keyBlob: Uint8Array, privateKey: string, input: string, output: string): { encryption: number; bytes: number } {
-  const ekcd = unwrapEitherPadding(keyBlob, privateKey);
+export function decryptFile(ekcd: EkcdKey, input: string, output: string): { encryption: number; bytes: number } {
   const decipher = bodyCipher(ekcd.encryption, ekcd.key, ekcd.iv, true);
   const chunk = Buffer.alloc(DECRYPT_CHUNK);
   const from = openSync(input, 'r');
@@ -289,7 +288,8 @@ function writeAll(fd: number, data: Uint8Array): number {
   return data.length;
 }
 
-function unwrapEitherPadding(keyBlob: Uint8Array, privateKey: string): EkcdKey {
+/** A key file's key, unwrapped with OAEP as 13+ wraps it, else PKCS#1 v1.5 as 12.x does. */
+export function unwrapKeyBlob(keyBlob: Uint8Array, privateKey: string | KeyObject): EkcdKey {
   try {
     return unwrapEkcdKey(keyBlob, privateKey, 'oaep');
   } catch {

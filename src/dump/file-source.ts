@@ -56,6 +56,17 @@ function readFully(fd: number, buffer: Uint8Array, length: number, position: num
   return done;
 }
 
+/** A file's first `bytes` (fewer if it is shorter), without reading the rest: a core may be gigabytes. */
+export function readFileHead(file: string, bytes: number): Buffer {
+  const fd = openSync(file, fsConstants.O_RDONLY);
+  try {
+    const head = Buffer.alloc(bytes);
+    return head.subarray(0, readFully(fd, head, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class FileDumpSource implements DumpSource {
   readonly length: number;
 

@@ -5,13 +5,14 @@
  * core's form (plain, gzip, zstd, encrypted), the minidump header, and
  * whether the core holds as many bytes as that header says it should.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
 import { NetdumpError } from '../../errors/index.js';
 import { KERNELDUMPHEADER_SIZE, KERNELDUMPMAGIC, parseKerneldumpHeader } from '../wire/index.js';
 import { compressionFormat, peekDecompressed, type CompressionFormat } from './decompress.js';
 import { countSetPages, MINIDUMP_MAGIC, minidumpSectionOffsets, parseMinidumpHeader } from './minidump.js';
+import { readFileHead } from './file-source.js';
 import { DUMP_BLOCK_SIZE } from './source.js';
 
 /** The first bytes read of a core: enough for the header, the message buffer and the page bitmap of a large machine. */
@@ -27,7 +28,8 @@ export async function inspectPath(target: string): Promise<string> {
   const info = INFO_NAME.exec(name);
   if (info !== null) return inspectDump(path.dirname(target), info[1]!, info[2]!);
   const core = CORE_NAME.exec(name);
-  if (core !== null) return inspectDump(path.dirname(target), core[2]!, core[3]!);
+  // The core named, not a sibling: after a decompress or decrypt, vmcore.H.N and vmcore.H.N.zst are both there.
+  if (core !== null) return inspectDump(path.dirname(target), core[2]!, core[3]!, name);
   return inspectLooseFile(target);
 }
 
@@ -50,8 +52,8 @@ async function inspectDirectory(dir: string): Promise<string> {
   return reports.join('\n');
 }
 
-/** One dump of a netdumpd directory: its info file, key and core. */
-async function inspectDump(dir: string, host: string, index: string): Promise<string> {
+/** One dump of a netdumpd directory: its info file, key and core (`coreName`, or the first of its names found). */
+async function inspectDump(dir: string, host: string, index: string, coreName?: string): Promise<string> {
   const lines = [`dump ${index} from ${host} in ${dir}`];
   const infoFile = path.join(dir, `info.${host}.${index}`);
   const info = readIfExists(infoFile);
@@ -65,11 +67,12 @@ async function inspectDump(dir: string, host: string, index: string): Promise<st
         .map((line) => `    ${line.trim()}`),
     );
   const key = path.join(dir, `key.${host}.${index}`);
-  const core = coreOf(dir, host, index);
+  const core = coreName ?? coreOf(dir, host, index);
   if (core === undefined) {
     lines.push('  core: none found');
   } else {
     lines.push(...(await describeCore(path.join(dir, core))));
+    if (info !== undefined) lines.push(...compareWithDumpLength(info, core, statSync(path.join(dir, core)).size));
     if (core.startsWith('vmcore_encrypted')) {
       const keyNote = !isFile(key) ? `its key, key.${host}.${index}, is missing` : `key: key.${host}.${index}`;
       lines.push(`  encrypted (EKCD); ${keyNote}; to read it: netdump decrypt --key PRIVATE.pem key.${host}.${index} ${core}`);
@@ -102,6 +105,37 @@ function endOf(info: string): string {
   return incomplete !== null ? `ended early: ${incomplete[1]}` : 'no end recorded (the server may still be receiving)';
 }
 
+const DUMP_LENGTH_LINE = /^\s*Dump Length: (-?\d+)B/m;
+const COMPRESSION_LINE = /^\s*Compression: (\S+)/m;
+const BLOCKSIZE_LINE = /^\s*Blocksize: (\d+)/m;
+const SUFFIX_OF_COMPRESSION: Readonly<Record<string, string>> = { none: '', gzip: '.gz', zstd: '.zst' };
+
+/**
+ * The core as the server left it holds the header's dump length: a
+ * compressed one is cut to it (spec §6.6); a plain or encrypted body ends
+ * with the last block written, so a length that is not a whole number of
+ * blocks (a file dumped) is rounded up. A copy made from it (decompressed)
+ * has another length.
+ */
+function compareWithDumpLength(info: string, core: string, size: number): string[] {
+  const announced = DUMP_LENGTH_LINE.exec(info);
+  if (announced === null) return ['  length: not checked (the info file has no Dump Length: no KDH arrived)'];
+  const expected = Number(announced[1]);
+  const compression = COMPRESSION_LINE.exec(info)?.[1] ?? 'none';
+  const suffix = SUFFIX_OF_COMPRESSION[compression];
+  const coreSuffix = /\.(gz|zst)$/.exec(core)?.[0] ?? '';
+  if (suffix !== coreSuffix) {
+    return [`  length: not checked (${core} is not the ${compression} core the header describes: a copy made from it?)`];
+  }
+  const blockSize = Number(BLOCKSIZE_LINE.exec(info)?.[1] ?? 0);
+  const whole = compression === 'none' && blockSize > 0 ? Math.ceil(expected / blockSize) * blockSize : expected;
+  const announcedLength =
+    whole === expected ? `the header's dump length (${whole})` : `the header's dump length (${expected}) in whole blocks`;
+  if (size === whole) return [`  length: ${size} bytes, ${announcedLength}: whole`];
+  if (size < whole) return [`  length: INCOMPLETE: ${size} bytes of ${announcedLength}`];
+  return [`  length: ${size} bytes, ${size - whole} more than ${announcedLength}`];
+}
+
 function coreOf(dir: string, host: string, index: string): string | undefined {
   for (const base of ['vmcore', 'vmcore_encrypted']) {
     for (const suffix of ['', '.gz', '.zst']) {
@@ -114,7 +148,7 @@ function coreOf(dir: string, host: string, index: string): string | undefined {
 
 /** A file that is not named as netdumpd names its files: a core, or a device dump that starts with a KDH. */
 async function inspectLooseFile(file: string): Promise<string> {
-  const head = readHead(file, KERNELDUMPHEADER_SIZE);
+  const head = readFileHead(file, KERNELDUMPHEADER_SIZE);
   if (
     head.length >= KERNELDUMPHEADER_SIZE &&
     Buffer.from(head.subarray(0, KERNELDUMPMAGIC.length)).toString('latin1') === KERNELDUMPMAGIC
@@ -135,16 +169,6 @@ function describeKdh(kdh: Uint8Array): string[] {
   ];
 }
 
-function readHead(file: string, bytes: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(bytes);
-    return head.subarray(0, readSync(fd, head, 0, bytes, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The core's form and size, and for a minidump its header and whether its length is whole. */
 async function describeCore(file: string): Promise<string[]> {
   try {
@@ -159,10 +183,11 @@ async function describeCore(file: string): Promise<string[]> {
 async function readCore(file: string): Promise<string[]> {
   const size = statSync(file).size;
   const name = path.basename(file);
-  const format: CompressionFormat = compressionFormat(readHead(file, 4));
+  const format: CompressionFormat = compressionFormat(readFileHead(file, 4));
   if (name.startsWith('vmcore_encrypted'))
     return [`  core ${name}: ${size} bytes, encrypted${format === 'none' ? '' : ` (${format} inside)`}`];
-  if (format === 'none') return [`  core ${name}: ${size} bytes, not compressed`, ...describeMinidump(readHead(file, HEAD_BYTES), size)];
+  if (format === 'none')
+    return [`  core ${name}: ${size} bytes, not compressed`, ...describeMinidump(readFileHead(file, HEAD_BYTES), size)];
   const { head, size: uncompressed } = await peekDecompressed(file, format, HEAD_BYTES);
   return [`  core ${name}: ${size} bytes, ${format}, ${uncompressed} bytes uncompressed`, ...describeMinidump(head, uncompressed)];
 }

@@ -9,13 +9,24 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import {
+  KERNELDUMP_COMP_GZIP,
+  KERNELDUMP_COMP_NONE,
+  KERNELDUMP_COMP_ZSTD,
+  NETDUMP_BLOCKSIZE,
+  NETDUMP_KDH,
+  NETDUMP_VMCORE,
+  parseKerneldumpHeader,
+} from '../../src/wire/index.js';
+import { parseCapture } from '../helpers/capture-frames.js';
 import { decryptDumpBody } from '../helpers/ekcd.js';
+import { readPcap } from '../helpers/pcap.js';
 import { assertStatus, hostArgs, makeTempDir, Netdumpd, paddedToBlock, removeDir, runNetdump } from '../helpers/netdump-cli.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -92,6 +103,23 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
     removeDir(dir);
   });
 
+  /**
+   * The KDH as it left the client (spec §4.1, §4.4): the compression byte, dumplength the length sent
+   * (the compressed one), dumpextent the uncompressed one; the data's last packet ends on a block.
+   */
+  function assertHeaderOnTheWire(pcap: string, c: Case, dumpLength: number): void {
+    const { messages } = parseCapture(readPcap(pcap), hosts);
+    const kdhMessage = messages.find((message) => message.type === NETDUMP_KDH);
+    assert.ok(kdhMessage, 'the capture holds the KDH');
+    const kdh = parseKerneldumpHeader(kdhMessage.data);
+    const codes = { gzip: KERNELDUMP_COMP_GZIP, zstd: KERNELDUMP_COMP_ZSTD };
+    assert.equal(kdh.compression, c.compression === undefined ? KERNELDUMP_COMP_NONE : codes[c.compression]);
+    assert.equal(kdh.dumpLength, dumpLength);
+    assert.equal(kdh.dumpExtent, c.compression === undefined ? dumpLength : original.length);
+    const dataEnd = Math.max(...messages.filter((m) => m.type === NETDUMP_VMCORE).map((m) => Number(m.offset) + m.len));
+    assert.equal(dataEnd, Math.ceil(dumpLength / NETDUMP_BLOCKSIZE) * NETDUMP_BLOCKSIZE, 'the data ends with a whole block');
+  }
+
   for (const c of CASES) {
     test(`${c.name} (${c.profile}): the files netdumpd makes, and the original bytes back from them`, async (t) => {
       const dumpDir = path.join(dir, c.name);
@@ -99,7 +127,17 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
       const server = await Netdumpd.start(hosts, dumpDir);
       try {
         const keyArgs = c.encrypted ? ['-k', publicKeyFile] : [];
-        const result = await runNetdump([...hostArgs(hosts), '--profile', c.profile, ...keyArgs, ...c.args, hosts.client.iface, dumpFile]);
+        const capture = ['--pcap', path.join(dumpDir, 'client.pcap')];
+        const result = await runNetdump([
+          ...hostArgs(hosts),
+          '--profile',
+          c.profile,
+          ...keyArgs,
+          ...capture,
+          ...c.args,
+          hosts.client.iface,
+          dumpFile,
+        ]);
         assertStatus(result, 0);
         assert.match(result.stdout, /^Dumping 3 out of 4 MB:\nnetdump finished\.\n/m);
         await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
@@ -111,6 +149,7 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
       const dumpLength = Number(/^(\d+)B/.exec(infoField(info, 'Dump Length'))![1]);
       t.diagnostic(`${path.basename(core)}: Dump Length ${dumpLength} of ${original.length} bytes`);
       assert.equal(infoField(info, 'Compression'), c.compression ?? 'none');
+      assertHeaderOnTheWire(path.join(dumpDir, 'client.pcap'), c, dumpLength);
       if (c.compression !== undefined) {
         assert.equal(statSync(core).size, dumpLength, 'the server truncated the core to the KDH dumplength');
         assert.ok(dumpLength < original.length, `compressed: ${dumpLength} of ${original.length} bytes`);
@@ -128,6 +167,7 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
           ? 'not compressed'
           : `${c.compression}, ${original.length} bytes uncompressed`;
       assert.ok(inspected.stdout.includes(`\n  core ${path.basename(core)}: ${statSync(core).size} bytes, ${form}`), inspected.stdout);
+      assert.match(inspected.stdout, /^ {2}length: \d+ bytes, the header's dump length \(\d+\)( in whole blocks)?: whole$/m);
 
       let body: Buffer = readFileSync(core);
       if (c.encrypted) {
@@ -195,6 +235,33 @@ describe('compressed and encrypted dumps through the CLI (-z, -Z, -k, -C)', () =
     assertStatus(exists, 1);
     assert.match(exists.stderr, /taken exists: remove it or give -o$/m);
     assert.equal(readFileSync(path.join(dir, 'taken'), 'utf8'), 'keep me');
+    // Each failure names the file it is about, in words.
+    const cut = path.join(dir, 'cut.gz');
+    writeFileSync(cut, readFileSync(gz).subarray(0, 100));
+    const expectations: Array<[string[], string]> = [
+      [['decompress', dir], `netdump decompress: cannot read the core ${dir}: not a regular file\n`],
+      [['decompress', cut, '-o', path.join(dir, 'cut')], `netdump decompress: ${cut}: unexpected end of file\n`],
+      [
+        ['decrypt', '--key', dir, dumpFile, dumpFile, '-o', path.join(dir, 'x')],
+        `netdump decrypt: cannot read the private key ${dir}: not a regular file\n`,
+      ],
+      [
+        ['decrypt', '--key', privateKeyFile, dumpFile, path.join(dir, 'none'), '-o', path.join(dir, 'x')],
+        `netdump decrypt: cannot read the encrypted core ${path.join(dir, 'none')}: No such file or directory\n`,
+      ],
+    ];
+    for (const [args, message] of expectations) {
+      const refused = await runNetdump(args);
+      assertStatus(refused, 1);
+      assert.equal(refused.stderr, message);
+    }
+    const publicAsPrivate = await runNetdump(['decrypt', '--key', publicKeyFile, dumpFile, dumpFile, '-o', path.join(dir, 'x')]);
+    assertStatus(publicAsPrivate, 1);
+    assert.match(
+      publicAsPrivate.stderr,
+      new RegExp(`^netdump decrypt: cannot read the private key ${publicKeyFile}: not a private key in PEM or DER`),
+    );
+    assert.equal(existsSync(path.join(dir, 'cut')) || existsSync(path.join(dir, 'x')), false, 'nothing written');
   });
 
   const refused: Array<[string[], RegExp]> = [

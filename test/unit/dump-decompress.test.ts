@@ -1,12 +1,13 @@
 /**
  * Reading zstd streams back frame by frame: frames from Debian's zstd, and
- * our compressor's output decompressed in the same process (the
+ * our compressor's output decompressed in the same process, a kernel's streamed
+ * frame through Debian's zstd (the
  * WebAssembly module is loaded once: a second init() under way broke the
  * calls after it, ZSTD errors 10 and 72).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -80,9 +81,27 @@ test('our compressor and our decompressor in one process: 3 MiB through zstd fra
   assert.deepEqual(readFileSync(path.join(dir, 'ours')), original);
 });
 
-test('a frame without a content size (how a kernel streams its dump) is refused with the way out', async () => {
+test("a frame without a content size (how a kernel streams its dump) goes through Debian's zstd; without it, the package is named", async () => {
   const streamed = execFileSync('zstd', ['-q', '-c', '-6'], { input: FIRST });
   writeFileSync(path.join(dir, 'streamed.zst'), streamed);
   assert.equal(zstdFrameLength(streamed, 0)!.contentSize, undefined);
-  await assert.rejects(decompressFile(path.join(dir, 'streamed.zst'), path.join(dir, 'streamed'), 'zstd'), /decompress it with zstd -d/);
+  assert.equal(await decompressFile(path.join(dir, 'streamed.zst'), path.join(dir, 'streamed'), 'zstd'), FIRST.length);
+  assert.deepEqual(readFileSync(path.join(dir, 'streamed')), FIRST);
+  writeFileSync(path.join(dir, 'streamed-cut.zst'), streamed.subarray(0, streamed.length - 8));
+  await assert.rejects(
+    decompressFile(path.join(dir, 'streamed-cut.zst'), path.join(dir, 'streamed-cut'), 'zstd'),
+    /^NetdumpError: zstd -d: .+/,
+  );
+  assert.equal(existsSync(path.join(dir, 'streamed-cut')), false, 'no half core is left');
+  const path_ = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  try {
+    await assert.rejects(
+      decompressFile(path.join(dir, 'streamed.zst'), path.join(dir, 'no-tool'), 'zstd'),
+      /only Debian's zstd reads here: install it \(apt-get install zstd\)$/,
+    );
+  } finally {
+    process.env.PATH = path_;
+  }
+  assert.equal(existsSync(path.join(dir, 'no-tool')), false, 'no empty core is left');
 });

@@ -8,7 +8,7 @@ import { KERNELDUMP_ENC_AES_256_CBC, KERNELDUMP_ENC_CHACHA20 } from '../../src/w
 import { parseKerneldumpKey } from '../../src/wire/kerneldumpkey.js';
 import { DUMP_BLOCK_SIZE, checkedWrites, type DumpSource } from '../../src/dump/source.js';
 import { BufferDumpSource } from '../helpers/dump-sources.js';
-import { EncryptedDumpSource, createEkcdKey, decryptFile, unwrapEkcdKey } from '../../src/dump/ekcd.js';
+import { EncryptedDumpSource, createEkcdKey, decryptFile, unwrapEkcdKey, unwrapKeyBlob } from '../../src/dump/ekcd.js';
 import { decryptDumpBody } from '../helpers/ekcd.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
@@ -174,11 +174,11 @@ test('decryptFile (netdump decrypt): the core back from the key file; a core cut
     );
     writeFileSync(path.join(dir, 'core'), encrypted);
     const privateKey = rsa2048.privateKey;
-    const result = decryptFile(ekcd.blob, privateKey, path.join(dir, 'core'), path.join(dir, 'plain'));
+    const result = decryptFile(unwrapKeyBlob(ekcd.blob, privateKey), path.join(dir, 'core'), path.join(dir, 'plain'));
     assert.deepEqual(result, { encryption: KERNELDUMP_ENC_AES_256_CBC, bytes: plain.length });
     assert.deepEqual(readFileSync(path.join(dir, 'plain')), plain);
     writeFileSync(path.join(dir, 'cut'), encrypted.subarray(0, encrypted.length - 5));
-    assert.throws(() => decryptFile(ekcd.blob, privateKey, path.join(dir, 'cut'), path.join(dir, 'cut-plain')), {
+    assert.throws(() => decryptFile(unwrapKeyBlob(ekcd.blob, privateKey), path.join(dir, 'cut'), path.join(dir, 'cut-plain')), {
       code: 'ERR_OSSL_WRONG_FINAL_BLOCK_LENGTH',
     });
     assert.equal(existsSync(path.join(dir, 'cut-plain')), false, 'no partial plaintext left behind');

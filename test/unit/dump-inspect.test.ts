@@ -47,3 +47,31 @@ test('a decompression that fails removes the file it created, so the next try is
   assert.equal(existsSync(output), false);
   assert.equal(await decompressFile(path.join(dir, 'vmcore.h.1.gz'), output, 'gzip'), 100_000);
 });
+
+test('a core is held to the length its header announced, and the core named is the one reported', async () => {
+  const header = (length: number, compression: string) =>
+    `${INFO}  Dump Length: ${length}B (0 MB)\n  Blocksize: 4096\n  Compression: ${compression}\nDump complete\n`;
+  const whole = gzipSync(Buffer.alloc(100_000, 7));
+  writeFileSync(path.join(dir, 'info.h.3'), header(whole.length, 'gzip'));
+  writeFileSync(path.join(dir, 'vmcore.h.3.gz'), whole);
+  writeFileSync(path.join(dir, 'vmcore.h.3'), Buffer.alloc(100_000, 7)); // what netdump decompress makes beside it
+  const named = await inspectPath(path.join(dir, 'vmcore.h.3.gz'));
+  assert.match(named, /^ {2}core vmcore\.h\.3\.gz: \d+ bytes, gzip, 100000 bytes uncompressed$/m);
+  assert.match(named, new RegExp(`^ {2}length: ${whole.length} bytes, the header's dump length \\(${whole.length}\\): whole$`, 'm'));
+  const copy = await inspectPath(path.join(dir, 'vmcore.h.3'));
+  assert.match(copy, /^ {2}core vmcore\.h\.3: 100000 bytes, not compressed$/m);
+  assert.match(copy, /^ {2}length: not checked \(vmcore\.h\.3 is not the gzip core the header describes: a copy made from it\?\)$/m);
+
+  // A plain core short of its header's length, though the server wrote "Dump complete"; a file's length in whole blocks.
+  writeFileSync(path.join(dir, 'info.h.4'), header(10_000, 'none'));
+  writeFileSync(path.join(dir, 'vmcore.h.4'), Buffer.alloc(8192));
+  assert.match(
+    await inspectPath(path.join(dir, 'info.h.4')),
+    /^ {2}length: INCOMPLETE: 8192 bytes of the header's dump length \(10000\) in whole blocks$/m,
+  );
+  writeFileSync(path.join(dir, 'vmcore.h.4'), Buffer.alloc(12288));
+  assert.match(
+    await inspectPath(path.join(dir, 'info.h.4')),
+    /^ {2}length: 12288 bytes, the header's dump length \(10000\) in whole blocks: whole$/m,
+  );
+});
