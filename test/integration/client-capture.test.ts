@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { buildDumpHeader } from '../../src/dump/kdh.js';
-import { ARP_FRAME_SIZE, foldSum, ipv4PseudoHeaderSum, sumWords } from '../../src/wire/index.js';
+import { ARP_FRAME_SIZE, foldSum, IPPROTO_UDP, ipv4PseudoHeaderSum, sumWords } from '../../src/wire/index.js';
 import { holdsFinishedAck, parseCapture, type CapturedMessage, type Session } from '../helpers/capture-frames.js';
 import { FakeServer } from '../helpers/fake-server.js';
 import {
@@ -40,7 +40,7 @@ function ipChecksumVerifies(header: Buffer): boolean {
 }
 
 function udpChecksumVerifies(message: CapturedMessage, src: Buffer, dst: Buffer): boolean {
-  const pseudo = ipv4PseudoHeaderSum(src.readUInt32BE(0), dst.readUInt32BE(0), 17, message.datagram.length);
+  const pseudo = ipv4PseudoHeaderSum(src.readUInt32BE(0), dst.readUInt32BE(0), IPPROTO_UDP, message.datagram.length);
   return foldSum(sumWords(message.datagram, 0, message.datagram.length, pseudo)) === 0xffff;
 }
 
