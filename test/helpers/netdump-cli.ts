@@ -5,7 +5,7 @@
  * lands in the dump directory.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +47,26 @@ export interface RunOptions {
 const shellWord = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
 
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'];
+
+/**
+ * Whether user nobody can load the CLI: a checkout in a directory only its
+ * owner may enter (mode 0700, as a home directory often is) cannot run as
+ * anyone else, and a test of what netdump says without root has no subject.
+ */
+export function nobodyCanRunNetdump(): boolean {
+  try {
+    execFileSync(
+      AS_NOBODY[0]!,
+      [...AS_NOBODY.slice(1), process.execPath, '-e', `require('node:fs').readFileSync(${JSON.stringify(NETDUMP_CLI)})`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs `node netdump.js <args>` and collects its output and exit status. */
 export function runNetdump(args: string[], options: RunOptions = {}): Promise<ClientResult> {
