@@ -222,10 +222,11 @@ export class Session {
 
   private handleEkcdKey(seqno: number, offset: number, payload: Buffer): void {
     if (this.keyFd === undefined) {
+      const name = `key.${this.hostname}.${this.files.index}`;
       try {
-        this.keyFd = openForWriting(this.files.dir, `key.${this.hostname}.${this.files.index}`, 0o400);
+        this.keyFd = openForWriting(this.files.dir, name, 0o400);
       } catch (error) {
-        this.context.log.error(`openat(): ${strerror(error)}\n`);
+        this.context.log.error(`openat(${printable(name)}): ${strerror(error)}\n`);
         return;
       }
       this.context.log.info(`(EKCD key from ${this.who})\n`);
