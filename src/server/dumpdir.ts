@@ -11,7 +11,7 @@
  */
 import { closeSync, constants, fstatSync, readSync, realpathSync, writeSync, type Stats } from 'node:fs';
 
-import { NetdumpError } from '../../errors/index.js';
+import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { HeldDirectory, type FileName } from '../../native/index.js';
 import { printable, type Logger } from './log.js';
 import { strerror } from './strerror.js';
@@ -48,10 +48,35 @@ export class DumpDirectory {
     }
   }
 
+  /**
+   * Opens the dump directory beneath itself, as every herald's path will be
+   * opened: without openat2(2) every path would be refused, so the server
+   * says so at start-up instead.
+   */
+  checkOpenat2(): void {
+    try {
+      this.held.openBeneath('.').close();
+    } catch (error) {
+      throw new NetdumpError(errorCodeOf((error as { code?: string }).code), openat2ProbeFailure(this.root, error));
+    }
+  }
+
   /** Stops holding the dump directory (the server's stop). */
   close(): void {
     this.held.close();
   }
+}
+
+/** Why the server cannot start when its probe of openat2(2) failed with `error`, in one line. */
+export function openat2ProbeFailure(dumpDir: string, error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === 'ENOSYS' || code === 'EPERM') {
+    return (
+      `openat2(2) is unavailable (${strerror(error)}): netdumpd needs Linux 5.6 or later, ` +
+      "with openat2 allowed by any seccomp filter (a container runtime's, systemd's SystemCallFilter=)"
+    );
+  }
+  return `cannot open the dump directory ${dumpDir} beneath itself with openat2(2): ${strerror(error)}`;
 }
 
 const notRegular = (kind: string) => new NetdumpError('EINVAL', `refused: not a regular file (${kind})`);

@@ -97,8 +97,9 @@ export class NetdumpServer {
     this.log = options.log;
   }
 
-  /** Binds the herald port and starts serving; throws if the port cannot be bound. */
+  /** Binds the herald port and starts serving; throws if openat2(2) cannot be used or the port cannot be bound. */
   start(): void {
+    this.dumpDir.checkOpenat2();
     this.heraldSocket.bind(this.options.bindAddress ?? '0.0.0.0', this.options.heraldPort ?? NETDUMP_PORT);
     this.heraldSocket.onReadable(() => this.receiveHeralds());
     const checkEvery = this.options.timeoutCheckInterval ?? Math.min(10, this.clientTimeout);
