@@ -38,8 +38,9 @@ key.<host>.<N> (encrypted dumps), bounds.<host>, and *.last symlinks.
   --dns-timeout S  wait at most S seconds for a client's reverse DNS name
                    before using its address (default: 2)
   --max-sessions N dumps received at once (default: ${DEFAULT_MAX_SESSIONS}); a herald
-                   past the limit is not answered, and logged at most once
-                   every 10 seconds
+                   past the limit ends the dump idle longest that has sent no
+                   data; if every dump has, it is not answered, and logged at
+                   most once every 10 seconds
   -h, --help       show this help
   -V, --version    show the version
 

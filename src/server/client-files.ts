@@ -90,11 +90,17 @@ function openClientFiles(dir: HeldDirectory, path: Buffer, client: ClientIdentit
     log.error(`openat(${printable(coreName)}): ${strerror(error)}\n`);
     return undefined;
   }
-  writeBounds(dir, `bounds.${client.hostname}`, info.index + 1, log);
+  try {
+    writeBounds(dir, `bounds.${client.hostname}`, info.index + 1, log);
+  } catch (error) {
+    closeSync(info.fd);
+    closeSync(coreFd);
+    throw error;
+  }
   return { dir, path, index: info.index, infoName, coreName, infoFd: info.fd, coreFd };
 }
 
-/** Opens the client's directory and its files there; undefined (and the directory closed) if either fails. */
+/** Opens the client's directory and its files there; if either fails, or throws, the directory is closed. */
 function openInDirectory(
   dumpDir: DumpDirectory,
   path: Buffer,
@@ -103,10 +109,13 @@ function openInDirectory(
 ): { files: ClientFiles } | { refused: string } | { failed: true } {
   const opened = dumpDir.openClientDirectory(path);
   if ('refused' in opened) return opened;
-  const files = openClientFiles(opened.dir, path, client, log);
-  if (files !== undefined) return { files };
-  opened.dir.close();
-  return { failed: true };
+  let files: ClientFiles | undefined;
+  try {
+    files = openClientFiles(opened.dir, path, client, log);
+  } finally {
+    if (files === undefined) opened.dir.close();
+  }
+  return files !== undefined ? { files } : { failed: true };
 }
 
 /** The herald's path if it is usable, else the default path; the files, or undefined. */

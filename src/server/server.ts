@@ -48,7 +48,7 @@ export interface ServerOptions {
   timeoutCheckInterval?: number;
   /** Seconds to wait for reverse DNS before using the numeric address. */
   dnsTimeout?: number;
-  /** Dumps received at once (sessions, and heralds being answered); heralds past it are refused. */
+  /** Dumps received at once (sessions, and heralds being answered); past it a herald ends a dump without data, or is refused. */
   maxSessions?: number;
   log: Logger;
 }
@@ -97,8 +97,9 @@ export class NetdumpServer {
     this.log = options.log;
   }
 
-  /** Binds the herald port and starts serving; throws if the port cannot be bound. */
+  /** Binds the herald port and starts serving; throws if openat2(2) cannot be used or the port cannot be bound. */
   start(): void {
+    this.dumpDir.checkOpenat2();
     this.heraldSocket.bind(this.options.bindAddress ?? '0.0.0.0', this.options.heraldPort ?? NETDUMP_PORT);
     this.heraldSocket.onReadable(() => this.receiveHeralds());
     const checkEvery = this.options.timeoutCheckInterval ?? Math.min(10, this.clientTimeout);
@@ -191,6 +192,7 @@ export class NetdumpServer {
       }
       existing.timeOut();
     }
+    if (this.sessions.size >= this.maxSessions) this.endSilentSessionFor(herald);
     if (this.sessions.size >= this.maxSessions) {
       this.refuseHerald(herald);
       return;
@@ -206,6 +208,30 @@ export class NetdumpServer {
         this.log.error(`new client allocation failure: ${(error as Error).message}\n`);
       },
     );
+  }
+
+  /**
+   * A full table and a new herald: the session idle longest of those that
+   * never sent data is ended as a timeout, so that spoofed heralds cannot
+   * keep a real client out until --timeout. Sessions with data are kept.
+   */
+  private endSilentSessionFor(herald: Herald): void {
+    const silent = this.longestIdleSilentSession();
+    if (silent === undefined) return;
+    this.log.info(
+      `Ending the dump from ${describeClient(silent)}, which has sent no data, ` +
+        `for a herald from ${formatIpv4Address(herald.clientIp)} (--max-sessions ${this.maxSessions})\n`,
+    );
+    silent.timeOut();
+  }
+
+  private longestIdleSilentSession(): Session | undefined {
+    let longest: Session | undefined;
+    for (const session of this.sessions.values()) {
+      if (!(session instanceof Session) || session.anyDataReceived) continue;
+      if (longest === undefined || session.lastMessageAt < longest.lastMessageAt) longest = session;
+    }
+    return longest;
   }
 
   /** One log line per interval, however many heralds arrive past the limit. */

@@ -222,10 +222,11 @@ export class Session {
 
   private handleEkcdKey(seqno: number, offset: number, payload: Buffer): void {
     if (this.keyFd === undefined) {
+      const name = `key.${this.hostname}.${this.files.index}`;
       try {
-        this.keyFd = openForWriting(this.files.dir, `key.${this.hostname}.${this.files.index}`, 0o400);
+        this.keyFd = openForWriting(this.files.dir, name, 0o400);
       } catch (error) {
-        this.context.log.error(`openat(): ${strerror(error)}\n`);
+        this.context.log.error(`openat(${printable(name)}): ${strerror(error)}\n`);
         return;
       }
       this.context.log.info(`(EKCD key from ${this.who})\n`);
@@ -327,17 +328,33 @@ export class Session {
     this.pendingAcks = 0;
   }
 
-  /** netdumpd's free_client, after the handler: acks still owed go out first. */
+  /**
+   * netdumpd's free_client, after the handler: acks still owed go out first.
+   * A step that fails is logged and the next one still runs, and the server
+   * always hears of the end: a session it never hears of keeps its slot.
+   */
   private end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
-    this.sendAcks();
-    this.context.runHandler(reason, this);
-    this.socket.close();
-    for (const fd of [this.keyFd, this.files.infoFd, this.files.coreFd]) {
-      if (fd !== undefined) closeSync(fd);
+    try {
+      this.sendAcks();
+      this.attempt('cannot run the handler', () => this.context.runHandler(reason, this));
+      this.attempt('close(socket)', () => this.socket.close());
+      for (const fd of [this.keyFd, this.files.infoFd, this.files.coreFd]) {
+        if (fd !== undefined) this.attempt('close()', () => closeSync(fd));
+      }
+      this.attempt('close(directory)', () => this.files.dir.close());
+    } finally {
+      this.context.onEnd(this);
     }
-    this.files.dir.close();
-    this.context.onEnd(this);
+  }
+
+  /** One step of ending a dump: its failure is logged as "what: reason", and does not stop the next step. */
+  private attempt(what: string, step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.context.log.error(`${what}: ${strerror(error)}\n`);
+    }
   }
 }

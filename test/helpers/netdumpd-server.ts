@@ -112,10 +112,18 @@ export class NetdumpdServer {
     return this.lines.filter((line) => matches(line, pattern)).length;
   }
 
-  /** SIGTERM, then waits for the exit. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM, then waits for the exit; after `graceMs` it kills the server,
+   * whose event loop may be stuck (a bug under test) and never see the SIGTERM.
+   */
+  async stop(graceMs = 5000): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    await this.exited;
+    const kill = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      await this.exited;
+    } finally {
+      clearTimeout(kill);
+    }
   }
 }
 

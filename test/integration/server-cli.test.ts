@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import { buildOpenat2Denier } from '../helpers/deny-openat2.js';
 import { NetdumpTestClient } from '../helpers/netdump-test-client.js';
 import { HandlerRecorder, makeTempDir, NETDUMPD, NetdumpdServer, waitUntil } from '../helpers/netdumpd-server.js';
 
@@ -41,9 +42,10 @@ describe('netdumpd: command line', () => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  function run(args: string[]): Run {
+  /** netdumpd with these arguments in the server namespace, run by `wrapper` (a command and its arguments) if given. */
+  function run(args: string[], wrapper: string[] = []): Run {
     const started = Date.now();
-    const result = spawnSync('ip', ['netns', 'exec', hosts.server.ns, process.execPath, NETDUMPD, ...args], {
+    const result = spawnSync('ip', ['netns', 'exec', hosts.server.ns, ...wrapper, process.execPath, NETDUMPD, ...args], {
       encoding: 'utf8',
       timeout: 10_000,
       killSignal: 'SIGKILL',
@@ -219,6 +221,28 @@ describe('netdumpd: command line', () => {
     process.kill(daemonPid, 'SIGTERM');
     await waitUntil(() => (isRunning(daemonPid!) ? undefined : true), 5000, 'the daemon to exit');
     assert.ok(!existsSync(pidfile), 'the pidfile is removed');
+  });
+
+  test('without openat2 (a kernel before 5.6, a seccomp filter): exit 1 with one line saying what is needed', () => {
+    const denyOpenat2 = buildOpenat2Denier(work);
+    const pidfile = pidFile('no-openat2.pid');
+    const emptyDir = path.join(work, 'no-openat2');
+    mkdirSync(emptyDir);
+    for (const [errno, reason] of [
+      ['38', 'Function not implemented'],
+      ['1', 'Operation not permitted'],
+    ] as const) {
+      const line =
+        `netdumpd: openat2(2) is unavailable (${reason}): netdumpd needs Linux 5.6 or later, ` +
+        "with openat2 allowed by any seccomp filter (a container runtime's, systemd's SystemCallFilter=)\n";
+      const foreground = run(['-D', '-a', hosts.server.ip, '-d', emptyDir, '-P', pidfile], [denyOpenat2, errno]);
+      assert.deepEqual([foreground.status, foreground.stdout], [1, ''], foreground.stderr);
+      assert.equal(foreground.stderr, `netdumpd: listening on IP ${hosts.server.ip}\n${line}`);
+      const daemon = run(['-d', emptyDir, '-P', pidfile], [denyOpenat2, errno]);
+      assert.deepEqual([daemon.status, daemon.stdout, daemon.stderr], [1, '', line]);
+      assert.ok(!existsSync(pidfile), 'no pidfile is left by a server that does not start');
+    }
+    assert.deepEqual(readdirSync(emptyDir), []);
   });
 
   test('no stack trace in any error output', () => {

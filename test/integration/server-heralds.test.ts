@@ -2,20 +2,23 @@
  * Heralds from a hostile or broken client: a path's bytes are a path's bytes
  * (not text), control characters never reach the log, a directory where no
  * file can be created costs one log line and not one per index, and the
- * number of dumps at once is bounded, with one log line for a flood of
- * refused heralds.
+ * number of dumps at once is bounded: a herald into a full table ends the
+ * dump idle longest that sent no data, and when all have sent data a flood
+ * of refused heralds costs one log line.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { heraldPath } from '../helpers/netdump-test-client.js';
-import { NETDUMPD, type NetdumpdServer } from '../helpers/netdumpd-server.js';
+import { buildKdh, expectedKdhInfo, heraldPath } from '../helpers/netdump-test-client.js';
+import { type HandlerRecorder, NETDUMPD, type NetdumpdServer } from '../helpers/netdumpd-server.js';
 import { ServerFixture } from '../helpers/server-fixture.js';
 
 const HERALD = 1;
 const HERALD_PORT = 20023;
+/** One packet of dump data: what makes a session one that a herald cannot end. */
+const DATA = Buffer.alloc(1448, 0xa5);
 
 describe('netdumpd: herald paths as bytes, and in the log', () => {
   let fixture: ServerFixture;
@@ -106,20 +109,28 @@ describe('netdumpd: a directory where nothing can be created', () => {
 describe('netdumpd: --max-sessions', () => {
   let fixture: ServerFixture;
   let server: NetdumpdServer;
+  let handler: HandlerRecorder;
 
   before(async () => {
     fixture = new ServerFixture('netdumpd-sessions-');
-    server = await fixture.startServer(['-d', fixture.dumpDir, '-P', fixture.pidFile, '--max-sessions', '2']);
+    ({ handler } = fixture);
+    server = await fixture.startServer(['-d', fixture.dumpDir, '-P', fixture.pidFile, '-i', handler.script, '--max-sessions', '2']);
   });
 
   after(() => fixture?.tearDown());
 
-  test('heralds past the limit are not answered, with one log line for the lot; a slot freed is taken', async () => {
+  const info = (ip: string) => readFileSync(path.join(fixture.dumpDir, `info.${ip}.0`), 'latin1');
+  const timedOut = (ip: string) => `Dump from ${ip} [${ip}]\nDump incomplete: client timed out\n`;
+  const completed = (ip: string) => `Dump from ${ip} [${ip}]\nDump complete\n`;
+
+  test('while every dump has sent data, heralds past the limit are not answered, with one log line for the lot; a slot freed is taken', async () => {
     const [first, second, third, fourth] = await Promise.all(
       ['198.18.0.43', '198.18.0.44', '198.18.0.45', '198.18.0.46'].map((ip) => fixture.clientAt(ip)),
     );
     await first!.herald(1);
+    await first!.sendData(DATA, { firstSeq: 2 });
     await second!.herald(1);
+    await second!.sendData(DATA, { firstSeq: 2 });
     for (let seq = 1; seq <= 20; seq++) {
       third!.send({ type: HERALD, seq }, HERALD_PORT);
       fourth!.send({ type: HERALD, seq }, HERALD_PORT);
@@ -129,10 +140,40 @@ describe('netdumpd: --max-sessions', () => {
     // Two peer processes send: either may be first.
     await server.waitForLine(/^Refusing herald from 198\.18\.0\.4[56]: 2 dumps in progress \(--max-sessions\)$/);
     assert.equal(server.countLines('Refusing herald'), 1);
+    assert.equal(server.countLines('timed out'), 0, 'no dump that has sent data is ended for a herald');
 
-    await first!.finish(2);
+    await first!.finish(3);
     await third!.herald(21);
     await third!.finish(22);
+    await second!.finish(3);
     assert.equal(server.countLines('New dump from client 198.18.0.45'), 1);
+    assert.deepEqual([info('198.18.0.43'), info('198.18.0.44')], [completed('198.18.0.43'), completed('198.18.0.44')]);
+  });
+
+  test('a herald into a full table ends the dump idle longest of those that sent no data, as a timeout', async () => {
+    const [silentOld, silentNew, withData, last] = ['198.18.0.47', '198.18.0.48', '198.18.0.49', '198.18.0.56'];
+    const [a, b, c, d] = await Promise.all([silentOld, silentNew, withData, last].map((ip) => fixture.clientAt(ip)));
+    await a!.herald(1);
+    await b!.herald(1);
+
+    // Both sent nothing: the older goes, and the new client dumps.
+    await c!.herald(1);
+    const ended = await handler.waitFor(['timeout', silentOld, silentOld, `./info.${silentOld}.0`, `./vmcore.${silentOld}.0`]);
+    assert.equal(ended.info, timedOut(silentOld));
+    await server.waitForLine(
+      `Ending the dump from ${silentOld} [${silentOld}], which has sent no data, for a herald from ${withData} (--max-sessions 2)`,
+    );
+    await server.waitForLine(`Client ${silentOld} timed out`);
+    await c!.sendData(DATA, { firstSeq: 2 });
+
+    // The dump with data has been idle longer, but only the one without data may go.
+    await d!.herald(1);
+    await handler.waitFor(['timeout', silentNew, silentNew, `./info.${silentNew}.0`, `./vmcore.${silentNew}.0`]);
+    await c!.sendKdh(buildKdh({ dumpLength: DATA.length }), 3);
+    await c!.finish(4);
+    await d!.finish(2);
+    assert.deepEqual([info(silentOld), info(silentNew), info(last)], [timedOut(silentOld), timedOut(silentNew), completed(last)]);
+    assert.equal(info(withData), `Dump from ${withData} [${withData}]\n${expectedKdhInfo({ dumpLength: DATA.length })}Dump complete\n`);
+    assert.equal(server.countLines('Refusing herald'), 1, 'no herald refused since the first test');
   });
 });
