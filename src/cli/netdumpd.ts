@@ -170,7 +170,14 @@ function serve(settings: Settings, log: Logger, onReady: () => void, onFailure: 
   if (settings.server.bindAddress === undefined && settings.foreground) {
     process.stderr.write('netdumpd: default: listening on all interfaces\n');
   }
-  const server = new NetdumpServer({ ...settings.server, log });
+  let server: NetdumpServer;
+  try {
+    // The dump directory was checked, but it may be gone by now (or the daemon's copy skipped the check).
+    server = new NetdumpServer({ ...settings.server, log });
+  } catch (error) {
+    onFailure(`cannot hold the dump directory ${settings.server.dumpDir}: ${strerror(error)}`);
+    return;
+  }
   try {
     writePidfile(settings.pidFile);
   } catch (error) {
@@ -227,7 +234,8 @@ function main(): void {
       },
       (message) => {
         log.error(`${message}\n`);
-        process.send?.({ error: message }, () => process.exit(1));
+        if (process.send === undefined) process.exit(1);
+        process.send({ error: message }, () => process.exit(1));
       },
     );
     return;
