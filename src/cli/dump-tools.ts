@@ -14,7 +14,7 @@ import { decryptFile, unwrapKeyBlob } from '../dump/ekcd.js';
 import { readFileHead } from '../dump/file-source.js';
 import { inspectPath } from '../dump/inspect.js';
 import { writeReport } from '../report/report.js';
-import { strerror } from '../server/strerror.js';
+import { strerror } from '../../errors/strerror.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 
 export const DUMP_TOOLS = ['inspect', 'decrypt', 'decompress', 'report'] as const;
@@ -136,19 +136,19 @@ async function decompress(argv: string[]): Promise<void> {
 
 /** Refuses, in words, what is missing or not a file, before any reading starts. */
 function requireRegularFile(file: string, what: string): void {
-  let isFile: boolean;
-  try {
-    isFile = statSync(file).isFile();
-  } catch (error) {
-    throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read ${what} ${file}: ${strerror(error)}`);
-  }
-  if (!isFile) throw new NetdumpError('EINVAL', `cannot read ${what} ${file}: not a regular file`);
+  if (!whileReading(what, file, () => statSync(file)).isFile())
+    throw new NetdumpError('EINVAL', `cannot read ${what} ${file}: not a regular file`);
 }
 
 function readInput(file: string, what: string): Buffer {
   requireRegularFile(file, what);
+  return whileReading(what, file, () => readFileSync(file));
+}
+
+/** `action` on `file`, its failure said as "cannot read WHAT FILE: reason". */
+function whileReading<T>(what: string, file: string, action: () => T): T {
   try {
-    return readFileSync(file);
+    return action();
   } catch (error) {
     throw new NetdumpError(errorCodeOf((error as NodeJS.ErrnoException).code), `cannot read ${what} ${file}: ${strerror(error)}`);
   }
@@ -175,9 +175,7 @@ function fileError(file: string, error: unknown): NetdumpError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EEXIST') return new NetdumpError('EEXIST', `${(error as NodeJS.ErrnoException).path} exists: remove it or give -o`);
   if (error instanceof NetdumpError) return new NetdumpError(error.code, `${file}: ${error.message}`);
-  const where = (error as NodeJS.ErrnoException).path ?? file;
-  const systemError = code !== undefined && /^E[A-Z0-9]+$/.test(code); // not zlib's Z_BUF_ERROR, whose errno is not one
-  return new NetdumpError(errorCodeOf(code), `${where}: ${systemError ? strerror(error) : (error as Error).message}`);
+  return new NetdumpError(errorCodeOf(code), `${(error as NodeJS.ErrnoException).path ?? file}: ${strerror(error)}`);
 }
 
 function withFileErrors<T>(file: string, action: () => T): T {

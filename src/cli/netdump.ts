@@ -483,8 +483,10 @@ function noteJumboPayload(options: Options, mtu: number, print: (text: string) =
   );
 }
 
-/** The client's report, and which shim and backend carried the dump (the shim may have been chosen for the interface). */
-/** The --json summary (tests and benchmarks read it with this type). */
+/**
+ * The --json summary: the client's report, and which shim and backend carried the dump (the shim may
+ * have been chosen for the interface). Tests and benchmarks read it with this type.
+ */
 export interface CliReport extends DumpReport {
   driver: string;
   backend: BackendName;

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { foregroundLogger, syslogLogger, type Logger } from '../server/log.js';
 import { pidfileHolder, removePidfile, writePidfile } from '../server/pidfile.js';
 import { DEFAULT_MAX_SESSIONS, NetdumpServer, type ServerOptions } from '../server/server.js';
-import { strerror } from '../server/strerror.js';
+import { strerror } from '../../errors/strerror.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 import { versionLine } from './version.js';
 

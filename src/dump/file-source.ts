@@ -4,17 +4,9 @@
  * whole.
  */
 import { closeSync, constants as fsConstants, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { describeFileKind } from '../../errors/file-kind.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { MAX_DUMP_WRITE, roundUpToBlock, type DumpSource, type DumpWrite } from './source.js';
-
-function describeFileType(stats: Stats): string {
-  if (stats.isDirectory()) return 'a directory';
-  if (stats.isBlockDevice()) return 'a block device';
-  if (stats.isCharacterDevice()) return 'a character device';
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 /** Turns a Node fs error into a NetdumpError whose message names the file. */
 function fileError(error: unknown, path: string): NetdumpError {
@@ -79,7 +71,7 @@ export class FileDumpSource implements DumpSource {
       throw fileError(error, path);
     }
     if (!stats.isFile()) {
-      throw new NetdumpError('EINVAL', `dump file ${path} is ${describeFileType(stats)}, not a regular file`);
+      throw new NetdumpError('EINVAL', `dump file ${path} is ${describeFileKind(stats)}, not a regular file`);
     }
     if (stats.size === 0) {
       throw new NetdumpError('EINVAL', `dump file ${path} is empty: there is nothing to dump`);

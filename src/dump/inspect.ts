@@ -123,7 +123,7 @@ function compareWithDumpLength(info: string, core: string, size: number): string
   const expected = Number(announced[1]);
   const compression = COMPRESSION_LINE.exec(info)?.[1] ?? 'none';
   const suffix = SUFFIX_OF_COMPRESSION[compression];
-  const coreSuffix = /\.(gz|zst)$/.exec(core)?.[0] ?? '';
+  const coreSuffix = CORE_NAME.exec(core)?.[4] ?? '';
   if (suffix !== coreSuffix) {
     return [`  length: not checked (${core} is not the ${compression} core the header describes: a copy made from it?)`];
   }

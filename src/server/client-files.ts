@@ -10,7 +10,7 @@ import { closeSync } from 'node:fs';
 import type { HeldDirectory } from '../../native/index.js';
 import { DumpDirectory, MAX_DUMPS, openForAppend, openTruncated, readBounds, writeBounds } from './dumpdir.js';
 import { printable, type Logger } from './log.js';
-import { strerror } from './strerror.js';
+import { strerror } from '../../errors/strerror.js';
 
 export interface ClientFiles {
   /** The client's directory, held open: every later file of the dump is named relative to it. */

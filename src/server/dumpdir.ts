@@ -11,10 +11,11 @@
  */
 import { closeSync, constants, fstatSync, readSync, realpathSync, writeSync, type Stats } from 'node:fs';
 
+import { describeFileKind } from '../../errors/file-kind.js';
 import { errorCodeOf, NetdumpError } from '../../errors/index.js';
 import { HeldDirectory, type FileName } from '../../native/index.js';
 import { printable, type Logger } from './log.js';
-import { strerror } from './strerror.js';
+import { strerror } from '../../errors/strerror.js';
 
 export const MAX_DUMPS = 1024;
 
@@ -81,14 +82,6 @@ export function openat2ProbeFailure(dumpDir: string, error: unknown): string {
 
 const notRegular = (kind: string) => new NetdumpError('EINVAL', `refused: not a regular file (${kind})`);
 
-function kindOf(stats: Stats): string {
-  if (stats.isFIFO()) return 'a FIFO';
-  if (stats.isSocket()) return 'a socket';
-  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
-  if (stats.isDirectory()) return 'a directory';
-  return 'of an unknown kind';
-}
-
 /**
  * openat(2) of a file the server reads or writes, refusing anything but a
  * regular file: a FIFO planted under a dump file's name would otherwise
@@ -113,7 +106,7 @@ function openRegularFile(dir: HeldDirectory, name: FileName, flags: number, mode
   }
   if (stats.isFile()) return fd;
   closeSync(fd);
-  throw notRegular(kindOf(stats));
+  throw notRegular(describeFileKind(stats));
 }
 
 export function openForAppend(dir: HeldDirectory, name: FileName): number {

@@ -29,7 +29,7 @@ import { describeClient, relativeName, type ClientFiles } from './client-files.j
 import { openForWriting } from './dumpdir.js';
 import { describeKdh } from './kdh-info.js';
 import { printable, type Logger } from './log.js';
-import { strerror } from './strerror.js';
+import { strerror } from '../../errors/strerror.js';
 
 const VMCORE_BUFFER_SIZE = 128 * 1024;
 const RECEIVE_BATCH = 64;
