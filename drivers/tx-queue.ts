@@ -16,9 +16,7 @@
  * the poll looks for acks, at the cost of a copy each (README, "The
  * doorbell").
  */
-import { performance } from 'node:perf_hooks';
-
-import { LinkFlag } from '../native/index.js';
+import { LinkFlag, monotonicMicros } from '../native/index.js';
 import { NetdumpError } from '../errors/index.js';
 import type { FrameBackend } from './backend.js';
 import type { DriverEvent } from './driver.js';
@@ -79,7 +77,7 @@ export class TxQueue {
   reclaim(): void {
     this.backend.flush();
     this.inUse = 0;
-    const now = performance.now() * 1000;
+    const now = monotonicMicros();
     if (now - this.linkReadAt < LINK_READ_INTERVAL_US) return;
     this.linkReadAt = now;
     this.flags = this.backend.link();

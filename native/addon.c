@@ -156,6 +156,8 @@ static napi_value init(napi_env env, napi_value exports)
 	CHECK(env, napi_set_named_property(env, exports, "syslog", value));
 	if (nd_dir_functions(env, exports) == NULL)
 		return NULL;
+	if (nd_clock_functions(env, exports) == NULL)
+		return NULL;
 	return nd_stop_signal_functions(env, exports);
 }
 

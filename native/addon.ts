@@ -68,6 +68,9 @@ interface NativeModule {
   unlinkAt(dirfd: number, name: Uint8Array): void;
   pwriteAll(fd: number, data: Uint8Array, position: bigint): void;
   watchStopSignals(): Buffer;
+  /** An 8-byte Buffer over the double readClock() writes: CLOCK_MONOTONIC in µs. */
+  clockCell(): Buffer;
+  readClock(): void;
   unwatchStopSignals(): void;
 }
 

@@ -11,6 +11,7 @@ export { CaptureFile } from './capture-file.js';
 export { LinkFlag } from './frame-socket.js';
 export { signalName, StopSignals } from './stop-signals.js';
 export { HeldDirectory, pwriteAll, type FileName } from './held-directory.js';
+export { monotonicMicros } from './clock.js';
 
 /** Busy-waits like the kernel's DELAY(): precise, and it holds the CPU. */
 export function delayMicroseconds(microseconds: number): void {

@@ -135,6 +135,8 @@ napi_value nd_udp_socket_class(napi_env env);
 napi_value nd_capture_file_class(napi_env env);
 /* Adds watchStopSignals and unwatchStopSignals (native/stop_signals.c) to exports. */
 napi_value nd_stop_signal_functions(napi_env env, napi_value exports);
+/* clockCell, readClock (clock.c) */
+napi_value nd_clock_functions(napi_env env, napi_value exports);
 napi_value nd_dir_functions(napi_env env, napi_value exports);
 /*
  * PcapSocket (native/pcap_addon.c) when built with libpcap (HAVE_LIBPCAP);

@@ -12,7 +12,7 @@ import { holdHostPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultCounts, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
-import { delayMicroseconds, signalName, StopSignals } from '../../native/index.js';
+import { delayMicroseconds, monotonicMicros, signalName, StopSignals } from '../../native/index.js';
 import {
   BACKENDS,
   createDriver,
@@ -640,6 +640,7 @@ function dump(
         debug: options.debug,
         print,
         delay: delayMicroseconds,
+        clock: monotonicMicros,
         gatewayGiven: options.gateway !== undefined,
         observer: withRetransmitNote(options, tracer),
         liveProgress,

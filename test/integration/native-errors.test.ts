@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { PacketSocket, delayMicroseconds } from '../../native/index.js';
+import { PacketSocket, delayMicroseconds, monotonicMicros } from '../../native/index.js';
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
 import { assertNetdumpError } from '../helpers/assertions.js';
 
@@ -101,5 +101,20 @@ describe('native driver errors', () => {
     assert.ok(waits[0]! >= 500, `every wait is at least 500 µs: shortest ${waits[0]} µs`);
     // setTimeout(0.5) waits about 1100 µs; a busy-wait preempted now and then still has its median near 500.
     assert.ok(waits[50]! < 800, `median ${waits[50]} µs`);
+  });
+
+  test('monotonicMicros reads the clock hrtime reads, in microseconds', () => {
+    const before = process.hrtime.bigint();
+    const first = monotonicMicros();
+    delayMicroseconds(500);
+    const second = monotonicMicros();
+    const after = process.hrtime.bigint();
+    // Both are CLOCK_MONOTONIC: what monotonicMicros saw lies inside what hrtime saw around it.
+    assert.ok(second - first >= 500, `advanced ${second - first} µs across a 500 µs delay`);
+    assert.ok(
+      second - first <= Number(after - before) / 1000 + 0.001,
+      `advanced ${second - first} µs, hrtime ${Number(after - before) / 1000} µs`,
+    );
+    assert.ok(Math.abs(first - Number(before) / 1000) < 1000, `reads ${first} µs where hrtime read ${Number(before) / 1000}`);
   });
 });
