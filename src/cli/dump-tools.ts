@@ -13,7 +13,6 @@ import { compressionFormat, decompressFile } from '../dump/decompress.js';
 import { decryptFile, unwrapKeyBlob } from '../dump/ekcd.js';
 import { readFileHead } from '../dump/file-source.js';
 import { inspectPath } from '../dump/inspect.js';
-import { writeReport } from '../report/report.js';
 import { strerror } from '../../errors/strerror.js';
 import { describeArgumentError, usageLines } from './argument-errors.js';
 
@@ -104,6 +103,8 @@ async function report(argv: string[]): Promise<void> {
   const { values, positionals } = options(argv, false);
   if (positionals.length === 0) throw new ToolUsageError('give one or more traces of netdump --trace');
   const output = values.o ?? 'report.html';
+  // Vega and Vega-Lite take ~0.15 s and 15 MB of heap to load: only this tool needs them, not a dump.
+  const { writeReport } = await import('../report/report.js');
   const charts = await writeReport(positionals, output);
   process.stdout.write(`${output}: ${charts.length} charts from ${positionals.length} trace${positionals.length === 1 ? '' : 's'}\n`);
 }
