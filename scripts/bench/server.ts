@@ -1,8 +1,8 @@
 /**
  * npm run bench:server — one kernel-style sender (C, over a kernel UDP
  * socket from port 20024 in the client namespace) dumps into (a) our server
- * and (b) a minimal C server doing netdumpd's per-packet work (receive,
- * pwrite, ack), in the same run, over veth. Prints MB/s and packets/s of
+ * and (b) a minimal C server doing netdumpd's per-packet work (wait,
+ * receive, buffer, ack), in the same run, over veth. Prints MB/s and packets/s of
  * both and the ratio; every dump is verified and no packet may be lost.
  */
 import { parseArgs } from 'node:util';

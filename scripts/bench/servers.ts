@@ -1,6 +1,6 @@
 /**
  * What the benchmarks that dump into a server share: our server and the
- * minimal C server (netdumpd's per-packet work: receive, pwrite, ack) as
+ * minimal C server (netdumpd's per-packet work: wait, receive, buffer, ack) as
  * servers under test, a dump by one of the C senders into either, and the
  * check that the file holds the sender's pattern.
  */
@@ -57,7 +57,7 @@ export const ourServer: ServerUnderTest = {
 
 export function minimalServer(program: string): ServerUnderTest {
   return {
-    name: 'minimal C server (recv, pwrite, ack)',
+    name: "minimal C server (netdumpd's loop: wait, recv, buffer, ack)",
     async start(hosts, dir) {
       const vmcore = path.join(dir, 'vmcore');
       const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, program, hosts.server.ip, vmcore], {
