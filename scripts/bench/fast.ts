@@ -35,7 +35,7 @@ import {
   SERVER_CPU,
 } from './lib.js';
 import type { CliReport } from '../../src/cli/netdump.js';
-import { dumpInto, minimalServer, ourClientInto, ourServer, type ServerUnderTest } from './servers.js';
+import { dumpInto, minimalServer, ourClientInto, ourServer, type ServerUnderTest, type ServerWaits } from './servers.js';
 
 const USAGE = `usage: npm run bench:fast -- [--size SIZE] [--windows W,W,...] [--sweep-rounds N] [--rounds N] [--rss-size SIZE]
   --size SIZE         dump size per run (default 256M; K, M, G suffixes)
@@ -113,6 +113,16 @@ function record(rates: Rates, name: string, rate: number): void {
   rates.set(name, [...(rates.get(name) ?? []), rate]);
 }
 
+/**
+ * The server's share of the data it spent waiting for packets, and its waits
+ * of 1 ms or more: where a server's CPU is the limit, a client that leaves
+ * it waiting is the one that stalled (the minimal C server reports them).
+ */
+function recordWaits(rates: Rates, name: string, waits: ServerWaits): void {
+  record(rates, `${name}: server waited`, (100 * waits.waitedMicros) / waits.dataMicros);
+  record(rates, `${name}: long waits`, waits.longWaits);
+}
+
 const rateOf = (report: CliReport) => report.bytes / report.dataSeconds / 1e6;
 
 /**
@@ -148,8 +158,9 @@ async function runEach(
   rates: Rates,
 ): Promise<void> {
   for (const run of roundOrder(runs, index)) {
+    const onWaits = (waits: ServerWaits) => recordWaits(rates, run.name, waits);
     if ('args' in run) {
-      const report = await ourClientInto(hosts, server, run.args, context.options.size);
+      const report = await ourClientInto(hosts, server, run.args, context.options.size, 3, onWaits);
       record(rates, run.name, rateOf(report));
       record(rates, `${run.name}: resent`, report.retransmittedPackets);
     } else {
@@ -161,7 +172,7 @@ async function runEach(
         String(size),
         String(run.window),
       ];
-      const result = await dumpInto(hosts, server, command, context.options.size, true);
+      const result = await dumpInto(hosts, server, command, context.options.size, true, onWaits);
       record(rates, run.name, result.bytes / result.seconds / 1e6);
       record(rates, `${run.name}: resent`, result.retransmits);
     }
@@ -273,10 +284,13 @@ function report(
       return checksum === undefined ? name : `${name} (W=${sweep.best[checksum]})`;
     };
     const names = roundRuns(sweep.best).map((run) => run.name);
+    const reportsWaits = rates.has(`${names[0]}: server waited`);
+    const waitCells = (name: string) =>
+      reportsWaits ? [median(rates.get(`${name}: server waited`)!).toFixed(1), String(median(rates.get(`${name}: long waits`)!))] : [];
     console.log(
       formatTable(
-        ['sender', 'MB/s', 'resent'],
-        names.map((name) => [label(name), ...rateCells(rates, name)]),
+        ['sender', 'MB/s', 'resent', ...(reportsWaits ? ['server waited %', 'waits >= 1 ms'] : [])],
+        names.map((name) => [label(name), ...rateCells(rates, name), ...waitCells(name)]),
       ),
     );
     targets(rates, options, sweep.best).forEach((line) => console.log(line));

@@ -8,7 +8,11 @@
  * and the last ack. What netdumpd does once per dump (files, names, the
  * info file) is left out.
  *   minimal-server <server-ip> <output-file>
- * Serves one dump (herald to FINISHED), then exits.
+ * Serves one dump (herald to FINISHED), then prints one JSON line and exits:
+ * from the first VMCORE packet to the last (dataMicros), how long it waited
+ * for them (waitedMicros), and its waits of 1 ms or more (longWaits,
+ * longWaitMicros): a client that stopped sending while the server had CPU
+ * to spare.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEADER 24
@@ -26,6 +31,8 @@
 #define VMCORE_BUFSZ (128 * 1024)
 #define NETDUMP_FINISHED 2
 #define NETDUMP_VMCORE 3
+
+#define LONG_WAIT_US 1000.0
 
 static uint8_t vmcore_buf[VMCORE_BUFSZ];
 static size_t buffered;
@@ -45,6 +52,35 @@ static int flush(int out)
 	}
 	buffered = 0;
 	return 0;
+}
+
+static double now_us(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec * 1e6 + (double)now.tv_nsec / 1e3;
+}
+
+/* The server's waits for VMCORE packets, from the first to the last: a server with CPU to spare waits here. */
+struct waits {
+	double data_start, data_end, waited, long_waited;
+	long long_waits;
+};
+
+/* A VMCORE packet came at `now` after a wait of `waited` µs. */
+static void count_vmcore(struct waits *waits, double now, double waited)
+{
+	if (waits->data_start == 0)
+		waits->data_start = now;
+	else {
+		waits->waited += waited;
+		if (waited >= LONG_WAIT_US) {
+			waits->long_waits++;
+			waits->long_waited += waited;
+		}
+	}
+	waits->data_end = now;
 }
 
 /* netdumpd's handle_vmcore: flush when full or not contiguous, then append. */
@@ -83,6 +119,7 @@ int main(int argc, char **argv)
 	socklen_t fromlen = sizeof(from);
 	struct epoll_event event = { .events = EPOLLIN };
 	int herald_fd, fd, out, epoll;
+	struct waits waits = { 0 };
 	uint32_t ack;
 	ssize_t n;
 
@@ -115,9 +152,11 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint32_t type, len;
 		uint64_t offset;
+		double waiting_since = now_us(), woken;
 
 		if (epoll_wait(epoll, &event, 1, -1) < 1)
 			continue;
+		woken = now_us();
 		n = recv(fd, packet, sizeof(packet), 0);
 		if (n < HEADER)
 			continue;
@@ -128,6 +167,8 @@ int main(int argc, char **argv)
 		len = ntohl(len);
 		if ((size_t)n - HEADER != len)
 			continue;
+		if (type == NETDUMP_VMCORE)
+			count_vmcore(&waits, woken, woken - waiting_since);
 		if (type == NETDUMP_VMCORE && buffer_vmcore(out, packet + HEADER, len, be64toh(offset)) < 0)
 			return 1;
 		if (type == NETDUMP_FINISHED && (flush(out) < 0 || fsync(out) < 0))
@@ -138,5 +179,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	close(out);
+	printf("{\"dataMicros\":%.0f,\"waitedMicros\":%.0f,\"longWaits\":%ld,\"longWaitMicros\":%.0f}\n",
+	       waits.data_start == 0 ? 0 : waits.data_end - waits.data_start, waits.waited, waits.long_waits, waits.long_waited);
+	fflush(stdout);
 	return 0;
 }

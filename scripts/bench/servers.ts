@@ -24,10 +24,21 @@ export interface SenderResult {
   batches: number;
 }
 
+/** What the minimal C server says of its waits for VMCORE packets (minimal-server.c), µs. */
+export interface ServerWaits {
+  dataMicros: number;
+  waitedMicros: number;
+  longWaits: number;
+  longWaitMicros: number;
+}
+
 export interface ServerUnderTest {
   name: string;
-  /** Starts the server; resolves when it listens. Returns the file the dump lands in. */
-  start(hosts: TestHosts, dir: string): Promise<{ child: ChildProcess; vmcore: string }>;
+  /**
+   * Starts the server; resolves when it listens. Returns the file the dump
+   * lands in and, for a server that reports them, its waits once it has ended.
+   */
+  start(hosts: TestHosts, dir: string): Promise<{ child: ChildProcess; vmcore: string; waits?: Promise<ServerWaits | undefined> }>;
 }
 
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
@@ -63,8 +74,13 @@ export function minimalServer(program: string): ServerUnderTest {
       const child = hosts.spawn(hosts.server.ns, 'taskset', ['-c', SERVER_CPU, program, hosts.server.ip, vmcore], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
+      const waits = new Promise<ServerWaits | undefined>((resolve) => {
+        const lines = createInterface({ input: child.stdout! });
+        lines.on('line', (line) => line.startsWith('{') && resolve(JSON.parse(line) as ServerWaits));
+        lines.once('close', () => resolve(undefined));
+      });
       await waitForLine(child, /^listening/, 'the minimal C server');
-      return { child, vmcore };
+      return { child, vmcore, waits };
     },
   };
 }
@@ -99,11 +115,24 @@ export const kernelSender =
   (program: string, kernelWait = false): SenderCommand =>
   (clientIp, serverIp, size) => [program, ...(kernelWait ? ['-k'] : []), clientIp, serverIp, String(size)];
 
-/** Runs `dump` against a fresh start of `server`, stops the server, verifies the file with `verify`; returns what `dump` did. */
-async function intoFreshServer<T>(hosts: TestHosts, server: ServerUnderTest, dump: () => T, verify: (vmcore: string) => void): Promise<T> {
+/** Told the server's waits after a dump, by a server that reports them. */
+export type WaitsListener = (waits: ServerWaits) => void;
+
+/**
+ * Runs `dump` against a fresh start of `server`, stops the server, verifies
+ * the file with `verify`; returns what `dump` did, and tells `onWaits` the
+ * server's waits if it reported them.
+ */
+async function intoFreshServer<T>(
+  hosts: TestHosts,
+  server: ServerUnderTest,
+  dump: () => T,
+  verify: (vmcore: string) => void,
+  onWaits?: WaitsListener,
+): Promise<T> {
   const dir = mkdtempSync(path.join(tmpdir(), 'netdump-bench-'));
   try {
-    const { child, vmcore } = await server.start(hosts, dir);
+    const { child, vmcore, waits } = await server.start(hosts, dir);
     const exited = once(child, 'exit'); // the minimal server exits by itself after FINISHED
     let result: T;
     try {
@@ -114,6 +143,8 @@ async function intoFreshServer<T>(hosts: TestHosts, server: ServerUnderTest, dum
       await exited;
     }
     verify(vmcore);
+    const reported = await waits;
+    if (reported !== undefined) onWaits?.(reported);
     return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -131,6 +162,7 @@ export async function dumpInto(
   sender: SenderCommand,
   size: number,
   resendsAllowed = false,
+  onWaits?: WaitsListener,
 ): Promise<SenderResult> {
   const args = ['-c', SENDER_CPU, ...sender(hosts.client.ip, hosts.server.ip, size)];
   const result = await intoFreshServer(
@@ -138,6 +170,7 @@ export async function dumpInto(
     server,
     () => JSON.parse(hosts.run(hosts.client.ns, 'taskset', args)) as SenderResult,
     (vmcore) => verifyDump(vmcore, size),
+    onWaits,
   );
   if (result.retransmits !== 0 && !resendsAllowed) throw new Error(`${server.name}: ${result.retransmits} packets were lost and resent`);
   return result;
@@ -164,6 +197,7 @@ export async function ourClientInto(
   args: string[],
   size: number,
   minidumpVersion: 2 | 3 = 3,
+  onWaits?: WaitsListener,
 ): Promise<CliReport> {
   const cli = path.join(PROJECT_ROOT, 'dist/src/cli/netdump.js');
   const command = ['-c', SENDER_CPU, process.execPath, cli, '--netns', hosts.client.ns, '-s', hosts.server.ip, '-c', hosts.client.ip];
@@ -173,5 +207,6 @@ export async function ourClientInto(
     server,
     () => JSON.parse(runQuietly('taskset', command).trim().split('\n').pop()!) as CliReport,
     (vmcore) => verifySyntheticVmcore(vmcore, size, minidumpVersion),
+    onWaits,
   );
 }
