@@ -68,10 +68,10 @@ interface NativeModule {
   unlinkAt(dirfd: number, name: Uint8Array): void;
   pwriteAll(fd: number, data: Uint8Array, position: bigint): void;
   watchStopSignals(): Buffer;
+  unwatchStopSignals(): void;
   /** An 8-byte Buffer over the double readClock() writes: CLOCK_MONOTONIC in µs. */
   clockCell(): Buffer;
   readClock(): void;
-  unwatchStopSignals(): void;
 }
 
 function load(): NativeModule {

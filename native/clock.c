@@ -13,6 +13,11 @@
 
 #include "napi_util.h"
 
+/*
+ * One cell for the process: only the main thread reads the clock this way
+ * (a worker loading the addon would share it, and could write between
+ * another thread's readClock() and its read).
+ */
 static double clock_micros;
 
 static napi_value clock_cell(napi_env env, napi_callback_info info)

@@ -119,6 +119,7 @@ function record(rates: Rates, name: string, rate: number): void {
  * it waiting is the one that stalled (the minimal C server reports them).
  */
 function recordWaits(rates: Rates, name: string, waits: ServerWaits): void {
+  if (waits.dataMicros <= 0) return; // one VMCORE packet or none: no span to share
   record(rates, `${name}: server waited`, (100 * waits.waitedMicros) / waits.dataMicros);
   record(rates, `${name}: long waits`, waits.longWaits);
 }

@@ -83,7 +83,10 @@ static void count_vmcore(struct waits *waits, double now, double waited)
 	waits->data_end = now;
 }
 
-/* netdumpd's handle_vmcore: flush when full or not contiguous, then append. */
+/*
+ * netdumpd's handle_vmcore: flush when full or not contiguous, then append.
+ * `len` is at most NETDUMP_DATASIZE: the receive buffer holds no more.
+ */
 static int buffer_vmcore(int out, const uint8_t *data, uint32_t len, uint64_t offset)
 {
 	if (buffered + NETDUMP_DATASIZE > VMCORE_BUFSZ || (buffered > 0 && buffered_at + buffered != offset))

@@ -76,7 +76,14 @@ export function minimalServer(program: string): ServerUnderTest {
       });
       const waits = new Promise<ServerWaits | undefined>((resolve) => {
         const lines = createInterface({ input: child.stdout! });
-        lines.on('line', (line) => line.startsWith('{') && resolve(JSON.parse(line) as ServerWaits));
+        lines.on('line', (line) => {
+          if (!line.startsWith('{')) return;
+          try {
+            resolve(JSON.parse(line) as ServerWaits);
+          } catch {
+            resolve(undefined); // a cut line: the run still counts, without its waits
+          }
+        });
         lines.once('close', () => resolve(undefined));
       });
       await waitForLine(child, /^listening/, 'the minimal C server');

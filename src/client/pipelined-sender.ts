@@ -37,7 +37,7 @@ export interface PipelineSettings {
    * kernel's budget for a batch: (retries + 2) rounds of polls + 1 DELAY(500)s).
    */
   giveUpMicros: number;
-  /** A monotonic clock in microseconds (performance.now() × 1000; a test's own). */
+  /** A monotonic clock in microseconds (the CLI's native/monotonicMicros, which allocates nothing; a test's own). */
   now: () => number;
   observer?: SendObserver;
 }
