@@ -127,6 +127,13 @@ static napi_value write_syslog(napi_env env, napi_callback_info info)
 
 static napi_value init(napi_env env, napi_value exports)
 {
+	const napi_property_descriptor functions[] = {
+		FUNCTION("delay", delay_us),
+		FUNCTION("threadCpus", thread_cpus),
+		FUNCTION("setThreadCpus", set_thread_cpus),
+		FUNCTION("openSyslog", open_syslog),
+		FUNCTION("syslog", write_syslog),
+	};
 	napi_value value;
 
 	if ((value = nd_packet_socket_class(env)) == NULL)
@@ -144,16 +151,7 @@ static napi_value init(napi_env env, napi_value exports)
 	if ((value = nd_pcap_version(env)) == NULL)
 		return NULL;
 	CHECK(env, napi_set_named_property(env, exports, "pcapVersion", value));
-	CHECK(env, napi_create_function(env, "delay", NAPI_AUTO_LENGTH, delay_us, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "delay", value));
-	CHECK(env, napi_create_function(env, "threadCpus", NAPI_AUTO_LENGTH, thread_cpus, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "threadCpus", value));
-	CHECK(env, napi_create_function(env, "setThreadCpus", NAPI_AUTO_LENGTH, set_thread_cpus, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "setThreadCpus", value));
-	CHECK(env, napi_create_function(env, "openSyslog", NAPI_AUTO_LENGTH, open_syslog, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "openSyslog", value));
-	CHECK(env, napi_create_function(env, "syslog", NAPI_AUTO_LENGTH, write_syslog, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "syslog", value));
+	CHECK(env, napi_define_properties(env, exports, COUNT_OF(functions), functions));
 	if (nd_dir_functions(env, exports) == NULL)
 		return NULL;
 	if (nd_clock_functions(env, exports) == NULL)

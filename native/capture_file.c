@@ -377,6 +377,6 @@ napi_value nd_capture_file_class(napi_env env)
 	napi_property_descriptor methods[] = { METHOD("close", close_capture) };
 
 	CHECK(env, napi_define_class(env, "CaptureFile", NAPI_AUTO_LENGTH, construct, NULL,
-				     sizeof(methods) / sizeof(methods[0]), methods, &klass));
+				     COUNT_OF(methods), methods, &klass));
 	return klass;
 }

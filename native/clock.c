@@ -42,11 +42,8 @@ static napi_value read_clock(napi_env env, napi_callback_info info)
 
 napi_value nd_clock_functions(napi_env env, napi_value exports)
 {
-	napi_value value;
+	const napi_property_descriptor functions[] = { FUNCTION("clockCell", clock_cell), FUNCTION("readClock", read_clock) };
 
-	CHECK(env, napi_create_function(env, "clockCell", NAPI_AUTO_LENGTH, clock_cell, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "clockCell", value));
-	CHECK(env, napi_create_function(env, "readClock", NAPI_AUTO_LENGTH, read_clock, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "readClock", value));
+	CHECK(env, napi_define_properties(env, exports, COUNT_OF(functions), functions));
 	return exports;
 }

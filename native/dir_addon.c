@@ -212,18 +212,11 @@ static napi_value pwrite_all(napi_env env, napi_callback_info info)
 
 napi_value nd_dir_functions(napi_env env, napi_value exports)
 {
-	static const struct {
-		const char *name;
-		napi_callback callback;
-	} functions[] = {
-		{ "openBeneath", open_beneath }, { "openAt", open_at },       { "renameAt", rename_at },
-		{ "symlinkAt", symlink_at },     { "unlinkAt", unlink_at },   { "pwriteAll", pwrite_all },
+	const napi_property_descriptor functions[] = {
+		FUNCTION("openBeneath", open_beneath), FUNCTION("openAt", open_at),     FUNCTION("renameAt", rename_at),
+		FUNCTION("symlinkAt", symlink_at),     FUNCTION("unlinkAt", unlink_at), FUNCTION("pwriteAll", pwrite_all),
 	};
-	napi_value value;
 
-	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
-		CHECK(env, napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].callback, NULL, &value));
-		CHECK(env, napi_set_named_property(env, exports, functions[i].name, value));
-	}
+	CHECK(env, napi_define_properties(env, exports, COUNT_OF(functions), functions));
 	return exports;
 }

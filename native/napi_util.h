@@ -16,6 +16,9 @@
 	} while (0)
 
 #define METHOD(name, fn) { (name), NULL, (fn), NULL, NULL, NULL, napi_default_method, NULL }
+/* A function on the module's exports, as napi_set_named_property would put it (for napi_define_properties). */
+#define FUNCTION(name, fn) { (name), NULL, (fn), NULL, NULL, NULL, napi_default_jsproperty, NULL }
+#define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
 
 /* Throws an Error with .code (errno-like name) and .errno; returns NULL. */
 napi_value nd_throw(napi_env env, const char *code, int errnum, const char *message);

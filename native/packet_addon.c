@@ -399,6 +399,6 @@ napi_value nd_packet_socket_class(napi_env env)
 	};
 
 	CHECK(env, napi_define_class(env, "PacketSocket", NAPI_AUTO_LENGTH, construct, NULL,
-				     sizeof(methods) / sizeof(methods[0]), methods, &klass));
+				     COUNT_OF(methods), methods, &klass));
 	return klass;
 }

@@ -335,7 +335,7 @@ napi_value nd_pcap_socket_class(napi_env env)
 	};
 
 	CHECK(env, napi_define_class(env, "PcapSocket", NAPI_AUTO_LENGTH, construct, NULL,
-				     sizeof(methods) / sizeof(methods[0]), methods, &klass));
+				     COUNT_OF(methods), methods, &klass));
 	return klass;
 }
 

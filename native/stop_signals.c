@@ -17,7 +17,7 @@
 #include "napi_util.h"
 
 static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
-#define STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+#define STOP_SIGNALS COUNT_OF(stop_signals)
 
 static volatile sig_atomic_t caught_signal;
 static struct sigaction previous[STOP_SIGNALS];
@@ -88,11 +88,11 @@ static napi_value unwatch_stop_signals(napi_env env, napi_callback_info info)
 
 napi_value nd_stop_signal_functions(napi_env env, napi_value exports)
 {
-	napi_value value;
+	const napi_property_descriptor functions[] = {
+		FUNCTION("watchStopSignals", watch_stop_signals),
+		FUNCTION("unwatchStopSignals", unwatch_stop_signals),
+	};
 
-	CHECK(env, napi_create_function(env, "watchStopSignals", NAPI_AUTO_LENGTH, watch_stop_signals, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "watchStopSignals", value));
-	CHECK(env, napi_create_function(env, "unwatchStopSignals", NAPI_AUTO_LENGTH, unwatch_stop_signals, NULL, &value));
-	CHECK(env, napi_set_named_property(env, exports, "unwatchStopSignals", value));
+	CHECK(env, napi_define_properties(env, exports, COUNT_OF(functions), functions));
 	return exports;
 }

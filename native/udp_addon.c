@@ -286,6 +286,6 @@ napi_value nd_udp_socket_class(napi_env env)
 	};
 
 	CHECK(env, napi_define_class(env, "UdpSocket", NAPI_AUTO_LENGTH, construct, NULL,
-				     sizeof(methods) / sizeof(methods[0]), methods, &klass));
+				     COUNT_OF(methods), methods, &klass));
 	return klass;
 }
