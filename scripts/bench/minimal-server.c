@@ -15,23 +15,14 @@
  * to spare.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <endian.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#define HEADER 24
-#define NETDUMP_DATASIZE 4096
-#define VMCORE_BUFSZ (128 * 1024)
-#define NETDUMP_FINISHED 2
-#define NETDUMP_VMCORE 3
+#include "netdump-common.h"
 
+#define VMCORE_BUFSZ (128 * 1024)
 #define LONG_WAIT_US 1000.0
 
 static uint8_t vmcore_buf[VMCORE_BUFSZ];
@@ -52,14 +43,6 @@ static int flush(int out)
 	}
 	buffered = 0;
 	return 0;
-}
-
-static double now_us(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)now.tv_sec * 1e6 + (double)now.tv_nsec / 1e3;
 }
 
 /* The server's waits for VMCORE packets, from the first to the last: a server with CPU to spare waits here. */
@@ -99,6 +82,13 @@ static int buffer_vmcore(int out, const uint8_t *data, uint32_t len, uint64_t of
 	return 0;
 }
 
+static void send_ack(int fd, uint32_t seqno)
+{
+	uint32_t ack = htonl(seqno);
+
+	send(fd, &ack, sizeof(ack), 0);
+}
+
 /* A connected socket to the herald's sender, port 20024, from the herald's destination address. */
 static int client_socket(struct sockaddr_in self, struct sockaddr_in from)
 {
@@ -123,7 +113,6 @@ int main(int argc, char **argv)
 	struct epoll_event event = { .events = EPOLLIN };
 	int herald_fd, fd, out, epoll;
 	struct waits waits = { 0 };
-	uint32_t ack;
 	ssize_t n;
 
 	if (argc != 3) {
@@ -150,35 +139,28 @@ int main(int argc, char **argv)
 		perror("minimal-server: epoll");
 		return 1;
 	}
-	memcpy(&ack, packet + 4, 4);
-	send(fd, &ack, 4, 0);
+	send_ack(fd, read_header(packet).seqno);
 	for (;;) {
-		uint32_t type, len;
-		uint64_t offset;
-		double waiting_since = now_us(), woken;
+		struct header h;
+		double waiting_since = now() * 1e6, woken;
 
 		if (epoll_wait(epoll, &event, 1, -1) < 1)
 			continue;
-		woken = now_us();
+		woken = now() * 1e6;
 		n = recv(fd, packet, sizeof(packet), 0);
 		if (n < HEADER)
 			continue;
-		memcpy(&type, packet, 4);
-		memcpy(&offset, packet + 8, 8);
-		memcpy(&len, packet + 16, 4);
-		type = ntohl(type);
-		len = ntohl(len);
-		if ((size_t)n - HEADER != len)
+		h = read_header(packet);
+		if ((size_t)n - HEADER != h.len)
 			continue;
-		if (type == NETDUMP_VMCORE)
+		if (h.type == NETDUMP_VMCORE)
 			count_vmcore(&waits, woken, woken - waiting_since);
-		if (type == NETDUMP_VMCORE && buffer_vmcore(out, packet + HEADER, len, be64toh(offset)) < 0)
+		if (h.type == NETDUMP_VMCORE && buffer_vmcore(out, packet + HEADER, h.len, h.offset) < 0)
 			return 1;
-		if (type == NETDUMP_FINISHED && (flush(out) < 0 || fsync(out) < 0))
+		if (h.type == NETDUMP_FINISHED && (flush(out) < 0 || fsync(out) < 0))
 			return 1;
-		memcpy(&ack, packet + 4, 4);
-		send(fd, &ack, 4, 0);
-		if (type == NETDUMP_FINISHED)
+		send_ack(fd, h.seqno);
+		if (h.type == NETDUMP_FINISHED)
 			break;
 	}
 	close(out);

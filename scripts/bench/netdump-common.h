@@ -1,7 +1,8 @@
 /*
- * What the C benchmark senders share: the netdump header, the dump's
- * pattern (every 8-byte word holds its own offset, so a receiver's file can
- * be verified), the clock, and the HERALD that learns the server's port.
+ * What the C benchmark programs share: the netdump header and message
+ * types, the dump's pattern (every 8-byte word holds its own offset, so a
+ * receiver's file can be verified), the clock, and the senders' HERALD that
+ * learns the server's port.
  */
 #ifndef NETDUMP_COMMON_H
 #define NETDUMP_COMMON_H
@@ -14,6 +15,10 @@
 #include <time.h>
 
 #define HEADER 24
+#define NETDUMP_DATASIZE 4096 /* the most payload netdumpd takes */
+#define NETDUMP_HERALD 1
+#define NETDUMP_FINISHED 2
+#define NETDUMP_VMCORE 3
 
 struct header {
 	uint32_t type, seqno;
@@ -43,6 +48,15 @@ static inline void fill_header(uint8_t *packet, uint32_t type, uint32_t seqno, u
 	memcpy(packet, &h, sizeof(h));
 }
 
+/* The header at the start of `packet`, in host order. */
+static inline struct header read_header(const uint8_t *packet)
+{
+	struct header h;
+
+	memcpy(&h, packet, sizeof(h));
+	return (struct header){ ntohl(h.type), ntohl(h.seqno), be64toh(h.offset), ntohl(h.len), ntohl(h.aux2) };
+}
+
 static inline void fill_pattern(uint8_t *data, uint64_t offset, uint32_t len)
 {
 	for (uint32_t i = 0; i < len; i += 8) {
@@ -58,7 +72,7 @@ static inline int herald(int fd, struct sockaddr_in *server)
 	struct sockaddr_in from;
 	socklen_t fromlen;
 
-	fill_header(packet, 1, 1, 0, 0);
+	fill_header(packet, NETDUMP_HERALD, 1, 0, 0);
 	for (int attempt = 0; attempt < 50; attempt++) {
 		double deadline = now() + 0.2;
 		sendto(fd, packet, sizeof(packet), 0, (struct sockaddr *)server, sizeof(*server));
@@ -114,7 +128,7 @@ static inline void send_finished(int fd, uint32_t seq)
 {
 	uint8_t packet[HEADER];
 
-	fill_header(packet, 2, seq, 0, 0);
+	fill_header(packet, NETDUMP_FINISHED, seq, 0, 0);
 	for (int attempt = 0; attempt < 20; attempt++) {
 		uint8_t ack[64];
 		send(fd, packet, HEADER, 0);

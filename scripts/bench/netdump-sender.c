@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		uint8_t got[MAX_PACKETS] = { 0 };
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t len = (uint32_t)(batch - (uint64_t)i * payload < payload ? batch - (uint64_t)i * payload : payload);
-			fill_header(packets[i], 3, seq + i, sent_bytes + (uint64_t)i * payload, len);
+			fill_header(packets[i], NETDUMP_VMCORE, seq + i, sent_bytes + (uint64_t)i * payload, len);
 			fill_pattern(packets[i] + HEADER, sent_bytes + (uint64_t)i * payload, len);
 			iov[i].iov_base = packets[i];
 			iov[i].iov_len = HEADER + len;

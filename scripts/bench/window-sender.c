@@ -40,7 +40,7 @@ static void build(const struct dump *dump, uint64_t index)
 	uint64_t offset = index * dump->payload;
 	uint32_t len = (uint32_t)(dump->total - offset < dump->payload ? dump->total - offset : dump->payload);
 
-	fill_header(slots[slot], 3, dump->first_seq + (uint32_t)index, offset, len);
+	fill_header(slots[slot], NETDUMP_VMCORE, dump->first_seq + (uint32_t)index, offset, len);
 	fill_pattern(slots[slot] + HEADER, offset, len);
 	slot_length[slot] = HEADER + len;
 	acked[slot] = 0;
