@@ -143,7 +143,7 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
-    const batchTimes = new BatchTimes();
+    const batchTimes = new BatchTimes(expectedBatches(content.source.length), microsClock(settings));
     const vmcoreSender = dataSender(stack, sender, settings, payloadBytes);
     const bytes = sendData(vmcoreSender, settings, content, batchTimes);
     const data = {
@@ -242,7 +242,7 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
       maxPayload: payloadBytes,
       initialWindow: packetsPerBatch(payloadBytes),
       giveUpMicros: (settings.retries + 2) * (settings.polls + 1) * POLL_DELAY_US,
-      now: settings.clock ?? (() => performance.now() * 1000),
+      now: microsClock(settings),
       observer: settings.observer,
     },
     sender.stats,
@@ -258,6 +258,11 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
     window: pipeline.report,
   };
 }
+
+const microsClock = (settings: ClientSettings): (() => number) => settings.clock ?? (() => performance.now() * 1000);
+
+/** A dump's batches: its 64 KiB ones, and some to spare for the header's and the page tables' smaller writes. */
+const expectedBatches = (bytes: number) => Math.ceil(bytes / MAX_BATCH_BYTES) + 64;
 
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
 function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {

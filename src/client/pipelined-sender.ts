@@ -71,7 +71,7 @@ export interface WindowReport {
   overtakenResends: number;
   /** Packets resent because their retransmit timeout ran out. */
   timeoutResends: number;
-  /** The window's largest and last size, in packets. */
+  /** The window's largest size in whole packets, and its last size. */
   largestWindow: number;
   lastWindow: number;
   /** The smoothed round trip at the end, µs. */
@@ -281,7 +281,10 @@ export class PipelinedSender {
     const rtt = sentOnce && now - this.previousPollStartedAt <= MAX_DATING_GAP_US ? this.lastProgress - this.sentAt[slot]! : undefined;
     if (rtt !== undefined) this.timer.sample(rtt);
     this.window.acked(seq, this.next, rtt);
-    if (this.window.size > this.report.largestWindow) this.report.largestWindow = this.window.size;
+    // In whole packets, as the window is used: a fraction turning up in a field that held whole numbers would make
+    // V8 throw away the optimized code of this loop in the middle of the dump.
+    const usable = Math.floor(this.window.size);
+    if (usable > this.report.largestWindow) this.report.largestWindow = usable;
     this.completeBatchOf(slot);
     while (this.oldest < this.next && this.acked[this.oldest & (RING_PACKETS - 1)] === 1) this.oldest++;
   }
