@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 
 import type { FrameBackend } from '../../drivers/backend.js';
 import type { NetdumpDriver } from '../../drivers/driver.js';
-import { holdHostPort } from '../../drivers/host-ack-port.js';
+import { HeldHostPort } from '../../drivers/host-ack-port.js';
 import { FaultInjectingDriver, parseFaultPlan, type FaultCounts, type FaultPlan } from '../../drivers/middleware/fault-injector.js';
 import { PcapWritingDriver } from '../../drivers/middleware/pcap-writer.js';
 import { TracingDriver } from '../../drivers/middleware/tracer.js';
@@ -606,7 +606,7 @@ function dump(
   const { backend, client, gateway } = openInterface(options);
   const stack = driverStack(options, backend);
   const driver = new StoppingDriver(stack.driver, signals);
-  let heldPort: ReturnType<typeof holdHostPort> | undefined;
+  let heldPort: HeldHostPort | undefined;
   try {
     const tracer = stack.tracer;
     const facts = driver.facts();
@@ -614,7 +614,7 @@ function dump(
     noteJumboPayload(options, facts.mtu, print);
     noteReceiveCorruption(options, print);
     noteRoutedArp(options, gateway, print);
-    heldPort = isLocalAddress(client, options.netns) ? holdHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
+    heldPort = isLocalAddress(client, options.netns) ? new HeldHostPort(client, NETDUMP_ACKPORT, options.netns) : undefined;
     if (heldPort !== undefined && options.debug) {
       print(
         `netdump: ${client} is configured in the host kernel; holding UDP port ${NETDUMP_ACKPORT} there so that it does not answer acks with ICMP port unreachable\n`,
@@ -644,6 +644,11 @@ function dump(
         gatewayGiven: options.gateway !== undefined,
         observer: withRetransmitNote(options, tracer),
         liveProgress,
+        serverPortFound: (port) => {
+          if (heldPort?.serverFound(options.server, port) && options.debug) {
+            print(`netdump: the host's socket on port ${NETDUMP_ACKPORT} now takes only what ${options.server}:${port} sends\n`);
+          }
+        },
       },
       content,
     );

@@ -57,6 +57,8 @@ export interface ClientSettings {
   observer?: SendObserver;
   /** Shown instead of the kernel's "..N%" marks (a terminal's progress bar). */
   liveProgress?: LiveProgress;
+  /** Told the server's port for this dump once the herald's ack gave it (the CLI's host socket connects to it). */
+  serverPortFound?: (port: number) => void;
 }
 
 export interface DumpContent {
@@ -220,6 +222,7 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
     () => sender.send(NETDUMP_HERALD, 0, herald),
     () => print(freebsd12 ? 'failed to contact netdump server\n' : 'debugnet_connect: failed to herald debugnet server\n'),
   );
+  settings.serverPortFound?.(stack.serverPort);
 }
 
 /** How VMCORE batches go: each through the kernel's loop, or into the fast profile's window. */

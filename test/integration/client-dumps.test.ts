@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { createTestHostPair, type TestHosts } from '../../scripts/lib/testhosts.js';
+import { HeldHostPort } from '../../drivers/host-ack-port.js';
 import {
   assertFileBytes,
   assertInfoFile,
@@ -258,11 +259,27 @@ describe('netdump client → netdumpd over links with other settings', () => {
         ),
         result.stdout,
       );
+      // Connected once the herald's ack named the server's port: Linux then finds it for each ack without a route lookup.
+      assert.match(result.stdout, /\nnetdump: the host's socket on port 20024 now takes only what 198\.18\.0\.2:\d+ sends\n/);
       assert.match(result.stdout, /\nnetdump finished\.\n/);
       await server.waitForLine(/^Completed dump from client 198\.18\.0\.1/);
       assertFileBytes(path.join(dumpDir, `vmcore.${CLIENT}.0`), paddedToBlock(bytes));
       await server.stop();
     } finally {
+      hosts.destroy();
+    }
+  });
+
+  test('the host socket holding port 20024 stays unconnected, holding the port, where Linux has no route to the server', () => {
+    const hosts = createTestHostPair({ clientAddressInKernel: true });
+    let held: HeldHostPort | undefined;
+    try {
+      held = new HeldHostPort(hosts.client.ip, 20024, hosts.client.ns);
+      assert.equal(held.serverFound('203.0.113.1', 20023), false);
+      assert.throws(() => new HeldHostPort(hosts.client.ip, 20024, hosts.client.ns), /in use/i);
+      assert.equal(held.serverFound(hosts.server.ip, 20023), true);
+    } finally {
+      held?.close();
       hosts.destroy();
     }
   });
