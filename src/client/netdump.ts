@@ -322,6 +322,11 @@ function dumpWrites(
       continue;
     }
     if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
+    // A write that fills a batch by itself goes as it is, not copied first: send() is done with it when it returns.
+    if (batchLength === 0 && write.data.length === MAX_BATCH_BYTES) {
+      send(write.offset, write.data);
+      continue;
+    }
     if (batchLength === 0) batchOffset = write.offset;
     batch.set(write.data, batchLength);
     batchLength += write.data.length;
