@@ -4,7 +4,7 @@
  * with the kernel's (a mean hides a tail). Times are kept in a typed array
  * sized for the dump's batches up front: growing it in the middle of a dump
  * threw away the optimized code of the send loop that records them (a deopt
- * and a recompile, 6 ms on the dump's one CPU, at the 1024th batch). It
+ * and a recompile, 6 ms on the dump's one CPU, at the 1025th batch). It
  * still doubles for a dump that takes more batches than expected.
  */
 

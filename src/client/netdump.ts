@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import type { DumpSource } from '../dump/source.js';
 import { assertAlignedWrite } from '../dump/source.js';
+import { AMD64_PAGE_DIRECTORY_PAGES } from '../dump/minidump.js';
 import { NetdumpError } from '../../errors/index.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
 import { DumpZones } from '../net/dump-zones.js';
@@ -21,6 +22,7 @@ import {
   NETDUMP_EKCD_KEY,
   NETDUMP_FINISHED,
   NETDUMP_HERALD,
+  NETDUMP_PORT,
   NETDUMP_KDH,
   NETDUMP_VMCORE,
 } from '../wire/index.js';
@@ -49,7 +51,7 @@ export interface ClientSettings {
   print: (text: string) => void;
   /** The kernel's DELAY() (native/delayMicroseconds; a test may count instead). */
   delay: Delay;
-  /** A monotonic clock in µs for the fast profile's window (native/monotonicMicros allocates nothing); performance.now() if not given. */
+  /** A monotonic clock in µs for the fast profile's window and the batch times (native/monotonicMicros allocates nothing); performance.now() if not given. */
   clock?: () => number;
   /** Whether the user gave a gateway (13+ says "searching for gateway MAC" then). */
   gatewayGiven: boolean;
@@ -57,7 +59,7 @@ export interface ClientSettings {
   observer?: SendObserver;
   /** Shown instead of the kernel's "..N%" marks (a terminal's progress bar). */
   liveProgress?: LiveProgress;
-  /** Told the server's port for this dump once the herald's ack gave it (the CLI's host socket connects to it). */
+  /** Told the server's port for this dump once the herald's ack gave one of its own, not 20023 (the CLI's host socket connects to it). */
   serverPortFound?: (port: number) => void;
 }
 
@@ -145,7 +147,7 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
-    const batchTimes = new BatchTimes(expectedBatches(content.source.length), microsClock(settings));
+    const batchTimes = new BatchTimes(expectedBatches(content.source.length, profile.coalesceWrites), microsClock(settings));
     const vmcoreSender = dataSender(stack, sender, settings, payloadBytes);
     const bytes = sendData(vmcoreSender, settings, content, batchTimes);
     const data = {
@@ -222,7 +224,8 @@ function connect(stack: NetStack, sender: ReliableSender, settings: ClientSettin
     () => sender.send(NETDUMP_HERALD, 0, herald),
     () => print(freebsd12 ? 'failed to contact netdump server\n' : 'debugnet_connect: failed to herald debugnet server\n'),
   );
-  settings.serverPortFound?.(stack.serverPort);
+  // 12.x takes the port from each ack while it is still 20023: only another port is the server's for good.
+  if (stack.serverPort !== NETDUMP_PORT) settings.serverPortFound?.(stack.serverPort);
 }
 
 /** How VMCORE batches go: each through the kernel's loop, or into the fast profile's window. */
@@ -264,8 +267,16 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
 
 const microsClock = (settings: ClientSettings): (() => number) => settings.clock ?? (() => performance.now() * 1000);
 
-/** A dump's batches: its 64 KiB ones, and some to spare for the header's and the page tables' smaller writes. */
-const expectedBatches = (bytes: number) => Math.ceil(bytes / MAX_BATCH_BYTES) + 64;
+/** What BatchTimes makes room for at the start: 4 GiB of 64 KiB batches (a compressed dump's size is its data's). */
+const MAX_EXPECTED_BATCHES = 65536;
+
+/**
+ * The batches a dump of `bytes` should take: one per 64 KiB, some to spare
+ * for the header's smaller writes, and without coalescing (12.x) one for
+ * each of an amd64 minidump's page-directory pages, written 4 KiB apiece.
+ */
+const expectedBatches = (bytes: number, coalesce: boolean) =>
+  Math.min(MAX_EXPECTED_BATCHES, Math.ceil(bytes / MAX_BATCH_BYTES) + 64 + (coalesce ? 0 : AMD64_PAGE_DIRECTORY_PAGES));
 
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
 function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {

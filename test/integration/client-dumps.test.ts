@@ -270,14 +270,18 @@ describe('netdump client → netdumpd over links with other settings', () => {
     }
   });
 
-  test('the host socket holding port 20024 stays unconnected, holding the port, where Linux has no route to the server', () => {
+  test('the host socket holding port 20024 connects to the server, and stays unconnected where Linux has no route to it', () => {
     const hosts = createTestHostPair({ clientAddressInKernel: true });
     let held: HeldHostPort | undefined;
+    // Linux's own view of the socket: its state and its peer.
+    const socketState = () => hosts.run(hosts.client.ns, 'ss', ['-Huan', 'sport = :20024']).trim().split(/\s+/);
     try {
       held = new HeldHostPort(hosts.client.ip, 20024, hosts.client.ns);
       assert.equal(held.serverFound('203.0.113.1', 20023), false);
+      assert.deepEqual(socketState(), ['UNCONN', '0', '0', `${hosts.client.ip}:20024`, '0.0.0.0:*']);
       assert.throws(() => new HeldHostPort(hosts.client.ip, 20024, hosts.client.ns), /in use/i);
-      assert.equal(held.serverFound(hosts.server.ip, 20023), true);
+      assert.equal(held.serverFound(hosts.server.ip, 40123), true);
+      assert.deepEqual(socketState(), ['ESTAB', '0', '0', `${hosts.client.ip}:20024`, `${hosts.server.ip}:40123`]);
     } finally {
       held?.close();
       hosts.destroy();

@@ -29,6 +29,7 @@ test('a dump that takes more batches than expected keeps them all', () => {
   assert.deepEqual(timed(durations, 3), { mean: 15, p50: 10, p99: 10, max: 5000 });
 });
 
-test('no batch: zeros', () => {
+test('no batch: zeros; batches where none were expected: kept', () => {
   assert.deepEqual(timed([], 0), { mean: 0, p50: 0, p99: 0, max: 0 });
+  assert.deepEqual(timed([5, 7], 0), { mean: 6, p50: 5, p99: 5, max: 7 });
 });
