@@ -17,6 +17,7 @@ export const BUILD_TOOLS = [
 export const TEST_TOOLS = [
   ...BUILD_TOOLS,
   { command: 'ip', package: 'iproute2' },
+  { command: 'ss', package: 'iproute2' },
   { command: 'ethtool', package: 'ethtool' },
   { command: 'tcpdump', package: 'tcpdump' },
   { command: 'setpriv', package: 'util-linux' },
