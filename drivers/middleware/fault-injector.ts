@@ -191,6 +191,11 @@ class Direction {
     this.scratch = new Uint8Array(slotSize);
   }
 
+  /** Hands the delayed frames now due to `pass`; the clock is read only when one waits (each reading is a heap number). */
+  releaseDelayed(pass: (frame: Uint8Array) => void): void {
+    if (!this.delayed.empty) this.delayed.releaseDue(performance.now(), pass);
+  }
+
   /** The frame's netdump identity (type and sequence, or the acked sequence), or -1 for other traffic. */
   identity(frame: Uint8Array): number {
     if (this.name === 'rx') return isUdpFrame(frame, NETDUMP_ACK_SIZE) ? netdumpAckSeqno(frame, UDP_PAYLOAD_OFFSET) : -1;
@@ -264,7 +269,7 @@ export class FaultInjectingDriver extends DriverWrapper {
   /** Returns the frames it handed to `input`: lost ones not counted, duplicates and released ones counted. */
   override poll(count: number, input: FrameInput): number {
     this.tx.reordered.releaseDue(Infinity, this.sendHeld);
-    if (!this.tx.delayed.empty) this.tx.delayed.releaseDue(performance.now(), this.sendHeld);
+    this.tx.releaseDelayed(this.sendHeld);
     this.input = input;
     this.delivered = 0;
     this.inner.poll(count, this.filter);
@@ -275,8 +280,7 @@ export class FaultInjectingDriver extends DriverWrapper {
   /** Frames reordered before the latest one, and delayed frames now due. */
   private release(direction: Direction, pass: (frame: Uint8Array) => void): void {
     direction.reordered.releaseDue(direction.generation - 1, pass);
-    // The clock only when a frame waits on it: reading it makes a heap number, and this runs at every poll and transmit.
-    if (!direction.delayed.empty) direction.delayed.releaseDue(performance.now(), pass);
+    direction.releaseDelayed(pass);
   }
 
   private apply(direction: Direction, frame: Uint8Array, pass: (frame: Uint8Array) => void): void {

@@ -96,7 +96,7 @@ static int client_socket(struct sockaddr_in self, struct sockaddr_in from)
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 
 	self.sin_port = 0;
-	from.sin_port = htons(20024);
+	from.sin_port = htons(NETDUMP_ACKPORT);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	if (bind(fd, (struct sockaddr *)&self, sizeof(self)) < 0 || connect(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
 		perror("minimal-server: bind/connect");
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	self.sin_family = AF_INET;
-	self.sin_port = htons(20023);
+	self.sin_port = htons(NETDUMP_PORT);
 	inet_pton(AF_INET, argv[1], &self.sin_addr);
 	herald_fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (bind(herald_fd, (struct sockaddr *)&self, sizeof(self)) < 0) {

@@ -15,6 +15,8 @@
 #include <time.h>
 
 #define HEADER 24
+#define NETDUMP_PORT 20023    /* the server's herald port */
+#define NETDUMP_ACKPORT 20024 /* the client's port */
 #define NETDUMP_DATASIZE 4096 /* the most payload netdumpd takes */
 #define NETDUMP_HERALD 1
 #define NETDUMP_FINISHED 2
@@ -97,8 +99,8 @@ static inline int open_session(const char *program, const char *client_ip, const
 	int fd, port;
 
 	client.sin_family = server.sin_family = AF_INET;
-	client.sin_port = htons(20024);
-	server.sin_port = htons(20023);
+	client.sin_port = htons(NETDUMP_ACKPORT);
+	server.sin_port = htons(NETDUMP_PORT);
 	if (inet_pton(AF_INET, client_ip, &client.sin_addr) != 1 || inet_pton(AF_INET, server_ip, &server.sin_addr) != 1) {
 		fprintf(stderr, "%s: bad address\n", program);
 		return -2;

@@ -328,13 +328,10 @@ function dumpWrites(
     // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
     // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
     progress.counted(Math.min(source.length, source.consumed ?? bytes));
-    if (!coalesce) {
-      send(write.offset, write.data);
-      continue;
-    }
     if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
-    // A write that fills a batch by itself goes as it is, not copied first: send() is done with it when it returns.
-    if (batchLength === 0 && write.data.length === MAX_BATCH_BYTES) {
+    // 12.x sends each write as it comes; so does 13+ a write that fills a batch by itself (send() is done with
+    // it when it returns: no copy into the batch first).
+    if (batchLength === 0 && (!coalesce || write.data.length === MAX_BATCH_BYTES)) {
       send(write.offset, write.data);
       continue;
     }
