@@ -1,7 +1,6 @@
 /**
  * One whole dump, as the FreeBSD kernel runs it: driver start event, ARP,
- * HERALD, (13+: EKCD key), VMCORE data through the dumper (12.x: one batch
- * per dumper call; 13+: contiguous calls coalesced to 64 KiB), KDH, (12.x:
+ * HERALD, (13+: EKCD key), VMCORE data through the dumper (dumper.ts), KDH, (12.x:
  * EKCD key), FINISHED, driver end event. Message order per spec §1.2;
  * console text per the kernel's printfs.
  */
@@ -9,7 +8,6 @@ import { performance } from 'node:perf_hooks';
 
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import type { DumpSource } from '../dump/source.js';
-import { assertAlignedWrite } from '../dump/source.js';
 import { AMD64_PAGE_DIRECTORY_PAGES } from '../dump/minidump.js';
 import { NetdumpError } from '../../errors/index.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
@@ -30,7 +28,8 @@ import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { KernelProgress, type LiveProgress } from './progress.js';
 import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
-import { MAX_BATCH_BYTES, packetsPerBatch, ReliableSender, type SenderStats } from './sender.js';
+import { batchingOf, dumpWrites, type Batching, type DataProgress } from './dumper.js';
+import { packetsPerBatch, ReliableSender, type SenderStats } from './sender.js';
 import { PipelinedSender, type WindowReport } from './pipelined-sender.js';
 
 export interface ClientSettings {
@@ -147,9 +146,10 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     print(`netdumping to ${formatIpv4Address(config.serverIp)} (${formatMac(stack.nextHopMac!)})\n`);
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
-    const batchTimes = new BatchTimes(expectedBatches(content.source.length, profile.coalesceWrites), microsClock(settings));
+    const batching = batchingOf(profile, payloadBytes);
+    const batchTimes = new BatchTimes(expectedBatches(content.source.length, batching), microsClock(settings));
     const vmcoreSender = dataSender(stack, sender, settings, payloadBytes);
-    const bytes = sendData(vmcoreSender, settings, content, batchTimes);
+    const bytes = sendData(vmcoreSender, settings, content, batching, batchTimes);
     const data = {
       window: vmcoreSender.window,
       dataBatchMicros: batchTimes.summary(),
@@ -267,19 +267,19 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
 
 const microsClock = (settings: ClientSettings): (() => number) => settings.clock ?? (() => performance.now() * 1000);
 
-/** What BatchTimes makes room for at the start: 4 GiB of 64 KiB batches (a compressed dump's size is its data's). */
-const MAX_EXPECTED_BATCHES = 65536;
+/** What BatchTimes makes room for at the start: 4 GiB of data (a compressed dump's size is its data's). */
+const MAX_EXPECTED_BYTES = 2 ** 32;
 
 /**
- * The batches a dump of `bytes` should take: one per 64 KiB, some to spare
- * for the header's smaller writes, and without coalescing (12.x) one for
- * each of an amd64 minidump's page-directory pages, written 4 KiB apiece.
+ * The batches a dump of `bytes` should take: one per full batch, some to
+ * spare for the header's smaller writes, and without coalescing (12.x) one
+ * for each of an amd64 minidump's page-directory pages, written 4 KiB apiece.
  */
-const expectedBatches = (bytes: number, coalesce: boolean) =>
-  Math.min(MAX_EXPECTED_BATCHES, Math.ceil(bytes / MAX_BATCH_BYTES) + 64 + (coalesce ? 0 : AMD64_PAGE_DIRECTORY_PAGES));
+const expectedBatches = (bytes: number, { coalesce, capacity }: Batching) =>
+  Math.ceil(Math.min(bytes, MAX_EXPECTED_BYTES) / capacity) + 64 + (coalesce ? 0 : AMD64_PAGE_DIRECTORY_PAGES);
 
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
-function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, times: BatchTimes): number {
+function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, batching: Batching, times: BatchTimes): number {
   const progress = startProgress(settings, content, sender.stats);
   const sayFailed = dumpFailed(settings);
   // The progress ends where the dump did, and the kernel's failure line comes after it.
@@ -293,56 +293,12 @@ function sendData(sender: DataSender, settings: ClientSettings, content: DumpCon
     times.stop();
   };
   try {
-    const bytes = dumpWrites(content.source, settings.profile.coalesceWrites, send, progress);
+    const bytes = dumpWrites(content.source, batching, send, progress);
     sendStage('data', () => sender.finish(), failed);
     return bytes;
   } finally {
     progress.stop();
   }
-}
-
-interface DataProgress {
-  /** `done` bytes of the dump are counted (blk_write's count, before the write). */
-  counted(done: number): void;
-  stop(): void;
-}
-
-/** The dumper: every write 4 KiB-aligned; 13+ coalesces contiguous writes up to 64 KiB. Returns the bytes written. */
-function dumpWrites(
-  source: DumpSource,
-  coalesce: boolean,
-  send: (offset: number, data: Uint8Array) => void,
-  progress: DataProgress,
-): number {
-  const batch = new Uint8Array(MAX_BATCH_BYTES);
-  let batchOffset = 0;
-  let batchLength = 0;
-  let bytes = 0;
-  const flush = () => {
-    if (batchLength > 0) send(batchOffset, batch.subarray(0, batchLength));
-    batchLength = 0;
-  };
-  for (const write of source.writes()) {
-    assertAlignedWrite(write);
-    bytes += write.data.length;
-    // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
-    // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
-    progress.counted(Math.min(source.length, source.consumed ?? bytes));
-    if (batchLength > 0 && (write.offset !== batchOffset + batchLength || batchLength + write.data.length > MAX_BATCH_BYTES)) flush();
-    // 12.x sends each write as it comes; so does 13+ a write that fills a batch by itself (send() is done with
-    // it when it returns: no copy into the batch first).
-    if (batchLength === 0 && (!coalesce || write.data.length === MAX_BATCH_BYTES)) {
-      send(write.offset, write.data);
-      continue;
-    }
-    if (batchLength === 0) batchOffset = write.offset;
-    batch.set(write.data, batchLength);
-    batchLength += write.data.length;
-    // A full buffer can take nothing more: it goes now (the kernel sends it at the next write).
-    if (batchLength === MAX_BATCH_BYTES) flush();
-  }
-  flush();
-  return bytes;
 }
 
 /** "Dumping N out of M MB:" and the progress after it: the kernel's marks, or the live view when there is one. */

@@ -23,6 +23,14 @@ export interface Profile extends NetBehaviour {
   capPayloadAt4096: boolean;
   /** 13+ coalesces contiguous dumper writes into 64 KiB batches (spec §3.4). */
   coalesceWrites: boolean;
+  /**
+   * Batches hold whole packets: contiguous writes are cut at the largest
+   * multiple of the payload that fits 64 KiB, so that only a gap's last
+   * packet and the dump's are short. The kernels cut at their writes: at
+   * MTU 1500 each 64 KiB batch ends in a 376-byte packet, 1.6 % more
+   * packets (and acks) for the same data.
+   */
+  wholePacketBatches: boolean;
   /** 13+ sends the EKCD key right after the herald, 12.x after the KDH (spec §1.2). */
   keyBeforeData: boolean;
   /** 12.x with no gateway uses the server as gateway; 13+ leaves it unset (spec §3.1). */
@@ -39,6 +47,7 @@ export const FREEBSD12: Profile = {
   subsystem: 'netdump',
   capPayloadAt4096: true,
   coalesceWrites: false,
+  wholePacketBatches: false,
   keyBeforeData: false,
   acceptBroadcastArp: false,
   arpRepliesAnyTime: true,
@@ -58,6 +67,7 @@ export const FREEBSD13: Profile = {
   subsystem: 'debugnet',
   capPayloadAt4096: false,
   coalesceWrites: true,
+  wholePacketBatches: false,
   keyBeforeData: true,
   acceptBroadcastArp: true,
   arpRepliesAnyTime: false,
@@ -72,10 +82,11 @@ export const FREEBSD13: Profile = {
 
 /**
  * Not a kernel: a 13+ dump, with 13+'s wire rules (4-byte acks, the port
- * latched on the first ack, coalesced 64 KiB writes), sent through a
- * window that spans batches. A stock netdumpd takes it unchanged.
+ * latched on the first ack, coalesced writes), sent through a window that
+ * spans batches, in batches of whole packets. A stock netdumpd takes it
+ * unchanged: it acks every packet and writes each at its offset.
  */
-export const FAST: Profile = { ...FREEBSD13, name: 'fast', sendLoop: 'window' };
+export const FAST: Profile = { ...FREEBSD13, name: 'fast', sendLoop: 'window', wholePacketBatches: true };
 
 export const PROFILES: Record<Profile['name'], Profile> = { freebsd12: FREEBSD12, freebsd13: FREEBSD13, fast: FAST };
 

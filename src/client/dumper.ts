@@ -1,0 +1,80 @@
+/**
+ * The dumper's side of the data stage: the dump source's writes (each
+ * 4 KiB-aligned, as minidumpsys makes them) as the batches the send loop
+ * puts on the wire. 12.x sends a batch per write; 13+ coalesces contiguous
+ * writes into 64 KiB (spec §3.4); fast fills batches of whole packets,
+ * cutting writes where a batch is full (profile.ts, `wholePacketBatches`).
+ */
+import { assertAlignedWrite, type DumpSource } from '../dump/source.js';
+import type { Profile } from './profile.js';
+import { MAX_BATCH_BYTES } from './sender.js';
+
+export interface DataProgress {
+  /** `done` bytes of the dump are counted (blk_write's count, before the write). */
+  counted(done: number): void;
+  stop(): void;
+}
+
+/** How the dumper makes batches of its writes. */
+export interface Batching {
+  /** 13+ coalesces contiguous writes; 12.x sends each as it comes. */
+  coalesce: boolean;
+  /** The most a batch holds. */
+  capacity: number;
+  /** A write that does not fit the batch fills it and goes on in the next (fast), or starts the next (13+). */
+  splitWrites: boolean;
+}
+
+/** The kernels' 64 KiB; fast's the whole packets that fit in 64 KiB (profile.ts, `wholePacketBatches`). */
+export function batchingOf(profile: Profile, payloadBytes: number): Batching {
+  if (!profile.wholePacketBatches) return { coalesce: profile.coalesceWrites, capacity: MAX_BATCH_BYTES, splitWrites: false };
+  return { coalesce: true, capacity: Math.floor(MAX_BATCH_BYTES / payloadBytes) * payloadBytes, splitWrites: true };
+}
+
+/** The dumper: every write 4 KiB-aligned, made into batches as `batching` says. Returns the bytes written. */
+export function dumpWrites(
+  source: DumpSource,
+  batching: Batching,
+  send: (offset: number, data: Uint8Array) => void,
+  progress: DataProgress,
+): number {
+  const { coalesce, capacity, splitWrites } = batching;
+  const batch = new Uint8Array(capacity);
+  let batchOffset = 0;
+  let batchLength = 0;
+  let bytes = 0;
+  const flush = () => {
+    if (batchLength > 0) send(batchOffset, batch.subarray(0, batchLength));
+    batchLength = 0;
+  };
+  for (const write of source.writes()) {
+    assertAlignedWrite(write);
+    bytes += write.data.length;
+    // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
+    // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
+    progress.counted(Math.min(source.length, source.consumed ?? bytes));
+    const contiguous = write.offset === batchOffset + batchLength;
+    if (batchLength > 0 && (!contiguous || (!splitWrites && batchLength + write.data.length > capacity))) flush();
+    // 12.x sends each write as it comes; so does 13+ a write that fills a batch by itself (send() is done with
+    // it when it returns: no copy into the batch first).
+    if (batchLength === 0 && (!coalesce || write.data.length === capacity)) {
+      send(write.offset, write.data);
+      continue;
+    }
+    const { data } = write;
+    if (batchLength === 0) batchOffset = write.offset;
+    for (let from = 0; from < data.length;) {
+      const taken = Math.min(data.length - from, capacity - batchLength);
+      batch.set(taken === data.length ? data : data.subarray(from, from + taken), batchLength);
+      batchLength += taken;
+      from += taken;
+      // A full buffer can take nothing more: it goes now (the kernel sends it at the next write).
+      if (batchLength === capacity) {
+        flush();
+        batchOffset += capacity;
+      }
+    }
+  }
+  flush();
+  return bytes;
+}

@@ -1,0 +1,98 @@
+/**
+ * The dumper (dumper.ts): a source's writes as the batches each profile
+ * sends, exact offsets and lengths, each batch's bytes the source's at its
+ * offset. 12.x sends each write; 13+ coalesces contiguous writes up to
+ * 64 KiB and never cuts one; fast cuts them into batches of whole packets,
+ * so that only the packet before a gap and the dump's last are short.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { batchingOf, dumpWrites } from '../../src/client/dumper.js';
+import { FAST, FREEBSD12, FREEBSD13, maxPayload, type Profile } from '../../src/client/profile.js';
+import type { DumpSource, DumpWrite } from '../../src/dump/source.js';
+
+const KiB = 1024;
+/** The byte a dump holds at `offset`: every batch can be checked against it. */
+const byteAt = (offset: number) => (offset * 7 + (offset >>> 12)) & 0xff;
+
+/** Writes of the given [offset, length]s, each in the one reused buffer, as the minidump code does. */
+function sourceOf(writes: Array<[number, number]>): DumpSource {
+  const buffer = new Uint8Array(64 * KiB);
+  return {
+    length: writes.reduce((sum, [, length]) => sum + length, 0),
+    *writes(): Generator<DumpWrite> {
+      for (const [offset, length] of writes) {
+        for (let index = 0; index < length; index++) buffer[index] = byteAt(offset + index);
+        yield { offset, data: buffer.subarray(0, length) };
+      }
+    },
+  };
+}
+
+/** 200 KiB contiguous from 0 (two full writes, two pages, a full write), then a gap and one page at 1 MiB. */
+const WRITES: Array<[number, number]> = [
+  [0, 64 * KiB],
+  [64 * KiB, 64 * KiB],
+  [128 * KiB, 4 * KiB],
+  [132 * KiB, 4 * KiB],
+  [136 * KiB, 64 * KiB],
+  [1024 * KiB, 4 * KiB],
+];
+
+/** The batches `profile` makes of WRITES at `mtu`, as [offset, length]; and the progress counted per write. */
+function batchesOf(profile: Profile, mtu = 1500): { batches: Array<[number, number]>; counted: number[] } {
+  const batches: Array<[number, number]> = [];
+  const counted: number[] = [];
+  const source = sourceOf(WRITES);
+  const send = (offset: number, data: Uint8Array) => {
+    batches.push([offset, data.length]);
+    data.forEach((byte, index) => assert.equal(byte, byteAt(offset + index), `the byte at ${offset + index}`));
+  };
+  const bytes = dumpWrites(source, batchingOf(profile, maxPayload(profile, mtu)), send, {
+    counted: (done) => counted.push(done),
+    stop: () => undefined,
+  });
+  assert.equal(bytes, source.length);
+  return { batches, counted };
+}
+
+test('12.x: a batch per write, as it comes', () => {
+  assert.deepEqual(batchesOf(FREEBSD12).batches, WRITES);
+});
+
+test('13+: contiguous writes coalesced up to 64 KiB; a write that does not fit starts the next batch; a gap ends one', () => {
+  assert.deepEqual(batchesOf(FREEBSD13).batches, [
+    [0, 64 * KiB],
+    [64 * KiB, 64 * KiB],
+    [128 * KiB, 8 * KiB],
+    [136 * KiB, 64 * KiB],
+    [1024 * KiB, 4 * KiB],
+  ]);
+});
+
+test('fast at MTU 1500: batches of 45 whole 1448-byte packets (65160 bytes) across the writes, the rest sent at the gap', () => {
+  const capacity = 45 * 1448;
+  assert.deepEqual(batchesOf(FAST).batches, [
+    [0, capacity],
+    [capacity, capacity],
+    [2 * capacity, capacity],
+    [3 * capacity, 200 * KiB - 3 * capacity],
+    [1024 * KiB, 4 * KiB],
+  ]);
+});
+
+test('fast at MTU 9000: 4096-byte packets fill 64 KiB exactly; a write is cut where the batch is full', () => {
+  assert.deepEqual(batchesOf(FAST, 9000).batches, [
+    [0, 64 * KiB],
+    [64 * KiB, 64 * KiB],
+    [128 * KiB, 64 * KiB],
+    [192 * KiB, 8 * KiB],
+    [1024 * KiB, 4 * KiB],
+  ]);
+});
+
+test('the progress is counted per write, before it is sent, whatever the batches', () => {
+  const perWrite = [64, 128, 132, 136, 200, 204].map((kib) => kib * KiB);
+  for (const profile of [FREEBSD12, FREEBSD13, FAST]) assert.deepEqual(batchesOf(profile).counted, perWrite, profile.name);
+});
