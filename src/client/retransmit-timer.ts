@@ -18,9 +18,14 @@ export class RetransmitTimer {
   /** µs; 0 before the first sample. */
   smoothedRtt = 0;
   private rttVariance = 0;
-  /** How long a packet waits for its ack before it goes again, µs. */
+  /**
+   * How long a packet waits for its ack before it goes again, in whole µs: a
+   * fraction turning up here in the middle of a dump (a round trip past the
+   * floor) would change the field's type and make V8 recompile the send loop.
+   */
   timeout = MIN_RTO_US;
-  private backedOffUntil = 0;
+  /** A clock reading, µs (a fraction): a double from the start, for the same reason. */
+  private backedOffUntil = Number.NEGATIVE_INFINITY;
 
   sample(rtt: number): void {
     if (this.smoothedRtt === 0) {
@@ -30,7 +35,7 @@ export class RetransmitTimer {
       this.rttVariance = 0.75 * this.rttVariance + 0.25 * Math.abs(this.smoothedRtt - rtt);
       this.smoothedRtt = 0.875 * this.smoothedRtt + 0.125 * rtt;
     }
-    this.timeout = Math.min(MAX_RTO_US, Math.max(MIN_RTO_US, this.smoothedRtt + 4 * this.rttVariance));
+    this.timeout = Math.min(MAX_RTO_US, Math.max(MIN_RTO_US, Math.ceil(this.smoothedRtt + 4 * this.rttVariance)));
   }
 
   /**
