@@ -53,26 +53,28 @@ export function dumpWrites(
     // blk_write counts a chunk before it hands it to the dumper. A compressed source says how much
     // of the dump its write stands for; the last write of a file dump is zero-padded: never count past the end.
     progress.counted(Math.min(source.length, source.consumed ?? bytes));
-    const contiguous = write.offset === batchOffset + batchLength;
-    if (batchLength > 0 && (!contiguous || (!splitWrites && batchLength + write.data.length > capacity))) flush();
-    // 12.x sends each write as it comes; so does 13+ a write that fills a batch by itself (send() is done with
-    // it when it returns: no copy into the batch first).
-    if (batchLength === 0 && (!coalesce || write.data.length === capacity)) {
+    if (!coalesce) {
       send(write.offset, write.data);
       continue;
     }
+    const contiguous = write.offset === batchOffset + batchLength;
+    if (batchLength > 0 && (!contiguous || (!splitWrites && batchLength + write.data.length > capacity))) flush();
     const { data } = write;
-    if (batchLength === 0) batchOffset = write.offset;
     for (let from = 0; from < data.length;) {
+      if (batchLength === 0) batchOffset = write.offset + from;
+      // A whole batch within the write goes as it is, not copied into the batch first: send() is done with it
+      // when it returns.
+      if (batchLength === 0 && data.length - from >= capacity) {
+        send(batchOffset, from === 0 && data.length === capacity ? data : data.subarray(from, from + capacity));
+        from += capacity;
+        continue;
+      }
       const taken = Math.min(data.length - from, capacity - batchLength);
       batch.set(taken === data.length ? data : data.subarray(from, from + taken), batchLength);
       batchLength += taken;
       from += taken;
       // A full buffer can take nothing more: it goes now (the kernel sends it at the next write).
-      if (batchLength === capacity) {
-        flush();
-        batchOffset += capacity;
-      }
+      if (batchLength === capacity) flush();
     }
   }
   flush();

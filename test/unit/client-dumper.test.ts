@@ -16,9 +16,12 @@ const KiB = 1024;
 /** The byte a dump holds at `offset`: every batch can be checked against it. */
 const byteAt = (offset: number) => (offset * 7 + (offset >>> 12)) & 0xff;
 
-/** Writes of the given [offset, length]s, each in the one reused buffer, as the minidump code does. */
+/** The one buffer every write of sourceOf() is in, as the minidump code reuses one. */
+const WRITE_BUFFER = new Uint8Array(64 * KiB);
+
+/** Writes of the given [offset, length]s, each in WRITE_BUFFER. */
 function sourceOf(writes: Array<[number, number]>): DumpSource {
-  const buffer = new Uint8Array(64 * KiB);
+  const buffer = WRITE_BUFFER;
   return {
     length: writes.reduce((sum, [, length]) => sum + length, 0),
     *writes(): Generator<DumpWrite> {
@@ -40,13 +43,21 @@ const WRITES: Array<[number, number]> = [
   [1024 * KiB, 4 * KiB],
 ];
 
-/** The batches `profile` makes of WRITES at `mtu`, as [offset, length]; and the progress counted per write. */
-function batchesOf(profile: Profile, mtu = 1500): { batches: Array<[number, number]>; counted: number[] } {
+/** The progress each profile counts: the bytes written so far, per write. */
+const PER_WRITE = [64, 128, 132, 136, 200, 204].map((kib) => kib * KiB);
+
+/**
+ * The batches `profile` makes of WRITES at `mtu`, as [offset, length]; whether each was copied (is not in the
+ * write's own buffer); and the progress counted per write.
+ */
+function batchesOf(profile: Profile, mtu = 1500): { batches: Array<[number, number]>; copied: boolean[]; counted: number[] } {
   const batches: Array<[number, number]> = [];
+  const copied: boolean[] = [];
   const counted: number[] = [];
   const source = sourceOf(WRITES);
   const send = (offset: number, data: Uint8Array) => {
     batches.push([offset, data.length]);
+    copied.push(data.buffer !== WRITE_BUFFER.buffer);
     data.forEach((byte, index) => assert.equal(byte, byteAt(offset + index), `the byte at ${offset + index}`));
   };
   const bytes = dumpWrites(source, batchingOf(profile, maxPayload(profile, mtu)), send, {
@@ -54,45 +65,57 @@ function batchesOf(profile: Profile, mtu = 1500): { batches: Array<[number, numb
     stop: () => undefined,
   });
   assert.equal(bytes, source.length);
-  return { batches, counted };
+  return { batches, copied, counted };
 }
 
 test('12.x: a batch per write, as it comes', () => {
-  assert.deepEqual(batchesOf(FREEBSD12).batches, WRITES);
+  assert.deepEqual(batchesOf(FREEBSD12), { batches: WRITES, copied: WRITES.map(() => false), counted: PER_WRITE });
 });
 
 test('13+: contiguous writes coalesced up to 64 KiB; a write that does not fit starts the next batch; a gap ends one', () => {
-  assert.deepEqual(batchesOf(FREEBSD13).batches, [
-    [0, 64 * KiB],
-    [64 * KiB, 64 * KiB],
-    [128 * KiB, 8 * KiB],
-    [136 * KiB, 64 * KiB],
-    [1024 * KiB, 4 * KiB],
-  ]);
+  assert.deepEqual(batchesOf(FREEBSD13), {
+    batches: [
+      [0, 64 * KiB],
+      [64 * KiB, 64 * KiB],
+      [128 * KiB, 8 * KiB],
+      [136 * KiB, 64 * KiB],
+      [1024 * KiB, 4 * KiB],
+    ],
+    copied: [false, false, true, false, true],
+    counted: PER_WRITE,
+  });
 });
 
 test('fast at MTU 1500: batches of 45 whole 1448-byte packets (65160 bytes) across the writes, the rest sent at the gap', () => {
   const capacity = 45 * 1448;
-  assert.deepEqual(batchesOf(FAST).batches, [
-    [0, capacity],
-    [capacity, capacity],
-    [2 * capacity, capacity],
-    [3 * capacity, 200 * KiB - 3 * capacity],
-    [1024 * KiB, 4 * KiB],
-  ]);
+  assert.deepEqual(batchesOf(FAST), {
+    batches: [
+      [0, capacity],
+      [capacity, capacity],
+      [2 * capacity, capacity],
+      [3 * capacity, 200 * KiB - 3 * capacity],
+      [1024 * KiB, 4 * KiB],
+    ],
+    // The first batch lies within the first write: it is sent from there. The others span writes.
+    copied: [false, true, true, true, true],
+    counted: PER_WRITE,
+  });
 });
 
 test('fast at MTU 9000: 4096-byte packets fill 64 KiB exactly; a write is cut where the batch is full', () => {
-  assert.deepEqual(batchesOf(FAST, 9000).batches, [
-    [0, 64 * KiB],
-    [64 * KiB, 64 * KiB],
-    [128 * KiB, 64 * KiB],
-    [192 * KiB, 8 * KiB],
-    [1024 * KiB, 4 * KiB],
-  ]);
+  assert.deepEqual(batchesOf(FAST, 9000), {
+    batches: [
+      [0, 64 * KiB],
+      [64 * KiB, 64 * KiB],
+      [128 * KiB, 64 * KiB],
+      [192 * KiB, 8 * KiB],
+      [1024 * KiB, 4 * KiB],
+    ],
+    copied: [false, false, true, true, true],
+    counted: PER_WRITE,
+  });
 });
 
 test('the progress is counted per write, before it is sent, whatever the batches', () => {
-  const perWrite = [64, 128, 132, 136, 200, 204].map((kib) => kib * KiB);
-  for (const profile of [FREEBSD12, FREEBSD13, FAST]) assert.deepEqual(batchesOf(profile).counted, perWrite, profile.name);
+  for (const profile of [FREEBSD12, FREEBSD13, FAST]) assert.deepEqual(batchesOf(profile).counted, PER_WRITE, profile.name);
 });
