@@ -5,7 +5,8 @@
  * writes into 64 KiB (spec §3.4); fast fills batches of whole packets,
  * cutting writes where a batch is full (profile.ts, `wholePacketBatches`).
  */
-import { assertAlignedWrite, type DumpSource } from '../dump/source.js';
+import { AMD64_PAGE_DIRECTORY_PAGES } from '../dump/minidump.js';
+import { assertAlignedWrite, MAX_DUMP_WRITE, type DumpSource } from '../dump/source.js';
 import type { Profile } from './profile.js';
 import { MAX_BATCH_BYTES } from './sender.js';
 
@@ -28,7 +29,24 @@ export interface Batching {
 /** The kernels' 64 KiB; fast's the whole packets that fit in 64 KiB (profile.ts, `wholePacketBatches`). */
 export function batchingOf(profile: Profile, payloadBytes: number): Batching {
   if (!profile.wholePacketBatches) return { coalesce: profile.coalesceWrites, capacity: MAX_BATCH_BYTES, splitWrites: false };
+  // Whole-packet batches fill across writes: they coalesce by definition, whatever coalesceWrites says.
   return { coalesce: true, capacity: Math.floor(MAX_BATCH_BYTES / payloadBytes) * payloadBytes, splitWrites: true };
+}
+
+/** What the expected batches are counted for at most: 4 GiB of data (a compressed dump's size is its data's). */
+const MAX_EXPECTED_BYTES = 2 ** 32;
+
+/**
+ * The batches dumpWrites() should make of `source`, to size what keeps
+ * their times up front: one per full batch and some to spare for the
+ * header's smaller writes; without coalescing (12.x), one per write, the
+ * source's largest (EKCD's 4 KiB) or maxiosize, and one for each of an
+ * amd64 minidump's page-directory pages, written 4 KiB apiece.
+ */
+export function expectedBatches(source: DumpSource, { coalesce, capacity }: Batching): number {
+  const bytes = Math.min(source.length, MAX_EXPECTED_BYTES);
+  if (coalesce) return Math.ceil(bytes / capacity) + 64;
+  return Math.ceil(bytes / (source.largestWrite ?? MAX_DUMP_WRITE)) + 64 + AMD64_PAGE_DIRECTORY_PAGES;
 }
 
 /** The dumper: every write 4 KiB-aligned, made into batches as `batching` says. Returns the bytes written. */

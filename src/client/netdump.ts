@@ -8,7 +8,6 @@ import { performance } from 'node:perf_hooks';
 
 import type { NetdumpDriver } from '../../drivers/driver.js';
 import type { DumpSource } from '../dump/source.js';
-import { AMD64_PAGE_DIRECTORY_PAGES } from '../dump/minidump.js';
 import { NetdumpError } from '../../errors/index.js';
 import { resolveNextHop } from '../net/arp-resolver.js';
 import { DumpZones } from '../net/dump-zones.js';
@@ -28,7 +27,7 @@ import type { SendObserver } from './observer.js';
 import { maxPayload, type Profile } from './profile.js';
 import { KernelProgress, type LiveProgress } from './progress.js';
 import { BatchTimes, type BatchTimeSummary } from './batch-times.js';
-import { batchingOf, dumpWrites, type Batching, type DataProgress } from './dumper.js';
+import { batchingOf, dumpWrites, expectedBatches, type Batching, type DataProgress } from './dumper.js';
 import { packetsPerBatch, ReliableSender, type SenderStats } from './sender.js';
 import { PipelinedSender, type WindowReport } from './pipelined-sender.js';
 
@@ -147,7 +146,7 @@ export function runNetdump(driver: NetdumpDriver, config: NetConfig, settings: C
     if (content.key !== undefined && profile.keyBeforeData) sendStage('data', () => sender.send(NETDUMP_EKCD_KEY, 0, content.key!));
     const before = { ...sender.stats, at: process.hrtime.bigint() };
     const batching = batchingOf(profile, payloadBytes);
-    const batchTimes = new BatchTimes(expectedBatches(content.source.length, batching), microsClock(settings));
+    const batchTimes = new BatchTimes(expectedBatches(content.source, batching), microsClock(settings));
     const vmcoreSender = dataSender(stack, sender, settings, payloadBytes);
     const bytes = sendData(vmcoreSender, settings, content, batching, batchTimes);
     const data = {
@@ -266,17 +265,6 @@ function dataSender(stack: NetStack, sender: ReliableSender, settings: ClientSet
 }
 
 const microsClock = (settings: ClientSettings): (() => number) => settings.clock ?? (() => performance.now() * 1000);
-
-/** What BatchTimes makes room for at the start: 4 GiB of data (a compressed dump's size is its data's). */
-const MAX_EXPECTED_BYTES = 2 ** 32;
-
-/**
- * The batches a dump of `bytes` should take: one per full batch, some to
- * spare for the header's smaller writes, and without coalescing (12.x) one
- * for each of an amd64 minidump's page-directory pages, written 4 KiB apiece.
- */
-const expectedBatches = (bytes: number, { coalesce, capacity }: Batching) =>
-  Math.ceil(Math.min(bytes, MAX_EXPECTED_BYTES) / capacity) + 64 + (coalesce ? 0 : AMD64_PAGE_DIRECTORY_PAGES);
 
 /** The data stage: the dumper's writes as VMCORE batches, timed, with the progress shown until it ends, however it ends. */
 function sendData(sender: DataSender, settings: ClientSettings, content: DumpContent, batching: Batching, times: BatchTimes): number {

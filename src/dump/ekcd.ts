@@ -198,6 +198,10 @@ export class EncryptedDumpSource implements DumpSource {
     return this.inner.sentLength;
   }
 
+  get largestWrite(): number | undefined {
+    return this.options.kernelWritePattern === false ? this.inner.largestWrite : KERNELDUMP_BUFFER_SIZE;
+  }
+
   *writes(): Generator<DumpWrite> {
     const cipher = bodyCipher(this.ekcd.encryption, this.ekcd.key, this.ekcd.iv, false);
     const step = this.options.kernelWritePattern === false ? Infinity : KERNELDUMP_BUFFER_SIZE;

@@ -8,9 +8,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { batchingOf, dumpWrites } from '../../src/client/dumper.js';
+import { batchingOf, dumpWrites, expectedBatches } from '../../src/client/dumper.js';
 import { FAST, FREEBSD12, FREEBSD13, maxPayload, type Profile } from '../../src/client/profile.js';
+import { EncryptedDumpSource } from '../../src/dump/ekcd.js';
+import { AMD64_PAGE_DIRECTORY_PAGES, SyntheticMinidump } from '../../src/dump/minidump.js';
 import type { DumpSource, DumpWrite } from '../../src/dump/source.js';
+import { KERNELDUMP_ENC_AES_256_CBC } from '../../src/wire/kerneldumpheader.js';
 
 const KiB = 1024;
 /** The byte a dump holds at `offset`: every batch can be checked against it. */
@@ -118,4 +121,32 @@ test('fast at MTU 9000: 4096-byte packets fill 64 KiB exactly; a write is cut wh
 
 test('the progress is counted per write, before it is sent, whatever the batches', () => {
   for (const profile of [FREEBSD12, FREEBSD13, FAST]) assert.deepEqual(batchesOf(profile).counted, PER_WRITE, profile.name);
+});
+
+/** How many batches `profile` makes of `source` at `mtu`. */
+function batchCount(source: DumpSource, profile: Profile, mtu: number): number {
+  let count = 0;
+  dumpWrites(source, batchingOf(profile, maxPayload(profile, mtu)), () => count++, { counted: () => undefined, stop: () => undefined });
+  return count;
+}
+
+test('the batches expected up front are at least those made, and not far more, with and without EKCD', () => {
+  const minidump = new SyntheticMinidump({ size: 16 * 1024 * KiB, version: 2 });
+  const ekcd = { encryption: KERNELDUMP_ENC_AES_256_CBC, key: new Uint8Array(32).fill(7), iv: new Uint8Array(16).fill(9) };
+  // EKCD's 4 KiB writes: 12.x sends each as a batch, 16 times as many as 64 KiB writes make.
+  const sources: Array<[string, DumpSource]> = [
+    ['minidump', minidump],
+    ['EKCD', new EncryptedDumpSource(minidump, ekcd)],
+  ];
+  for (const [name, source] of sources) {
+    for (const profile of [FREEBSD12, FREEBSD13, FAST]) {
+      for (const mtu of [1500, 9000]) {
+        const made = batchCount(source, profile, mtu);
+        const expected = expectedBatches(source, batchingOf(profile, maxPayload(profile, mtu)));
+        const label = `${name}, ${profile.name} at MTU ${mtu}: ${made} made, ${expected} expected`;
+        assert.ok(made <= expected, label);
+        assert.ok(expected - made <= 64 + AMD64_PAGE_DIRECTORY_PAGES, label);
+      }
+    }
+  }
 });
