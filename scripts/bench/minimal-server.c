@@ -113,6 +113,7 @@ int main(int argc, char **argv)
 	struct epoll_event event = { .events = EPOLLIN };
 	int herald_fd, fd, out, epoll;
 	struct waits waits = { 0 };
+	double waiting_since;
 	ssize_t n;
 
 	if (argc != 3) {
@@ -140,9 +141,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	send_ack(fd, read_header(packet).seqno);
+	/* A wait runs from the last ack sent to the next packet taken: a wakeup that finds none goes on waiting. */
+	waiting_since = now() * 1e6;
 	for (;;) {
 		struct header h;
-		double waiting_since = now() * 1e6, woken;
+		double woken;
 
 		if (epoll_wait(epoll, &event, 1, -1) < 1)
 			continue;
@@ -162,6 +165,7 @@ int main(int argc, char **argv)
 		send_ack(fd, h.seqno);
 		if (h.type == NETDUMP_FINISHED)
 			break;
+		waiting_since = now() * 1e6;
 	}
 	close(out);
 	printf("{\"dataMicros\":%.0f,\"waitedMicros\":%.0f,\"longWaits\":%ld,\"longWaitMicros\":%.0f}\n",
