@@ -123,15 +123,13 @@ int nd_get_bool_option(napi_env env, napi_value options, const char *name)
 	return result;
 }
 
+/* One Node-API call per frame: napi_get_typedarray_info itself refuses (napi_invalid_arg) what is not a typed array. */
 int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len)
 {
-	bool is_typed = false;
 	napi_typedarray_type type;
 	size_t byte_offset;
 	napi_value arraybuffer;
 
-	if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed)
-		return -1;
 	if (napi_get_typedarray_info(env, value, &type, len, data, &arraybuffer, &byte_offset) != napi_ok ||
 	    type != napi_uint8_array)
 		return -1;

@@ -6,7 +6,7 @@
  * closed.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -117,6 +117,19 @@ describe('the pcap writer and the tracer: rings, threads and write errors', () =
     const tracer = new TracingDriver(new NullDriver(), path.join(dir, 'closed.jsonl'));
     tracer.close();
     assertNetdumpError(() => tracer.tick(500), 'EBADF', 'is closed');
+  });
+
+  test('a capture takes only bytes: a string or a typed array of other elements is EINVAL, and nothing is recorded', () => {
+    const file = path.join(dir, 'not-bytes.pcap');
+    const capture = CaptureFile.open(file, 1 << 17);
+    try {
+      for (const frame of ['frame', new Uint16Array(30)] as unknown as Uint8Array[]) {
+        assertNetdumpError(() => capture.record(frame), 'EINVAL', 'record needs a frame (a Uint8Array)');
+      }
+    } finally {
+      capture.close();
+    }
+    assert.equal(statSync(file).size, 24); // the pcap file header alone
   });
 
   test('a capture to /dev/full: close() reports ENOSPC, naming the file, and still closes the driver', () => {

@@ -70,6 +70,21 @@ describe('native driver errors', () => {
     assertNetdumpError(() => socket.send(Buffer.alloc(60)), 'EBADF', /closed/);
   });
 
+  test('frames that are not bytes: a string, an object, a typed array of other elements', () => {
+    const socket = PacketSocket.open(hosts.client.iface, { netns: hosts.client.ns });
+    const notBytes = ['frame', { length: 60 }, new Uint16Array(30)] as unknown as Uint8Array[];
+    try {
+      for (const frame of notBytes) {
+        assertNetdumpError(() => socket.send(frame), 'EINVAL', /Uint8Array/);
+        assertNetdumpError(() => socket.sendBatch([Buffer.alloc(60), frame]), 'EINVAL', /Uint8Array/);
+        assertNetdumpError(() => socket.queue(frame), 'EINVAL', /Uint8Array/);
+      }
+    } finally {
+      socket.close();
+    }
+    assertNetdumpError(() => socket.send(Buffer.alloc(60)), 'EBADF', /closed/);
+  });
+
   test('without root or CAP_NET_RAW', () => {
     const addon = fileURLToPath(new URL('../../native/index.js', import.meta.url));
     const script = `import(${JSON.stringify(addon)}).then(({ PacketSocket }) => {
