@@ -33,6 +33,7 @@ import {
   runBench,
   parseRounds,
   rawBlast,
+  ratioText,
 } from './lib.js';
 
 const USAGE = `usage: npm run bench:client -- [--size SIZE] [--rounds N]
@@ -172,8 +173,8 @@ async function main(): Promise<void> {
       const meanRatio = median(mine.map((row, round) => row.batchMicros.mean / references[round]!.batchMicros.mean));
       const p99Ratio = median(mine.map((row, round) => row.batchMicros.p99 / references[round]!.batchMicros.p99));
       console.log(
-        `target: ${mine[0]!.name}: mean time per batch within 1.05x the reference's: ${meanRatio.toFixed(3)}x ${meanRatio <= 1.05 ? 'met' : 'NOT met'}; ` +
-          `p99 within 1.5x: ${p99Ratio.toFixed(2)}x ${p99Ratio <= 1.5 ? 'met' : 'NOT met'}`,
+        `target: ${mine[0]!.name}: mean time per batch within 1.05x the reference's: ${ratioText(meanRatio, 1.05, 3)}x ${meanRatio <= 1.05 ? 'met' : 'NOT met'}; ` +
+          `p99 within 1.5x: ${ratioText(p99Ratio, 1.5)}x ${p99Ratio <= 1.5 ? 'met' : 'NOT met'}`,
       );
     }
   } finally {

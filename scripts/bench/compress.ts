@@ -20,7 +20,18 @@ import { parseArgs } from 'node:util';
 import type { DumpReport } from '../../src/client/netdump.js';
 import { parseSize } from '../../src/cli/size.js';
 import { createTestHostPair, type TestHosts } from '../lib/testhosts.js';
-import { CLIENT_CPU, formatTable, median, PROJECT_ROOT, removeDumps, roundOrder, startServer, runBench, parseRounds } from './lib.js';
+import {
+  CLIENT_CPU,
+  formatTable,
+  median,
+  ratioText,
+  PROJECT_ROOT,
+  removeDumps,
+  roundOrder,
+  startServer,
+  runBench,
+  parseRounds,
+} from './lib.js';
 
 const USAGE = `usage: npm run bench:compress -- [--size SIZE] [--random SIZE] [--rounds N]
   --size SIZE     synthetic minidump size (default 256M; K, M, G suffixes)
@@ -123,7 +134,7 @@ async function main(): Promise<void> {
     for (const mode of [1, 2]) {
       const ratio = median(runs[0]![mode]!.map((run, round) => run.rate / runs[0]![0]![round]!.rate));
       console.log(
-        `target: ${MODES[mode]!.name} of the synthetic minidump finishes sooner than plain: ${ratio.toFixed(2)}x ${ratio > 1 ? 'met' : 'NOT met'}`,
+        `target: ${MODES[mode]!.name} of the synthetic minidump finishes sooner than plain: ${ratioText(ratio, 1)}x ${ratio > 1 ? 'met' : 'NOT met'}`,
       );
     }
   } finally {

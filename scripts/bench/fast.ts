@@ -30,6 +30,7 @@ import {
   parseRounds,
   parseWindows,
   rawBlast,
+  ratioText,
   roundOrder,
   runBench,
   SERVER_CPU,
@@ -311,7 +312,7 @@ function targets(rates: Rates, options: Options, best: Sweep['best']): string[] 
   const perRound = (numerator: string, denominator: string) =>
     median(Array.from({ length: options.rounds }, (_, round) => rates.get(numerator)![round]! / rates.get(denominator)![round]!));
   const line = (what: string, ratio: number, target: number) =>
-    `  ${what}: ${ratio.toFixed(2)}x (target >= ${target}: ${ratio >= target ? 'met' : 'NOT met'})`;
+    `  ${what}: ${ratioText(ratio, target)}x (target >= ${target}: ${ratio >= target ? 'met' : 'NOT met'})`;
   return [
     line(`fast / best fixed-window C (W=${best.software}, checksum software)`, perRound('fast', bestName('software')), 1.0),
     `  (fast / W=${best.offloaded} with the checksum offloaded, which the server never verifies: ${perRound('fast', bestName('offloaded')).toFixed(2)}x)`,

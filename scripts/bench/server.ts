@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 
 import { createTestHostPair } from '../lib/testhosts.js';
-import { buildBenchProgram, CLIENT_CPU as SENDER_CPU, formatTable, median, runBench, SERVER_CPU } from './lib.js';
+import { buildBenchProgram, CLIENT_CPU as SENDER_CPU, formatTable, median, ratioText, runBench, SERVER_CPU } from './lib.js';
 import { dumpInto, kernelSender, minimalServer, ourServer, type SenderResult } from './servers.js';
 
 const USAGE = `usage: npm run bench:server -- [--size BYTES] [--runs N]
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       ),
     );
     const ratio = rate(medianOf(servers[0]!.name)) / reference;
-    console.log(`\ntarget: ours >= 1.00 of the minimal C server: ${ratio.toFixed(2)} ${ratio >= 1 ? 'met' : 'NOT met'}`);
+    console.log(`\ntarget: ours >= 1.00 of the minimal C server: ${ratioText(ratio, 1)} ${ratio >= 1 ? 'met' : 'NOT met'}`);
   } finally {
     hosts.destroy();
   }
