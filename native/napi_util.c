@@ -126,7 +126,7 @@ int nd_get_bool_option(napi_env env, napi_value options, const char *name)
 /* One Node-API call per frame: napi_get_typedarray_info itself refuses (napi_invalid_arg) what is not a typed array. */
 int nd_get_bytes(napi_env env, napi_value value, void **data, size_t *len)
 {
-	napi_typedarray_type type;
+	napi_typedarray_type type = napi_int8_array; /* not Uint8Array, whatever a newer Node leaves unset */
 	size_t byte_offset;
 	napi_value arraybuffer;
 

@@ -53,7 +53,6 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
   return round % 2 === 0 ? rotated : rotated.reverse();
 }
 
-/** A plain-text table: first column left-aligned, the rest right-aligned. */
 /**
  * A ratio as text, with `digits` decimals or as many more as it takes not
  * to read as its target when it is not: 4.996 against 5 shows as 4.996,
@@ -62,9 +61,10 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
 export function ratioText(ratio: number, target: number, digits = 2): string {
   let text = ratio.toFixed(digits);
   while (ratio !== target && Number(text) === target && digits < 6) text = ratio.toFixed(++digits);
-  return text;
+  return ratio !== target && Number(text) === target ? String(ratio) : text;
 }
 
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) =>

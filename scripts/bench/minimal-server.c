@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	send_ack(fd, read_header(packet).seqno);
-	/* A wait runs from the last ack sent to the next packet taken: a wakeup that finds none goes on waiting. */
+	/* A wait runs from the last ack sent to the next well-formed packet: an empty wakeup or a runt goes on waiting. */
 	waiting_since = now() * 1e6;
 	for (;;) {
 		struct header h;

@@ -39,14 +39,15 @@ const MAX_EXPECTED_BYTES = 2 ** 32;
 /**
  * The batches dumpWrites() should make of `source`, to size what keeps
  * their times up front: one per full batch and some to spare for the
- * header's smaller writes; without coalescing (12.x), one per write, the
- * source's largest (EKCD's 4 KiB) or maxiosize, and one for each of an
- * amd64 minidump's page-directory pages, written 4 KiB apiece.
+ * header's smaller writes; without coalescing (12.x), one per write: the
+ * source's own size for all of them (EKCD's 4 KiB) or else maxiosize, with
+ * one more for each of an amd64 minidump's page-directory pages, written
+ * 4 KiB apiece.
  */
 export function expectedBatches(source: DumpSource, { coalesce, capacity }: Batching): number {
   const bytes = Math.min(source.length, MAX_EXPECTED_BYTES);
   if (coalesce) return Math.ceil(bytes / capacity) + 64;
-  return Math.ceil(bytes / (source.largestWrite ?? MAX_DUMP_WRITE)) + 64 + AMD64_PAGE_DIRECTORY_PAGES;
+  return Math.ceil(bytes / (source.writeSize ?? MAX_DUMP_WRITE)) + 64 + AMD64_PAGE_DIRECTORY_PAGES;
 }
 
 /** The dumper: every write 4 KiB-aligned, made into batches as `batching` says. Returns the bytes written. */

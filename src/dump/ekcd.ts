@@ -180,13 +180,16 @@ export interface EncryptedDumpOptions {
  */
 export class EncryptedDumpSource implements DumpSource {
   readonly length: number;
+  /** The plaintext each dumper call encrypts: dump_encrypted_write's 4 KiB, or the inner call whole. */
+  private readonly chunk: number;
 
   constructor(
     readonly inner: DumpSource,
     readonly ekcd: Pick<EkcdKey, 'encryption' | 'key' | 'iv'>,
-    private readonly options: EncryptedDumpOptions = {},
+    options: EncryptedDumpOptions = {},
   ) {
     this.length = roundUpToBlock(inner.length);
+    this.chunk = options.kernelWritePattern === false ? Infinity : KERNELDUMP_BUFFER_SIZE;
   }
 
   /** Encryption keeps lengths: what the inner (compressed) source says of itself holds for its ciphertext. */
@@ -198,16 +201,15 @@ export class EncryptedDumpSource implements DumpSource {
     return this.inner.sentLength;
   }
 
-  get largestWrite(): number | undefined {
-    return this.options.kernelWritePattern === false ? this.inner.largestWrite : KERNELDUMP_BUFFER_SIZE;
+  get writeSize(): number | undefined {
+    return Number.isFinite(this.chunk) ? this.chunk : this.inner.writeSize;
   }
 
   *writes(): Generator<DumpWrite> {
     const cipher = bodyCipher(this.ekcd.encryption, this.ekcd.key, this.ekcd.iv, false);
-    const step = this.options.kernelWritePattern === false ? Infinity : KERNELDUMP_BUFFER_SIZE;
     for (const write of this.inner.writes()) {
-      for (let start = 0; start < write.data.length; start += step) {
-        const plain = write.data.subarray(start, start + step);
+      for (let start = 0; start < write.data.length; start += this.chunk) {
+        const plain = write.data.subarray(start, start + this.chunk);
         yield { offset: write.offset + start, data: cipher.update(plain) };
       }
     }

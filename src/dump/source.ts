@@ -35,8 +35,8 @@ export interface DumpSource {
   readonly consumed?: number;
   /** After the last write, a compressed source's length as sent, padding excluded: the KDH's dumplength. */
   readonly sentLength?: number;
-  /** The most one write holds, where a source knows it is less than MAX_DUMP_WRITE (EKCD's 4 KiB chunks). */
-  readonly largestWrite?: number;
+  /** The size of every write, where a source makes them all alike (EKCD's 4 KiB chunks). */
+  readonly writeSize?: number;
 }
 
 export function roundUpToBlock(bytes: number): number {

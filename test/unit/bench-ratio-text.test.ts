@@ -19,3 +19,7 @@ test('as many more as it takes, where two would round onto the target', () => {
   assert.equal(ratioText(0.7999, 0.8), '0.7999');
   assert.equal(ratioText(1.0499, 1.05, 3), '1.0499');
 });
+
+test('past six decimals, the ratio as JavaScript writes it', () => {
+  assert.equal(ratioText(4.9999999, 5), '4.9999999');
+});
